@@ -1,0 +1,90 @@
+"""Settings and their precedence: command-line flags > environment > config file > defaults.
+
+Environment variables are ``BLUECODE_<FIELD>`` (for example ``BLUECODE_TOP_K=5``). The config file
+is TOML, found at ``--config``, ``$BLUECODE_CONFIG``, ``./bluecode.toml`` or
+``~/.config/bluecode/config.toml`` (first that exists), with the same field names at top level.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from bluecodeagent.errors import ConfigError
+
+ENV_PREFIX = "BLUECODE_"
+
+
+def default_home() -> Path:
+    """Where the built knowledge base and caches live (``$BLUECODE_HOME`` overrides)."""
+    if home := os.environ.get("BLUECODE_HOME"):
+        return Path(home)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bluecodeagent"
+
+
+class Settings(BaseModel):
+    """Every tunable of the agent, with its default."""
+
+    engine: str = Field(default="offline", description="offline | llm | hybrid")
+    kb_path: Path | None = Field(default=None, description="Knowledge base file; default under BLUECODE_HOME.")
+    embedder: str = Field(default="minilm-onnx", description="minilm-onnx | openai | sentence-transformers")
+    embedder_model: str | None = None
+    top_k: int = Field(default=3, ge=1, le=50)
+    warn_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    block_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    max_input_bytes: int = Field(default=1_000_000, ge=1)
+    data_dir: Path | None = Field(default=None, description="Public benchmark data (bench only).")
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key_env: str = "OPENAI_API_KEY"
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        if v not in {"offline", "llm", "hybrid"}:
+            raise ValueError(f"unknown engine {v!r} (choose offline, llm or hybrid)")
+        return v
+
+    def resolved_kb_path(self) -> Path:
+        return self.kb_path or default_home() / "knowledge.sqlite"
+
+
+def _config_file(explicit: str | Path | None) -> Path | None:
+    candidates = [explicit, os.environ.get("BLUECODE_CONFIG"), "bluecode.toml",
+                  Path.home() / ".config" / "bluecode" / "config.toml"]
+    for i, c in enumerate(candidates):
+        if not c:
+            continue
+        p = Path(c)
+        if p.is_file():
+            return p
+        if i < 2:  # an explicitly named file must exist
+            raise ConfigError(f"config file not found: {p}")
+    return None
+
+
+def load_settings(overrides: dict[str, Any] | None = None, config_file: str | Path | None = None) -> Settings:
+    """Merge defaults, the config file, the environment and explicit overrides (in rising priority)."""
+    values: dict[str, Any] = {}
+    if path := _config_file(config_file):
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read config file {path}: {e}") from e
+    for name in Settings.model_fields:
+        if (v := os.environ.get(ENV_PREFIX + name.upper())) is not None:
+            values[name] = v
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(values) - set(Settings.model_fields)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    try:
+        return Settings(**values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from e

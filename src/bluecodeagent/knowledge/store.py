@@ -1,0 +1,287 @@
+"""The knowledge base: one SQLite file with items and their vectors, searched by exact cosine.
+
+Vectors are stored as float32 blobs next to their items and held in memory as one matrix
+for search (a matrix product plus a boolean mask for filters; measured 0.4 ms at 10k items and
+about 20 ms at 200k). Items are written with the name of the embedder that made their vectors;
+a base built with one embedder refuses queries from another.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.embedders.base import Embedder
+from bluecodeagent.knowledge.item import KnowledgeItem
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    rowid INTEGER PRIMARY KEY,
+    uid TEXT UNIQUE NOT NULL,
+    task TEXT NOT NULL,
+    label TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    counterpart TEXT,
+    policy TEXT NOT NULL DEFAULT '',
+    principle TEXT NOT NULL DEFAULT '',
+    provenance TEXT NOT NULL DEFAULT '{}',
+    batch TEXT NOT NULL DEFAULT 'builtin',
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_task ON items(task, label);
+CREATE INDEX IF NOT EXISTS items_batch ON items(batch);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result."""
+
+    item: KnowledgeItem
+    similarity: float
+
+
+class KnowledgeBase:
+    """Items plus vectors in SQLite; exact top-k search in memory."""
+
+    def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise KnowledgeError(f"knowledge base not found: {self.path} (build it with: bluecode kb build)")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+            self._check_meta(embedder, create)
+        except sqlite3.DatabaseError as e:
+            raise KnowledgeError(f"knowledge base {self.path} is unreadable or corrupt: {e}") from e
+        self.embedder = embedder
+        self._index: _Index | None = None
+
+    # -- metadata -------------------------------------------------------------------------------
+    def _check_meta(self, embedder: Embedder | None, create: bool) -> None:
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if not meta:
+            if not create and embedder is None:
+                raise KnowledgeError(f"{self.path} is not a BlueCodeAgent knowledge base")
+            if embedder is not None:
+                with self._db:
+                    self._db.executemany(
+                        "INSERT INTO meta VALUES (?, ?)",
+                        [("schema", str(SCHEMA_VERSION)), ("embedder", embedder.name), ("dim", str(embedder.dim))],
+                    )
+            return
+        if meta.get("schema") != str(SCHEMA_VERSION):
+            raise KnowledgeError(f"{self.path} has schema {meta.get('schema')}, expected {SCHEMA_VERSION}")
+        if embedder is not None and meta.get("embedder") != embedder.name:
+            raise KnowledgeError(
+                f"{self.path} was built with embedder {meta.get('embedder')!r}, not {embedder.name!r}; rebuild it"
+            )
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def put_blob(self, key: str, value: bytes) -> None:
+        """Store a derived artefact (for instance a trained detector) alongside the items."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, value))
+
+    def get_blob(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM blobs WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def delete_blobs(self, prefix: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM blobs WHERE key LIKE ?", (prefix + "%",))
+
+    # -- writing --------------------------------------------------------------------------------
+    def _require_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise KnowledgeError("this knowledge base was opened without an embedder")
+        return self.embedder
+
+    def add(self, items: Iterable[KnowledgeItem], *, batch_size: int = 256, progress: bool = False) -> int:
+        """Embed and insert items (an item whose uid exists is replaced). Returns how many were written."""
+        items = list(items)
+        embedder = self._require_embedder()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(items), desc="embedding", unit="item", disable=None)
+        written = 0
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            vectors = embedder.embed([it.text for it in chunk])
+            rows = [_row(it, vec) for it, vec in zip(chunk, vectors, strict=True)]
+            with self._db:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO items ({_COLUMNS}, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
+            written += len(chunk)
+            if bar:
+                bar.update(len(chunk))
+        if bar:
+            bar.close()
+        self._changed()
+        return written
+
+    def add_vectors(self, items: list[KnowledgeItem], vectors: np.ndarray) -> int:
+        """Insert items with precomputed vectors (import, benchmarks)."""
+        rows = [_row(it, vec) for it, vec in zip(items, vectors, strict=True)]
+        with self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO items ({_COLUMNS}, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
+            )
+        self._changed()
+        return len(rows)
+
+    def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
+        """Delete items by uid or a whole batch. Returns how many were removed."""
+        n = 0
+        with self._db:
+            for uid in uids:
+                n += self._db.execute("DELETE FROM items WHERE uid = ?", (uid,)).rowcount
+            if batch is not None:
+                n += self._db.execute("DELETE FROM items WHERE batch = ?", (batch,)).rowcount
+        self._changed()
+        return n
+
+    def _changed(self) -> None:
+        self._index = None
+        self.delete_blobs("detector:")
+
+    # -- reading --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    def items(self, task: str | None = None) -> Iterator[KnowledgeItem]:
+        sql = f"SELECT {_COLUMNS} FROM items" + (" WHERE task = ?" if task else "") + " ORDER BY rowid"
+        for row in self._db.execute(sql, (task,) if task else ()):
+            yield _item(row)
+
+    def vectors(self, task: str | None = None) -> tuple[list[KnowledgeItem], np.ndarray]:
+        """All items of a task with their vectors (for training detectors)."""
+        idx = self.index()
+        mask = idx.mask(task=task)
+        rows = np.nonzero(mask)[0]
+        return [self._load(int(idx.rowids[r])) for r in rows], idx.matrix[rows]
+
+    def stats(self) -> dict[str, Any]:
+        rows = self._db.execute("SELECT task, label, category, batch FROM items").fetchall()
+        by_task: dict[str, Counter[str]] = {}
+        for task, label, _category, _batch in rows:
+            by_task.setdefault(task, Counter())[label] += 1
+        return {
+            "path": str(self.path),
+            "items": len(rows),
+            "embedder": self.meta().get("embedder"),
+            "by_task": {t: dict(c) for t, c in sorted(by_task.items())},
+            "categories": len({(r[0], r[2]) for r in rows}),
+            "batches": dict(Counter(r[3] for r in rows)),
+        }
+
+    def index(self) -> _Index:
+        if self._index is None:
+            self._index = _Index.load(self._db, self.meta())
+        return self._index
+
+    def search(
+        self, query: np.ndarray, k: int = 3, *, task: str | None = None, label: str | None = None,
+        category: str | None = None, exclude_label: str | None = None,
+    ) -> list[Hit]:
+        """Exact cosine top-k among items matching the filters."""
+        idx = self.index()
+        mask = idx.mask(task=task, label=label, category=category, exclude_label=exclude_label)
+        return [Hit(self._load(int(r)), s) for r, s in idx.top_k(query, k, mask)]
+
+    def _load(self, rowid: int) -> KnowledgeItem:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE rowid = ?", (rowid,)).fetchone()
+        return _item(row)
+
+    # -- import / export ------------------------------------------------------------------------
+    def export_jsonl(self, path: Path, task: str | None = None) -> int:
+        n = 0
+        with path.open("w", encoding="utf-8") as f:
+            for it in self.items(task):
+                f.write(it.model_dump_json() + "\n")
+                n += 1
+        return n
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Index:
+    """The in-memory search matrix plus per-row filter columns."""
+
+    def __init__(self, rowids: np.ndarray, matrix: np.ndarray, columns: dict[str, list[str]]) -> None:
+        self.rowids = rowids
+        self.matrix = matrix
+        # Filter columns as small integer codes, so a mask over a million rows costs a few ms.
+        self.codes: dict[str, tuple[dict[str, int], np.ndarray]] = {}
+        for name, values in columns.items():
+            vocab: dict[str, int] = {}
+            codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32, count=len(values))
+            self.codes[name] = (vocab, codes)
+
+    @classmethod
+    def load(cls, db: sqlite3.Connection, meta: dict[str, str]) -> _Index:
+        dim = int(meta.get("dim", "0") or 0)
+        rows = db.execute("SELECT rowid, task, label, category, vector FROM items ORDER BY rowid").fetchall()
+        n = len(rows)
+        matrix = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(n, dim) if n else (
+            np.zeros((0, dim), dtype=np.float32))
+        cols = {name: [r[i] for r in rows] for i, name in ((1, "task"), (2, "label"), (3, "category"))}
+        return cls(np.array([r[0] for r in rows], dtype=np.int64), matrix, cols)
+
+    def mask(self, *, task: str | None = None, label: str | None = None, category: str | None = None,
+             exclude_label: str | None = None) -> np.ndarray:
+        m = np.ones(len(self.rowids), dtype=bool)
+        for name, value in (("task", task), ("label", label), ("category", category)):
+            if value is not None:
+                vocab, codes = self.codes[name]
+                m &= codes == vocab.get(value, -1)
+        if exclude_label is not None:
+            vocab, codes = self.codes["label"]
+            m &= codes != vocab.get(exclude_label, -1)
+        return m
+
+    def top_k(self, query: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[int, float]]:
+        if not mask.any() or k <= 0:
+            return []
+        sims = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        sims = np.where(mask, sims, -np.inf)
+        k = min(k, int(mask.sum()))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top])]
+        return [(int(self.rowids[i]), float(sims[i])) for i in top]
+
+
+def _row(it: KnowledgeItem, vec: np.ndarray) -> tuple[Any, ...]:
+    return (it.uid, it.task, it.label, it.category, it.text, it.counterpart, it.policy, it.principle,
+            json.dumps(it.provenance, sort_keys=True), it.batch, np.asarray(vec, dtype=np.float32).tobytes())
+
+
+def _item(row: tuple[Any, ...]) -> KnowledgeItem:
+    uid, task, label, category, text, counterpart, policy, principle, prov, batch = row
+    return KnowledgeItem(uid=uid, task=task, label=label, category=category, text=text, counterpart=counterpart,
+                         policy=policy, principle=principle, provenance=json.loads(prov), batch=batch)
