@@ -55,8 +55,12 @@ class Settings(BaseModel):
 
 
 def _config_file(explicit: str | Path | None) -> Path | None:
-    candidates = [explicit, os.environ.get("BLUECODE_CONFIG"), "bluecode.toml",
-                  Path.home() / ".config" / "bluecode" / "config.toml"]
+    candidates = [
+        explicit,
+        os.environ.get("BLUECODE_CONFIG"),
+        "bluecode.toml",
+        Path.home() / ".config" / "bluecode" / "config.toml",
+    ]
     for i, c in enumerate(candidates):
         if not c:
             continue

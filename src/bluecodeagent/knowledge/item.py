@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+TASKS = ("bias", "malicious", "injection", "vulnerability")
+LABELS = ("unsafe", "safe", "vulnerable")
+
 
 class KnowledgeItem(BaseModel):
     """A labelled example (unsafe or safe) with where it came from.
@@ -28,6 +31,10 @@ class KnowledgeItem(BaseModel):
 
     @model_validator(mode="after")
     def _default_uid(self) -> KnowledgeItem:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r} (one of {', '.join(TASKS)})")
+        if self.label not in LABELS:
+            raise ValueError(f"unknown label {self.label!r} (one of {', '.join(LABELS)})")
         if not self.uid:
             h = hashlib.sha256(f"{self.task}\x00{self.label}\x00{self.text}".encode()).hexdigest()[:16]
             self.uid = f"{self.task}-{h}"

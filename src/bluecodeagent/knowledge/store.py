@@ -113,7 +113,7 @@ class KnowledgeBase:
             self._db.execute("DELETE FROM blobs WHERE key LIKE ?", (prefix + "%",))
 
     # -- writing --------------------------------------------------------------------------------
-    def _require_embedder(self) -> Embedder:
+    def require_embedder(self) -> Embedder:
         if self.embedder is None:
             raise KnowledgeError("this knowledge base was opened without an embedder")
         return self.embedder
@@ -121,7 +121,7 @@ class KnowledgeBase:
     def add(self, items: Iterable[KnowledgeItem], *, batch_size: int = 256, progress: bool = False) -> int:
         """Embed and insert items (an item whose uid exists is replaced). Returns how many were written."""
         items = list(items)
-        embedder = self._require_embedder()
+        embedder = self.require_embedder()
         bar = None
         if progress:
             from tqdm import tqdm
@@ -183,7 +183,7 @@ class KnowledgeBase:
         idx = self.index()
         mask = idx.mask(task=task)
         rows = np.nonzero(mask)[0]
-        return [self._load(int(idx.rowids[r])) for r in rows], idx.matrix[rows]
+        return [self.item_at(int(idx.rowids[r])) for r in rows], idx.matrix[rows]
 
     def stats(self) -> dict[str, Any]:
         rows = self._db.execute("SELECT task, label, category, batch FROM items").fetchall()
@@ -205,15 +205,21 @@ class KnowledgeBase:
         return self._index
 
     def search(
-        self, query: np.ndarray, k: int = 3, *, task: str | None = None, label: str | None = None,
-        category: str | None = None, exclude_label: str | None = None,
+        self,
+        query: np.ndarray,
+        k: int = 3,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        category: str | None = None,
+        exclude_label: str | None = None,
     ) -> list[Hit]:
         """Exact cosine top-k among items matching the filters."""
         idx = self.index()
         mask = idx.mask(task=task, label=label, category=category, exclude_label=exclude_label)
-        return [Hit(self._load(int(r)), s) for r, s in idx.top_k(query, k, mask)]
+        return [Hit(self.item_at(int(r)), s) for r, s in idx.top_k(query, k, mask)]
 
-    def _load(self, rowid: int) -> KnowledgeItem:
+    def item_at(self, rowid: int) -> KnowledgeItem:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE rowid = ?", (rowid,)).fetchone()
         return _item(row)
 
@@ -248,13 +254,22 @@ class _Index:
         dim = int(meta.get("dim", "0") or 0)
         rows = db.execute("SELECT rowid, task, label, category, vector FROM items ORDER BY rowid").fetchall()
         n = len(rows)
-        matrix = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(n, dim) if n else (
-            np.zeros((0, dim), dtype=np.float32))
+        matrix = (
+            np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(n, dim)
+            if n
+            else (np.zeros((0, dim), dtype=np.float32))
+        )
         cols = {name: [r[i] for r in rows] for i, name in ((1, "task"), (2, "label"), (3, "category"))}
         return cls(np.array([r[0] for r in rows], dtype=np.int64), matrix, cols)
 
-    def mask(self, *, task: str | None = None, label: str | None = None, category: str | None = None,
-             exclude_label: str | None = None) -> np.ndarray:
+    def mask(
+        self,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        category: str | None = None,
+        exclude_label: str | None = None,
+    ) -> np.ndarray:
         m = np.ones(len(self.rowids), dtype=bool)
         for name, value in (("task", task), ("label", label), ("category", category)):
             if value is not None:
@@ -277,11 +292,32 @@ class _Index:
 
 
 def _row(it: KnowledgeItem, vec: np.ndarray) -> tuple[Any, ...]:
-    return (it.uid, it.task, it.label, it.category, it.text, it.counterpart, it.policy, it.principle,
-            json.dumps(it.provenance, sort_keys=True), it.batch, np.asarray(vec, dtype=np.float32).tobytes())
+    return (
+        it.uid,
+        it.task,
+        it.label,
+        it.category,
+        it.text,
+        it.counterpart,
+        it.policy,
+        it.principle,
+        json.dumps(it.provenance, sort_keys=True),
+        it.batch,
+        np.asarray(vec, dtype=np.float32).tobytes(),
+    )
 
 
 def _item(row: tuple[Any, ...]) -> KnowledgeItem:
     uid, task, label, category, text, counterpart, policy, principle, prov, batch = row
-    return KnowledgeItem(uid=uid, task=task, label=label, category=category, text=text, counterpart=counterpart,
-                         policy=policy, principle=principle, provenance=json.loads(prov), batch=batch)
+    return KnowledgeItem(
+        uid=uid,
+        task=task,
+        label=label,
+        category=category,
+        text=text,
+        counterpart=counterpart,
+        policy=policy,
+        principle=principle,
+        provenance=json.loads(prov),
+        batch=batch,
+    )

@@ -1,0 +1,48 @@
+"""Options shared by several subcommands, and the settings they feed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bluecodeagent.config import Settings, load_settings
+
+FAIL_ON = click.Choice(["warn", "block", "never"])
+
+
+def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--config, --kb, --engine, --top-k and thresholds; they override environment and config file."""
+    for opt in reversed(
+        [
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="TOML config file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml).",
+            ),
+            click.option(
+                "--kb",
+                "kb_path",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="Knowledge base file (default: built on first run under $BLUECODE_HOME).",
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(["offline", "llm", "hybrid"]),
+                default=None,
+                help="Decision engine (default offline: no LLM, no network).",
+            ),
+            click.option("--top-k", type=int, default=None, help="Neighbours retrieved per label (default 3)."),
+            click.option("--warn-threshold", type=float, default=None, help="Score at which to warn (default 0.5)."),
+            click.option("--block-threshold", type=float, default=None, help="Score at which to block (default 0.8)."),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+def build_settings(config_file: Path | None, **flags: Any) -> Settings:
+    return load_settings({k: v for k, v in flags.items() if v is not None}, config_file)

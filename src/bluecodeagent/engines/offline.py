@@ -1,0 +1,147 @@
+"""The offline engine: retrieval, a learned detector, exact rules and an offline constitution.
+
+No LLM and no network: the subject is embedded, its nearest unsafe and safe knowledge items are
+retrieved, the detector combines classifier, neighbour margin and rule evidence into a score, and
+the verdict carries the neighbours, the constitution and the signals that produced it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+
+from bluecodeagent.config import Settings
+from bluecodeagent.engines.base import decide
+from bluecodeagent.knowledge.constitution import build_constitution
+from bluecodeagent.knowledge.detector import Scored, TaskDetector
+from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.store import KnowledgeBase
+from bluecodeagent.tasks import RuleHit, get_task
+from bluecodeagent.verdict import Evidence, Finding, Neighbour, Task, Verdict
+
+SNIPPET_CHARS = 240
+
+
+class OfflineEngine:
+    """Decides prompt tasks from the knowledge base alone."""
+
+    name = "offline"
+
+    def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
+        self.kb = kb
+        self.settings = settings
+        self._detectors: dict[str, TaskDetector] = {}
+
+    def detector(self, task: str) -> TaskDetector:
+        if task not in self._detectors:
+            self._detectors[task] = TaskDetector.load_or_train(self.kb, task, self.settings.top_k)
+        return self._detectors[task]
+
+    def check(self, text: str, task: str, context: str | None = None) -> Verdict:
+        return self.check_many([(text, context)], task)[0]
+
+    def check_many(self, records: list[tuple[str, str | None]], task: str) -> list[Verdict]:
+        """Score many subjects with one batched embedding call."""
+        spec = get_task(task)
+        det = self.detector(task)
+        started = time.perf_counter()
+        pieces = [spec.segments(text, ctx) for text, ctx in records]
+        flat = [p for ps in pieces for p in ps]
+        vectors = self.kb.require_embedder().embed(flat)
+        verdicts, offset = [], 0
+        for (text, ctx), ps in zip(records, pieces, strict=True):
+            vecs = vectors[offset : offset + len(ps)]
+            offset += len(ps)
+            hits = spec.apply_rules(text, ctx)
+            scored = det.score(vecs, sum(h.rule.weight for h in hits))
+            verdicts.append(self._verdict(task, text, ctx, ps, scored, hits))
+        per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
+        for v in verdicts:
+            v.latency_ms = per_item
+        return verdicts
+
+    def _verdict(
+        self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]
+    ) -> Verdict:
+        best = int(np.argmax(scored.probability))
+        score = float(scored.probability[best])
+        det = self.detector(task)
+        unsafe = [
+            self._neighbour(int(det.unsafe_rows[i]), s)
+            for i, s in zip(scored.unsafe_top[best], scored.unsafe_sims[best], strict=True)
+        ]
+        safe = [
+            self._neighbour(int(det.safe_rows[i]), s)
+            for i, s in zip(scored.safe_top[best], scored.safe_sims[best], strict=True)
+        ]
+        constitution = build_constitution(pieces[best], [n[0] for n in unsafe], [n[0] for n in safe])
+        is_unsafe = score >= self.settings.warn_threshold
+        category = _category(unsafe, hits) if is_unsafe else None
+        findings = [
+            Finding(
+                rule_id=h.rule.id,
+                message=h.rule.message,
+                severity="high" if h.rule.weight >= 2 else "medium",
+                confidence=min(1.0, h.rule.weight / 3),
+                source="rule",
+                snippet=h.match,
+                details={"category": h.rule.category},
+            )
+            for h in hits
+        ]
+        if task == "injection" and is_unsafe:
+            findings.append(
+                Finding(
+                    rule_id="inj.segment",
+                    message="most suspicious passage of the context",
+                    severity="high",
+                    confidence=score,
+                    source="knowledge",
+                    snippet=pieces[best][:SNIPPET_CHARS],
+                )
+            )
+        return Verdict(
+            task=Task(task),
+            label="unsafe" if is_unsafe else "safe",
+            score=score,
+            decision=decide(score, self.settings.warn_threshold, self.settings.block_threshold),
+            category=category,
+            findings=findings,
+            engine=self.name,
+            evidence=Evidence(
+                unsafe_neighbours=[n[1] for n in unsafe],
+                safe_neighbours=[n[1] for n in safe],
+                constitution=constitution,
+                signals={
+                    "classifier_logit": round(float(scored.classifier[best]), 4),
+                    "knn_margin": round(float(scored.knn_margin[best]), 4),
+                    "rules": round(float(scored.rules), 4),
+                    "segments": float(len(pieces)),
+                },
+            ),
+        )
+
+    def _neighbour(self, rowid: int, sim: float) -> tuple[KnowledgeItem, Neighbour]:
+        it = self.kb.item_at(rowid)
+        return it, Neighbour(
+            uid=it.uid,
+            label=it.label,
+            category=it.category,
+            similarity=round(float(sim), 4),
+            text=it.text[:SNIPPET_CHARS],
+            policy=it.policy,
+        )
+
+
+def _category(unsafe: list[tuple[KnowledgeItem, Neighbour]], hits: list[RuleHit]) -> str | None:
+    """The category with the most similarity mass among unsafe neighbours; a rule's category breaks ties."""
+    votes: dict[str, float] = defaultdict(float)
+    for it, n in unsafe:
+        if it.category:
+            votes[it.category] += max(n.similarity, 0.0)
+    for h in hits:
+        if h.rule.category:
+            votes[h.rule.category] += 0.5
+    return max(votes, key=votes.__getitem__) if votes else None

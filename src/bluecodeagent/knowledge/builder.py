@@ -1,0 +1,75 @@
+"""Building the shipped knowledge base from the product's own policies (never from benchmark data)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sys
+from importlib import metadata, resources
+from pathlib import Path
+
+from bluecodeagent.knowledge.embedders import Embedder, get_embedder
+from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.store import KnowledgeBase
+
+BUILTIN_BATCH = "builtin"
+
+
+def knowledge_version() -> str:
+    """A fingerprint of the shipped policies and generator: a base built from other inputs is rebuilt."""
+    h = hashlib.sha256()
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        h.update(metadata.version("bluecodeagent").encode())
+    root = resources.files("bluecodeagent")
+    for rel in ("knowledge/policies", "redteam"):
+        folder = root.joinpath(rel)
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith((".toml", ".py")):
+                h.update(entry.name.encode())
+                h.update(entry.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def default_items(tasks: list[str] | None = None) -> list[KnowledgeItem]:
+    """The items the product generates from its policies."""
+    from bluecodeagent.redteam.generate import builtin_items
+
+    return builtin_items(tasks)
+
+
+def build_kb(
+    path: str | Path, items: list[KnowledgeItem] | None = None, embedder: Embedder | None = None, progress: bool = False
+) -> KnowledgeBase:
+    """Create (or replace) a knowledge base at ``path`` holding ``items`` (default: the shipped items)."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".building")
+    tmp.unlink(missing_ok=True)
+    embedder = embedder or get_embedder()
+    kb = KnowledgeBase(tmp, embedder, create=True)
+    kb.add(default_items() if items is None else items, progress=progress)
+    kb.set_meta("knowledge_version", knowledge_version() if items is None else "custom")
+    kb.close()
+    tmp.replace(path)
+    return KnowledgeBase(path, embedder)
+
+
+def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build: bool = True) -> KnowledgeBase:
+    """Open the knowledge base, building the shipped one on first use (or after an upgrade)."""
+    path = Path(path)
+    embedder = embedder or get_embedder()
+    if path.is_file():
+        kb = KnowledgeBase(path, embedder)
+        version = kb.meta().get("knowledge_version")
+        if not auto_build or version in (None, "custom") or version == knowledge_version():
+            return kb
+        print(f"bluecode: shipped knowledge changed; refreshing the built-in items of {path}", file=sys.stderr)
+        kb.remove(batch=BUILTIN_BATCH)
+        kb.add(default_items(), progress=sys.stderr.isatty())
+        kb.set_meta("knowledge_version", knowledge_version())
+        return kb
+    if not auto_build:
+        return KnowledgeBase(path, embedder)  # raises a clear KnowledgeError
+    print(f"bluecode: building the knowledge base at {path} (first run, about a minute)", file=sys.stderr)
+    return build_kb(path, embedder=embedder, progress=sys.stderr.isatty())

@@ -1,0 +1,178 @@
+"""The learned part of the offline engine, trained from the knowledge base of one task.
+
+Three signals per embedded piece of a subject, combined by a second logistic regression:
+  * ``classifier``: a logistic regression over the embedding (unsafe vs safe items);
+  * ``knn_margin``: mean similarity of the top-k unsafe neighbours minus that of the top-k safe ones;
+  * ``rules``: the summed weight of exact rules that fired.
+The combiner is fitted on out-of-fold classifier logits and leave-one-out margins, so it learns how
+far to trust each signal on examples it has not memorised. Training takes a few seconds and is
+cached inside the knowledge base until its items change.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
+from bluecodeagent.knowledge.store import KnowledgeBase
+from bluecodeagent.tasks import get_task
+
+FOLDS = 5
+MARGIN_SCALE = 10.0
+DETECTOR_VERSION = "1"
+
+
+@dataclass
+class Scored:
+    """Signals and the combined probability for each piece of a subject."""
+
+    classifier: np.ndarray
+    knn_margin: np.ndarray
+    rules: float
+    probability: np.ndarray
+    unsafe_top: np.ndarray  # (m, k) row indices into the task's unsafe rows
+    unsafe_sims: np.ndarray
+    safe_top: np.ndarray
+    safe_sims: np.ndarray
+
+
+class TaskDetector:
+    """Unsafe-vs-safe detector for one task over one knowledge base."""
+
+    def __init__(
+        self,
+        task: str,
+        k: int,
+        unsafe_rows: np.ndarray,
+        unsafe_vecs: np.ndarray,
+        safe_rows: np.ndarray,
+        safe_vecs: np.ndarray,
+        weights: np.ndarray,
+        bias: float,
+        combiner: np.ndarray,
+        combiner_bias: float,
+    ) -> None:
+        self.task = task
+        self.k = k
+        self.unsafe_rows, self.unsafe_vecs = unsafe_rows, unsafe_vecs
+        self.safe_rows, self.safe_vecs = safe_rows, safe_vecs
+        self.weights, self.bias = weights, bias
+        self.combiner, self.combiner_bias = combiner, combiner_bias
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score(self, vectors: np.ndarray, rule_weight: float = 0.0) -> Scored:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        logits = vectors @ self.weights + self.bias
+        u_top, u_sims = _top_k(vectors @ self.unsafe_vecs.T, self.k)
+        s_top, s_sims = _top_k(vectors @ self.safe_vecs.T, self.k)
+        margin = u_sims.mean(axis=1) - s_sims.mean(axis=1)
+        z = self._combine(logits, margin, np.full(len(vectors), rule_weight))
+        return Scored(logits, margin, rule_weight, sigmoid(z), u_top, u_sims, s_top, s_sims)
+
+    def _combine(self, logits: np.ndarray, margin: np.ndarray, rules: np.ndarray) -> np.ndarray:
+        feats = np.stack([logits, margin * MARGIN_SCALE, rules], axis=1)
+        return feats @ self.combiner + self.combiner_bias
+
+    # -- training --------------------------------------------------------------------------------
+    @classmethod
+    def train(cls, kb: KnowledgeBase, task: str, k: int = 3, seed: int = 0) -> TaskDetector:
+        spec = get_task(task)
+        items, vecs = kb.vectors(task)
+        if not items:
+            raise KnowledgeError(f"the knowledge base has no items for task {task!r}; run: bluecode kb build")
+        y = np.array([it.label != "safe" for it in items], dtype=np.float64)
+        if y.sum() < k or (len(y) - y.sum()) < k:
+            raise KnowledgeError(f"task {task!r} needs at least {k} unsafe and {k} safe items to train")
+        rows = np.array([kb.index().rowids[i] for i in np.nonzero(kb.index().mask(task=task))[0]])
+        rules = np.array([sum(h.rule.weight for h in spec.apply_rules(it.text)) for it in items])
+
+        # Out-of-fold classifier logits.
+        rng = np.random.default_rng(seed)
+        folds = rng.integers(0, FOLDS, size=len(items))
+        oof = np.zeros(len(items))
+        for f in range(FOLDS):
+            train, test = folds != f, folds == f
+            if not test.any() or len(set(y[train])) < 2:
+                continue
+            w, b = fit_logistic(vecs[train], y[train])
+            oof[test] = vecs[test] @ w + b
+        # Leave-one-out kNN margins (an item is never its own neighbour).
+        uidx, sidx = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
+        margin = np.zeros(len(items))
+        for start in range(0, len(items), 2048):
+            block = vecs[start : start + 2048]
+            su, ss = block @ vecs[uidx].T, block @ vecs[sidx].T
+            for j in range(len(block)):
+                i = start + j
+                (su if y[i] == 1 else ss)[j, np.searchsorted(uidx if y[i] == 1 else sidx, i)] = -np.inf
+            margin[start : start + len(block)] = _top_k(su, k)[1].mean(axis=1) - _top_k(ss, k)[1].mean(axis=1)
+        feats = np.stack([oof, margin * MARGIN_SCALE, rules], axis=1)
+        combiner, combiner_bias = fit_logistic(feats, y, l2=1.0)
+        weights, bias = fit_logistic(vecs, y)
+        return cls(
+            task,
+            k,
+            rows[uidx],
+            vecs[uidx],
+            rows[sidx],
+            vecs[sidx],
+            weights,
+            bias,
+            combiner.astype(np.float64),
+            combiner_bias,
+        )
+
+    # -- persistence (inside the knowledge base) ------------------------------------------------
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            weights=self.weights,
+            bias=self.bias,
+            combiner=self.combiner,
+            combiner_bias=self.combiner_bias,
+            k=self.k,
+            version=DETECTOR_VERSION,
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def load_or_train(cls, kb: KnowledgeBase, task: str, k: int = 3) -> TaskDetector:
+        key = f"detector:{task}:k{k}"
+        blob = kb.get_blob(key)
+        if blob is not None:
+            data = np.load(io.BytesIO(blob))
+            if str(data["version"]) == DETECTOR_VERSION:
+                items_mask = kb.index().mask(task=task)
+                labels_unsafe = kb.index().mask(task=task, exclude_label="safe")
+                idx = kb.index()
+                u = np.nonzero(labels_unsafe)[0]
+                s = np.nonzero(items_mask & ~labels_unsafe)[0]
+                return cls(
+                    task,
+                    k,
+                    idx.rowids[u],
+                    idx.matrix[u],
+                    idx.rowids[s],
+                    idx.matrix[s],
+                    data["weights"],
+                    float(data["bias"]),
+                    data["combiner"],
+                    float(data["combiner_bias"]),
+                )
+        det = cls.train(kb, task, k)
+        kb.put_blob(key, det.to_bytes())
+        return det
+
+
+def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the indices and values of the k largest entries, largest first."""
+    k = min(k, sims.shape[1])
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(sims, top, axis=1)
+    order = np.argsort(-vals, axis=1)
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)

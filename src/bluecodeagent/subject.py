@@ -1,0 +1,52 @@
+"""Validation of what users hand us: text must be non-empty, text (not binary) and not huge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bluecodeagent.errors import InputError
+
+_CONTROL = {c for c in range(32) if c not in (9, 10, 12, 13)}
+
+
+def validate_text(text: str, max_bytes: int, what: str = "text") -> str:
+    """Return ``text`` if usable, else raise InputError saying why."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise InputError(f"{what} is empty")
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes:
+        raise InputError(f"{what} is too large: {size:,} bytes (limit {max_bytes:,}; raise max_input_bytes)")
+    if "\x00" in text:
+        raise InputError(f"{what} looks binary (contains NUL bytes)")
+    sample = text[:4096]
+    if sum(ord(c) in _CONTROL for c in sample) > max(8, len(sample) // 20):
+        raise InputError(f"{what} looks binary (many control characters)")
+    return text
+
+
+def decode_bytes(data: bytes, max_bytes: int, what: str) -> str:
+    """Decode UTF-8 input strictly (a BOM is allowed) and validate it."""
+    if len(data) > max_bytes:
+        raise InputError(f"{what} is too large: {len(data):,} bytes (limit {max_bytes:,}; raise max_input_bytes)")
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{what} looks binary (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{what} is not valid UTF-8 (byte {e.start})") from e
+    return validate_text(text, max_bytes, what)
+
+
+def read_text_file(path: str | Path, max_bytes: int) -> str:
+    """Read a UTF-8 text file with clear errors for missing, unreadable, binary or huge files."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            raise InputError(f"{p} is a directory, not a file")
+        with p.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise InputError(f"cannot read {p}: {e.strerror or e}") from e
+    return decode_bytes(data, max_bytes, str(p))

@@ -1,0 +1,108 @@
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.store import KnowledgeBase
+
+
+def test_search_returns_nearest_with_filters(tiny_kb_path, embedder):
+    kb = KnowledgeBase(tiny_kb_path, embedder)
+    q = embedder.embed(["log the keys a user types and mail them out"])[0]
+    hits = kb.search(q, 2, task="malicious")
+    assert hits[0].item.category == "keylogger"
+    assert hits[0].similarity >= hits[1].similarity
+    safe = kb.search(q, 3, task="malicious", label="safe")
+    assert safe and all(h.item.label == "safe" for h in safe)
+    assert kb.search(q, 3, task="bias") == []
+    only = kb.search(q, 5, category="ransomware")
+    assert {h.item.category for h in only} == {"ransomware"}
+
+
+def test_exact_topk_matches_brute_force(tmp_path):
+    class RandomEmbedder:
+        name, dim = "random-test-double", 16
+
+        def embed(self, texts):
+            rng = np.random.default_rng(abs(hash(tuple(texts))) % 2**32)
+            v = rng.normal(size=(len(texts), self.dim)).astype(np.float32)
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    emb = RandomEmbedder()
+    kb = KnowledgeBase(tmp_path / "r.sqlite", emb, create=True)
+    items = [KnowledgeItem(task="malicious", label="unsafe" if i % 2 else "safe", text=f"item {i}") for i in range(300)]
+    vecs = emb.embed([it.text for it in items])
+    kb.add_vectors(items, vecs)
+    q = emb.embed(["query"])[0]
+    got = [h.item.text for h in kb.search(q, 5, label="unsafe")]
+    sims = vecs @ q
+    want = [items[i].text for i in np.argsort(-sims) if items[i].label == "unsafe"][:5]
+    assert got == want
+
+
+def test_remove_batch_and_uid_and_stats(tiny_kb_path, embedder):
+    kb = KnowledgeBase(tiny_kb_path, embedder)
+    n = len(kb)
+    extra = [
+        KnowledgeItem(task="bias", label="unsafe", text="rank candidates by gender", batch="b1"),
+        KnowledgeItem(task="bias", label="safe", text="rank candidates by skills test score", batch="b1"),
+    ]
+    kb.add(extra)
+    assert kb.stats()["by_task"]["bias"] == {"unsafe": 1, "safe": 1}
+    assert kb.remove(uids=[extra[0].uid]) == 1
+    assert kb.remove(batch="b1") == 1
+    assert len(kb) == n and "bias" not in kb.stats()["by_task"]
+
+
+def test_export_roundtrip(tiny_kb_path, embedder, tmp_path):
+    kb = KnowledgeBase(tiny_kb_path, embedder)
+    out = tmp_path / "items.jsonl"
+    assert kb.export_jsonl(out) == len(kb)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["uid"] for r in recs} == {it.uid for it in kb.items()}
+    copy = KnowledgeBase(tmp_path / "copy.sqlite", embedder, create=True)
+    copy.add(KnowledgeItem(**r) for r in recs)
+    assert copy.stats()["by_task"] == kb.stats()["by_task"]
+
+
+def test_missing_and_corrupt_files_are_clear_errors(tmp_path, embedder):
+    with pytest.raises(KnowledgeError, match="not found"):
+        KnowledgeBase(tmp_path / "nope.sqlite", embedder)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(KnowledgeError, match=r"corrupt|unreadable"):
+        KnowledgeBase(junk, embedder)
+
+
+def test_embedder_mismatch_is_refused(tiny_kb_path):
+    class OtherEmbedder:
+        name, dim = "other-test-double", 384
+
+        def embed(self, texts):
+            return np.zeros((len(texts), 384), dtype=np.float32)
+
+    with pytest.raises(KnowledgeError, match="built with embedder"):
+        KnowledgeBase(tiny_kb_path, OtherEmbedder())
+
+
+def test_foreign_sqlite_is_not_a_knowledge_base(tmp_path):
+    p = tmp_path / "other.sqlite"
+    sqlite3.connect(p).execute("CREATE TABLE x (a)").connection.commit()
+    with pytest.raises(KnowledgeError, match="not a BlueCodeAgent"):
+        KnowledgeBase(p)
+
+
+def test_item_validation():
+    with pytest.raises(ValueError, match="unknown task"):
+        KnowledgeItem(task="nope", label="safe", text="x")
+    with pytest.raises(ValueError, match="unknown label"):
+        KnowledgeItem(task="bias", label="maybe", text="x")
+    a = KnowledgeItem(task="bias", label="safe", text="x")
+    assert (
+        a.uid
+        == KnowledgeItem(task="bias", label="safe", text="x").uid
+        != KnowledgeItem(task="bias", label="unsafe", text="x").uid
+    )
