@@ -24,6 +24,7 @@ from bluecodeagent.tasks import get_task
 FOLDS = 5
 MARGIN_SCALE = 10.0
 DETECTOR_VERSION = "1"
+MIN_ITEMS_TO_FIT_COMBINER = 200
 
 
 @dataclass
@@ -110,8 +111,11 @@ class TaskDetector:
                 i = start + j
                 (su if y[i] == 1 else ss)[j, np.searchsorted(uidx if y[i] == 1 else sidx, i)] = -np.inf
             margin[start : start + len(block)] = _top_k(su, k)[1].mean(axis=1) - _top_k(ss, k)[1].mean(axis=1)
-        feats = np.stack([oof, margin * MARGIN_SCALE, rules], axis=1)
-        combiner, combiner_bias = fit_logistic(feats, y, l2=1.0)
+        if len(items) >= MIN_ITEMS_TO_FIT_COMBINER:
+            feats = np.stack([oof, margin * MARGIN_SCALE, rules], axis=1)
+            combiner, combiner_bias = fit_logistic(feats, y, l2=1.0)
+        else:  # too few items to learn how far to trust each signal: weigh them equally
+            combiner, combiner_bias = np.ones(3), 0.0
         weights, bias = fit_logistic(vecs, y)
         return cls(
             task,

@@ -1,0 +1,5 @@
+"""``python -m bluecodeagent`` runs the CLI."""
+
+from bluecodeagent.cli import main
+
+main()
