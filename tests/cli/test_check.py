@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-
-def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "bluecodeagent", *args], input=stdin, capture_output=True, timeout=120, cwd=cwd
-    )
+from tests_helpers import run
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess[bytes], needle: str) -> None:

@@ -1,0 +1,45 @@
+"""`bluecode kb` end to end through the real entry point."""
+
+from __future__ import annotations
+
+import json
+
+from tests_helpers import run
+
+
+def test_stats_search_add_remove_export(tiny_kb_path, tmp_path):
+    kb = str(tiny_kb_path)
+    st = run("kb", "stats", "--kb", kb, "--format", "json")
+    assert st.returncode == 0, st.stderr.decode()
+    before = json.loads(st.stdout)
+    assert before["by_task"]["malicious"]["unsafe"] == 4
+
+    found = run("kb", "search", "--kb", kb, "-t", "malicious", "-k", "1", "capture keystrokes secretly")
+    assert found.returncode == 0 and "keylogger" in found.stdout.decode()
+
+    new = tmp_path / "team.jsonl"
+    new.write_text(
+        json.dumps({"task": "bias", "label": "unsafe", "text": "reject applicants older than 50", "category": "age"})
+        + "\n"
+    )
+    added = run("kb", "add", "--kb", kb, str(new), "--batch", "team-1")
+    assert added.returncode == 0, added.stderr.decode()
+    after = json.loads(run("kb", "stats", "--kb", kb, "--format", "json").stdout)
+    assert after["by_task"]["bias"] == {"unsafe": 1} and after["batches"]["team-1"] == 1
+
+    out = tmp_path / "export.jsonl"
+    assert run("kb", "export", "--kb", kb, str(out), "-t", "bias").returncode == 0
+    assert [json.loads(x)["text"] for x in out.read_text().splitlines()] == ["reject applicants older than 50"]
+
+    removed = run("kb", "remove", "--kb", kb, "--batch", "team-1")
+    assert removed.returncode == 0 and "removed 1" in removed.stdout.decode()
+    assert "bias" not in json.loads(run("kb", "stats", "--kb", kb, "--format", "json").stdout)["by_task"]
+
+
+def test_add_rejects_bad_records(tiny_kb_path, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task": "bias", "label": "perhaps", "text": "x"}\n')
+    proc = run("kb", "add", "--kb", str(tiny_kb_path), str(bad))
+    assert proc.returncode == 2 and "bad.jsonl:1" in proc.stderr.decode()
+    assert "Traceback" not in proc.stderr.decode()
+    assert run("kb", "remove", "--kb", str(tiny_kb_path)).returncode == 2
