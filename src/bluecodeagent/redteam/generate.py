@@ -1,0 +1,247 @@
+"""Policy-based generation of built-in knowledge (offline, deterministic for a seed).
+
+Policies, vocabularies and templates live in ``knowledge/policies/<task>.toml``. A template has
+an ``unsafe`` and/or ``safe`` text with ``${slot}`` placeholders; both sides of a template are
+rendered from the same slot choices, so the safe item is the unsafe item's matched counterpart
+(same domain, same form) without the element that makes it unsafe.
+
+Slot syntax: ``${name}`` picks one value from the first list called ``name`` in the policy, the
+frame, then ``[vocab]`` (values may contain slots themselves). A name picked once keeps its value
+within one draw; ``safe_x`` takes the same index as ``x`` when both lists have equal length, which
+pairs unsafe and safe vocabulary; ``other_x`` picks a value of ``x`` different from ``${x}``. Operators: ``${name|cap}`` (capitalise), ``${name|list}``
+(2-4 distinct values joined in prose; remembered per name), ``${name|list+other}`` (the same
+sample with one ``other`` value inserted), ``${name|steps}`` (3-5 values in order, numbered),
+``${name|bullets}`` (the same as bullet points) and ``${name|ident}`` (a snake_case identifier).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.policies import load_policies
+from bluecodeagent.redteam.paraphrase import paraphrase
+
+PROMPT_TASKS: tuple[str, ...] = ("bias", "malicious", "injection")
+GENERATOR = "policy-template"
+BENIGN_CATEGORY = "benign-coding"
+
+_SLOT = re.compile(r"\$\{([a-zA-Z_][a-zA-Z0-9_]*)(?:\|([a-z]+)(?:\+([a-zA-Z_][a-zA-Z0-9_]*))?)?\}")
+_MAX_DEPTH = 6
+
+
+class TemplateError(ValueError):
+    """A template refers to an unknown slot or operator."""
+
+
+class _Draw:
+    """Slot choices for one draw (shared by the unsafe and the safe rendering)."""
+
+    def __init__(self, rng: random.Random, scopes: Sequence[Mapping[str, Any]]) -> None:
+        self.rng = rng
+        self.scopes = scopes
+        self.index: dict[str, int] = {}
+        self.values: dict[str, str] = {}
+        self.samples: dict[str, list[str]] = {}
+
+    def _list(self, name: str) -> list[str]:
+        for scope in self.scopes:
+            val = scope.get(name)
+            if isinstance(val, list):
+                return [str(v) for v in val]
+            if isinstance(val, str):
+                return [val]
+        raise TemplateError(f"unknown slot {name!r}")
+
+    def pick(self, name: str) -> str:
+        if name in self.values:
+            return self.values[name]
+        if name.startswith("other_"):
+            return self._pick_other(name)
+        options = self._list(name)
+        i = None
+        if name.startswith("safe_") and name[5:] in self.index:
+            j = self.index[name[5:]]
+            if len(self._list(name[5:])) == len(options):
+                i = j
+        elif "safe_" + name in self.index:
+            j = self.index["safe_" + name]
+            if len(self._list("safe_" + name)) == len(options):
+                i = j
+        if i is None:
+            i = self.rng.randrange(len(options))
+        self.index[name] = i
+        self.values[name] = self.expand(options[i])
+        return self.values[name]
+
+    def _pick_other(self, name: str) -> str:
+        base = name[6:]
+        first = self.pick(base)
+        options = [o for o in self._list(base) if self.expand(o) != first] or self._list(base)
+        self.values[name] = self.expand(options[self.rng.randrange(len(options))])
+        return self.values[name]
+
+    def sample(self, name: str, lo: int, hi: int, ordered: bool) -> list[str]:
+        key = f"{name}|{lo}|{hi}"
+        if key not in self.samples:
+            options = self._list(name)
+            k = min(len(options), self.rng.randint(lo, hi))
+            idx = sorted(self.rng.sample(range(len(options)), k)) if ordered else self.rng.sample(
+                range(len(options)), k
+            )
+            self.samples[key] = [self.expand(options[i]) for i in idx]
+        return self.samples[key]
+
+    def expand(self, text: str, depth: int = 0) -> str:
+        if depth > _MAX_DEPTH:
+            raise TemplateError(f"slot recursion too deep in {text[:60]!r}")
+
+        def repl(m: re.Match[str]) -> str:
+            name, op, extra = m.group(1), m.group(2), m.group(3)
+            if op is None:
+                return self.pick(name)
+            if op == "cap":
+                v = self.pick(name)
+                return v[:1].upper() + v[1:]
+            if op == "ident":
+                return re.sub(r"[^a-z0-9]+", "_", self.pick(name).lower()).strip("_")
+            if op == "list":
+                vals = list(self.sample(name, 2, 4, ordered=False))
+                if extra:
+                    vals.insert(self.rng.randint(0, len(vals)), self.pick(extra))
+                return _prose_list(vals, self.rng)
+            if op in ("steps", "bullets"):
+                vals = self.sample(name, 3, 5, ordered=True)
+                if op == "steps":
+                    return "\n".join(f"    {n}. {v}" for n, v in enumerate(vals, 1))
+                return "\n".join(f"- {v}" for v in vals)
+            raise TemplateError(f"unknown operator {op!r} in slot {name!r}")
+
+        out = _SLOT.sub(repl, text)
+        return self.expand(out, depth + 1) if _SLOT.search(out) else out
+
+
+def _prose_list(vals: list[str], rng: random.Random) -> str:
+    if len(vals) == 1:
+        return vals[0]
+    return ", ".join(vals[:-1]) + rng.choice((", and ", " and ", ", ")) + vals[-1]
+
+
+def _frames_for(template: Mapping[str, Any], frames: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    wanted = template.get("frames")
+    if not frames:
+        return [{}]
+    if not wanted:
+        return list(frames)
+    return [f for f in frames if f.get("id") in wanted]
+
+
+def _policies_for(template: Mapping[str, Any], policies: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    wanted = template.get("policies")
+    skip = set(template.get("skip_policies", ()))
+    out = [p for p in policies if (not wanted or p["id"] in wanted) and p["id"] not in skip]
+    return out
+
+
+def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None) -> list[KnowledgeItem]:
+    """Generate the knowledge items one policy file describes, deterministically for ``seed``.
+
+    For the ``benign`` pool the items carry ``task="benign"``; :func:`builtin_items` re-labels
+    them for each prompt task they serve as negatives for.
+    """
+    doc = load_policies(task, policy_file)
+    meta = doc.get("meta", {})
+    doc_task = meta.get("task", task)
+    vocab = doc.get("vocab", {})
+    policies = doc.get("policy", [])
+    frames = doc.get("frame", [])
+    templates = doc.get("template", [])
+    if not policies or not templates:
+        raise TemplateError(f"policy file for {task!r} needs [[policy]] and [[template]] entries")
+    default_para = bool(meta.get("paraphrase", True))
+
+    items: list[KnowledgeItem] = []
+    seen: set[tuple[str, str]] = set()
+    for tpl in templates:
+        tid = tpl["id"]
+        count = int(tpl.get("count", 10))
+        use_para = bool(tpl.get("paraphrase", default_para))
+        attempts_per = max(count * 4, 20)
+        for pol in _policies_for(tpl, policies):
+            frames_here = _frames_for(tpl, frames)
+            made = 0
+            for attempt in range(attempts_per):
+                if made >= count:
+                    break
+                rng = random.Random(f"{seed}:{doc_task}:{pol['id']}:{tid}:{attempt}")
+                frame = frames_here[rng.randrange(len(frames_here))]
+                draw = _Draw(rng, (pol, frame, vocab))
+                unsafe = _render(draw, tpl.get("unsafe"))
+                safe = _render(draw, tpl.get("safe"))
+                if use_para:
+                    para_seed = rng.random()
+                    unsafe = paraphrase(unsafe, random.Random(para_seed)) if unsafe else unsafe
+                    safe = paraphrase(safe, random.Random(para_seed)) if safe else safe
+                if unsafe and safe and unsafe == safe:
+                    raise TemplateError(f"template {tid!r} renders identical unsafe and safe text")
+                new = False
+                category = tpl.get("category") or pol.get("category") or pol["id"]
+                prov = {"generator": GENERATOR, "policy": pol["id"], "template": tid, "seed": seed}
+                if frame.get("id"):
+                    prov["frame"] = frame["id"]
+                for label, text, other in (("unsafe", unsafe, safe), ("safe", safe, unsafe)):
+                    if not text or (label, text) in seen:
+                        continue
+                    seen.add((label, text))
+                    new = True
+                    items.append(
+                        KnowledgeItem(
+                            task=doc_task,
+                            label=label,
+                            category=tpl.get(f"{label}_category") or category,
+                            text=text,
+                            counterpart=other or None,
+                            policy=pol["id"],
+                            principle=pol.get("principle", ""),
+                            provenance=dict(prov),
+                            batch="builtin",
+                        )
+                    )
+                made += int(new)
+    # A text may not carry both labels: drop any such collision from the safe side.
+    unsafe_texts = {it.text for it in items if it.label == "unsafe"}
+    return [it for it in items if not (it.label == "safe" and it.text in unsafe_texts)]
+
+
+def _render(draw: _Draw, text: str | None) -> str:
+    if not text:
+        return ""
+    return draw.expand(text).strip()
+
+
+def builtin_items(tasks: Iterable[str] | None = None, *, seed: int = 0) -> list[KnowledgeItem]:
+    """All built-in knowledge: generated items for each prompt task plus the benign pool.
+
+    The benign coding pool is emitted once per task (``task`` set to that prompt task, label
+    ``safe``, category ``benign-coding``), so each task's knowledge has ordinary negatives.
+    """
+    wanted = list(tasks) if tasks is not None else list(PROMPT_TASKS)
+    unknown = [t for t in wanted if t not in PROMPT_TASKS]
+    if unknown:
+        raise ValueError(f"unknown prompt task(s): {', '.join(unknown)}")
+    benign = generate_items("benign", seed=seed)
+    out: list[KnowledgeItem] = []
+    for task in wanted:
+        task_items = generate_items(task, seed=seed)
+        texts = {it.text for it in task_items}
+        out.extend(task_items)
+        for it in benign:
+            if it.text in texts:
+                continue
+            out.append(it.model_copy(update={"task": task, "uid": "", "category": BENIGN_CATEGORY}))
+    # model_copy bypasses validation, so recompute uids for the relabelled benign items.
+    return [KnowledgeItem(**it.model_dump()) if not it.uid else it for it in out]
