@@ -1,0 +1,217 @@
+"""Web: cross-site scripting and markup injection (CWE-79/74), open redirect (CWE-601), SSRF
+(CWE-918) and missing CSRF defences (CWE-352)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from bluecodeagent.code.static.base import rule
+from bluecodeagent.code.static.python.rules.common import Hit, arg, literal_text, test_mentions
+from bluecodeagent.code.static.python.taint import FunctionContext, base_name
+
+HTML_TAGS = (
+    "html|head|body|title|div|span|p|a|h[1-6]|ul|ol|li|table|tr|td|th|thead|tbody|script|style|img|form|"
+    "input|button|textarea|select|option|label|b|i|u|em|strong|br|hr|section|article|header|footer|nav|"
+    "main|aside|pre|code|blockquote|iframe|meta|link|small|sup|sub|dl|dt|dd|figure|figcaption|svg|video|"
+    "audio|source|canvas|details|summary|mark|time|abbr|cite|q|caption|center|font"
+)
+_HTML = re.compile(rf"<\s*/?\s*(?:{HTML_TAGS})\b[^>]*>", re.I)
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z_][\w:.-]*[^>]*>|<\?xml")
+
+
+def _template_fills(fc: FunctionContext) -> Iterator[tuple[ast.AST, str, list[ast.AST]]]:
+    """(node, literal template text, inserted values) for .format, f-strings, % and concatenation."""
+    for node in fc.nodes(ast.Call, ast.JoinedStr, ast.BinOp):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "format_map", "substitute",
+                                                                           "safe_substitute", "replace"):
+                text = literal_text(fc, node.func.value)
+                if node.func.attr == "replace":
+                    vals = node.args[1:2]
+                else:
+                    vals = [*node.args, *(k.value for k in node.keywords)]
+                if text:
+                    yield node, text, vals
+        elif isinstance(node, ast.JoinedStr):
+            if isinstance(fc.parent(node), ast.FormattedValue | ast.JoinedStr):
+                continue
+            yield node, literal_text(fc, node), [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+        elif isinstance(node.op, ast.Mod):
+            text = literal_text(fc, node.left)
+            if text:
+                right = node.right
+                vals = list(right.elts) if isinstance(right, ast.Tuple) else [right]
+                yield node, text, vals
+        elif isinstance(node.op, ast.Add) and not isinstance(fc.parent(node), ast.BinOp):
+            parts: list[ast.AST] = []
+            stack: list[ast.AST] = [node]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add):
+                    stack.extend([n.right, n.left])
+                else:
+                    parts.append(n)
+            text = "".join(literal_text(fc, p) for p in parts if isinstance(p, ast.Constant))
+            yield node, text, [p for p in parts if not isinstance(p, ast.Constant)]
+
+
+@rule("py.xss.html-template", "CWE-79", severity="high", confidence=0.75)
+def html_template(fc: FunctionContext) -> Iterator[Hit]:
+    """HTML built from untrusted input without escaping (cross-site scripting).
+
+    Putting user text into markup with ``str.format``, f-strings, ``%`` or ``+`` lets ``<script>``
+    through. Escape every value (``html.escape``/``markupsafe.escape``) or render with an
+    autoescaping template engine.
+    """
+    for node, text, vals in _template_fills(fc):
+        if not _HTML.search(text):
+            continue
+        bad = [v for v in vals if fc.is_tainted(v, "html")]
+        if bad:
+            yield Hit(node, "untrusted input inserted into HTML without escaping",
+                      sorted({p for v in bad for p in fc.tainted_params(v, "html")}))
+    for call in fc.calls():
+        name = fc.call_name(call)
+        if name.rsplit(".", 1)[-1] in ("Markup", "mark_safe", "SafeString") and call.args and fc.is_tainted(
+            call.args[0], "html"
+        ):
+            yield Hit(call, f"{name}() marks untrusted input as safe HTML", fc.tainted_params(call.args[0], "html"))
+
+
+@rule("py.injection.xml-template", "CWE-74", severity="medium", confidence=0.65)
+def xml_template(fc: FunctionContext) -> Iterator[Hit]:
+    """XML built from untrusted input without escaping (XML injection, CWE-91).
+
+    Input containing ``<``, ``&`` or ``]]>`` changes the document's structure. Escape values with
+    ``xml.sax.saxutils.escape`` or build the document with ``ElementTree`` APIs.
+    """
+    for node, text, vals in _template_fills(fc):
+        if _HTML.search(text) or not _MARKUP.search(text):
+            continue
+        bad = [v for v in vals if fc.is_tainted(v, "xml")]
+        if bad:
+            yield Hit(node, "untrusted input inserted into XML markup without escaping",
+                      sorted({p for v in bad for p in fc.tainted_params(v, "xml")}))
+
+
+_NETLOC_CHECK = re.compile(r"\.(netloc|hostname|host)\b|\bnetloc\b|hostname|allowed_(domains|hosts)|"
+                           r"startswith\(\s*['\"](/|https?://)", re.I)
+URL_JOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "urljoin", "urllib.parse.urlunparse",
+                      "urllib.parse.urlunsplit"})
+REDIRECTS = frozenset({"flask.redirect", "redirect", "django.shortcuts.redirect", "HttpResponseRedirect",
+                       "django.http.HttpResponseRedirect", "RedirectResponse", "fastapi.responses.RedirectResponse",
+                       "starlette.responses.RedirectResponse"})
+
+
+@rule("py.redirect.open", "CWE-601", severity="medium", confidence=0.7)
+def open_redirect(fc: FunctionContext) -> Iterator[Hit]:
+    """Redirect or callback URL built from untrusted input without checking its host (open redirect).
+
+    ``urljoin(base, user_path)`` returns ``user_path`` itself when it is absolute (``//evil.com``),
+    and ``redirect(next)`` sends users anywhere. Parse the final URL and require
+    ``urlparse(url).netloc`` to be your own host or in an allowlist before returning it.
+    """
+    if test_mentions(fc, _NETLOC_CHECK):
+        return
+    for call in fc.calls():
+        name = fc.call_name(call)
+        short = name.rsplit(".", 1)[-1]
+        if name in REDIRECTS or short in ("HttpResponseRedirect", "RedirectResponse"):
+            target = arg(call, 0, "location") or arg(call, 0, "url")
+            if target is not None and fc.is_tainted(target, "url"):
+                yield Hit(call, f"{short}() to a URL from untrusted input", fc.tainted_params(target, "url"))
+        elif name in URL_JOIN and len(call.args) >= 2 and fc.is_tainted(call.args[1], "url"):
+            yield Hit(call, "URL joined with untrusted input and used without validating its host",
+                      fc.tainted_params(call.args[1], "url"))
+
+
+HTTP_CALLS = frozenset({
+    "requests.get", "requests.post", "requests.put", "requests.delete", "requests.head", "requests.patch",
+    "requests.request", "urllib.request.urlopen", "urlopen", "httpx.get", "httpx.post", "httpx.request",
+    "urllib3.request", "aiohttp.request", "http.client.HTTPConnection", "http.client.HTTPSConnection",
+})
+_SSRF_CHECK = re.compile(r"\.(netloc|hostname|host)\b|is_private|is_loopback|ip_address|allow", re.I)
+
+
+@rule("py.ssrf.request", "CWE-918", severity="high", confidence=0.7)
+def ssrf(fc: FunctionContext) -> Iterator[Hit]:
+    """Server-side request to a URL taken from untrusted input (SSRF).
+
+    Fetching a user-chosen URL reaches internal services and cloud metadata endpoints. Parse the
+    URL, require an allowed scheme and a host from an allowlist, and reject private addresses.
+    """
+    if test_mentions(fc, _SSRF_CHECK):
+        return
+    for call in fc.calls():
+        name = fc.call_name(call)
+        if name not in HTTP_CALLS:
+            continue
+        idx = 1 if name.endswith("request") and name != "urllib.request.urlopen" else 0
+        url = arg(call, idx, "url")
+        if url is not None and fc.is_tainted(url, "url"):
+            yield Hit(call, f"{name}() fetches a URL from untrusted input", fc.tainted_params(url, "url"))
+
+
+_CSRF = re.compile(r"csrf|xsrf", re.I)
+_CONTENT_TYPE = re.compile(r"content[-_]type", re.I)
+
+
+def _request_params(fc: FunctionContext) -> list[str]:
+    out = []
+    for p in fc.params:
+        for use in fc.uses(p):
+            parent = fc.parent(use)
+            if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value in (
+                "headers", "body", "form", "json", "cookies"
+            ):
+                out.append(p)
+                break
+    return out
+
+
+@rule("py.csrf.missing-token", "CWE-352", severity="medium", confidence=0.6)
+def csrf_missing(fc: FunctionContext) -> Iterator[Hit]:
+    """State-changing request handler that never checks a CSRF token.
+
+    A handler that updates stored data from a request body without comparing an
+    ``X-CSRF-Token`` header (or form token) to the session's token can be triggered by any site
+    the victim visits. Check the token (constant-time) before changing state.
+    """
+    reqs = _request_params(fc)
+    if not reqs or _CSRF.search(fc.source_text()):
+        return
+    body_read = any(
+        isinstance(fc.parent(u), ast.Subscript) and getattr(fc.parent(u).slice, "value", None) in ("body", "form")
+        for p in reqs for u in fc.uses(p)
+    )
+    if not body_read or _CONTENT_TYPE.search(fc.source_text()):
+        return
+    for node in fc.nodes(ast.Assign, ast.Delete, ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+        for t in targets:
+            if isinstance(t, ast.Subscript | ast.Attribute) and base_name(t) not in fc.params:
+                yield Hit(node, "request handler changes state without checking a CSRF token", reqs)
+                return
+    for call in fc.calls():
+        if isinstance(call.func, ast.Attribute) and call.func.attr in ("pop", "remove", "update", "delete", "save",
+                                                                       "commit", "append"):
+            if base_name(call.func) not in fc.params:
+                yield Hit(call, "request handler changes state without checking a CSRF token", reqs)
+                return
+
+
+@rule("py.csrf.json-content-type", "CWE-352", severity="low", confidence=0.5)
+def json_without_content_type(fc: FunctionContext) -> Iterator[Hit]:
+    """Request body parsed as JSON without checking ``Content-Type``.
+
+    Browsers send cross-site form posts as ``text/plain`` or form encodings without a preflight;
+    accepting them as JSON removes a CSRF barrier. Require ``application/json`` (or ``+json``).
+    """
+    reqs = _request_params(fc)
+    if not reqs or _CONTENT_TYPE.search(fc.source_text()) or _CSRF.search(fc.source_text()):
+        return
+    for call in fc.calls():
+        if fc.call_name(call) == "json.loads" and call.args and base_name(call.args[0]) in reqs:
+            yield Hit(call, "request body decoded as JSON without a Content-Type check", reqs)
