@@ -8,7 +8,8 @@ rendered from the same slot choices, so the safe item is the unsafe item's match
 Slot syntax: ``${name}`` picks one value from the first list called ``name`` in the policy, the
 frame, then ``[vocab]`` (values may contain slots themselves). A name picked once keeps its value
 within one draw; ``safe_x`` takes the same index as ``x`` when both lists have equal length, which
-pairs unsafe and safe vocabulary; ``other_x`` picks a value of ``x`` different from ``${x}``. Operators: ``${name|cap}`` (capitalise), ``${name|list}``
+pairs unsafe and safe vocabulary; ``other_x`` picks a value of ``x`` different from ``${x}``.
+Operators: ``${name|cap}`` (capitalise), ``${name|list}``
 (2-4 distinct values joined in prose; remembered per name), ``${name|list+other}`` (the same
 sample with one ``other`` value inserted), ``${name|steps}`` (3-5 values in order, numbered),
 ``${name|bullets}`` (the same as bullet points) and ``${name|ident}`` (a snake_case identifier).
@@ -150,12 +151,26 @@ def _policies_for(template: Mapping[str, Any], policies: Sequence[Mapping[str, A
 def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None) -> list[KnowledgeItem]:
     """Generate the knowledge items one policy file describes, deterministically for ``seed``.
 
-    For the ``benign`` pool the items carry ``task="benign"``; :func:`builtin_items` re-labels
-    them for each prompt task they serve as negatives for.
+    ``task="benign"`` yields the generic coding pool once per prompt task (``task`` set to that
+    prompt task, label ``safe``, category ``benign-coding``), since every item needs a real task.
     """
+    doc_task, raws = _generate_raw(task, seed=seed, policy_file=policy_file)
+    if doc_task in PROMPT_TASKS:
+        return [KnowledgeItem(task=doc_task, **raw) for raw in raws]
+    return [
+        KnowledgeItem(task=t, **{**raw, "category": BENIGN_CATEGORY, "label": "safe"})
+        for t in PROMPT_TASKS
+        for raw in raws
+    ]
+
+
+def _generate_raw(
+    task: str, *, seed: int, policy_file: Path | None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Render every template of a policy file; returns the file's task and item fields (no task)."""
     doc = load_policies(task, policy_file)
     meta = doc.get("meta", {})
-    doc_task = meta.get("task", task)
+    doc_task = str(meta.get("task", task))
     vocab = doc.get("vocab", {})
     policies = doc.get("policy", [])
     frames = doc.get("frame", [])
@@ -164,17 +179,16 @@ def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None)
         raise TemplateError(f"policy file for {task!r} needs [[policy]] and [[template]] entries")
     default_para = bool(meta.get("paraphrase", True))
 
-    items: list[KnowledgeItem] = []
+    raws: list[dict[str, Any]] = []
     seen: set[tuple[str, str]] = set()
     for tpl in templates:
         tid = tpl["id"]
         count = int(tpl.get("count", 10))
         use_para = bool(tpl.get("paraphrase", default_para))
-        attempts_per = max(count * 4, 20)
         for pol in _policies_for(tpl, policies):
             frames_here = _frames_for(tpl, frames)
             made = 0
-            for attempt in range(attempts_per):
+            for attempt in range(max(count * 4, 20)):
                 if made >= count:
                     break
                 rng = random.Random(f"{seed}:{doc_task}:{pol['id']}:{tid}:{attempt}")
@@ -188,33 +202,32 @@ def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None)
                     safe = paraphrase(safe, random.Random(para_seed)) if safe else safe
                 if unsafe and safe and unsafe == safe:
                     raise TemplateError(f"template {tid!r} renders identical unsafe and safe text")
-                new = False
                 category = tpl.get("category") or pol.get("category") or pol["id"]
-                prov = {"generator": GENERATOR, "policy": pol["id"], "template": tid, "seed": seed}
+                prov: dict[str, Any] = {"generator": GENERATOR, "policy": pol["id"], "template": tid, "seed": seed}
                 if frame.get("id"):
                     prov["frame"] = frame["id"]
+                new = False
                 for label, text, other in (("unsafe", unsafe, safe), ("safe", safe, unsafe)):
                     if not text or (label, text) in seen:
                         continue
                     seen.add((label, text))
                     new = True
-                    items.append(
-                        KnowledgeItem(
-                            task=doc_task,
-                            label=label,
-                            category=tpl.get(f"{label}_category") or category,
-                            text=text,
-                            counterpart=other or None,
-                            policy=pol["id"],
-                            principle=pol.get("principle", ""),
-                            provenance=dict(prov),
-                            batch="builtin",
-                        )
+                    raws.append(
+                        {
+                            "label": label,
+                            "category": tpl.get(f"{label}_category") or category,
+                            "text": text,
+                            "counterpart": other or None,
+                            "policy": pol["id"],
+                            "principle": pol.get("principle", ""),
+                            "provenance": dict(prov),
+                            "batch": "builtin",
+                        }
                     )
                 made += int(new)
     # A text may not carry both labels: drop any such collision from the safe side.
-    unsafe_texts = {it.text for it in items if it.label == "unsafe"}
-    return [it for it in items if not (it.label == "safe" and it.text in unsafe_texts)]
+    unsafe_texts = {r["text"] for r in raws if r["label"] == "unsafe"}
+    return doc_task, [r for r in raws if not (r["label"] == "safe" and r["text"] in unsafe_texts)]
 
 
 def _render(draw: _Draw, text: str | None) -> str:
@@ -233,15 +246,15 @@ def builtin_items(tasks: Iterable[str] | None = None, *, seed: int = 0) -> list[
     unknown = [t for t in wanted if t not in PROMPT_TASKS]
     if unknown:
         raise ValueError(f"unknown prompt task(s): {', '.join(unknown)}")
-    benign = generate_items("benign", seed=seed)
+    _, benign = _generate_raw("benign", seed=seed, policy_file=None)
     out: list[KnowledgeItem] = []
     for task in wanted:
         task_items = generate_items(task, seed=seed)
         texts = {it.text for it in task_items}
         out.extend(task_items)
-        for it in benign:
-            if it.text in texts:
-                continue
-            out.append(it.model_copy(update={"task": task, "uid": "", "category": BENIGN_CATEGORY}))
-    # model_copy bypasses validation, so recompute uids for the relabelled benign items.
-    return [KnowledgeItem(**it.model_dump()) if not it.uid else it for it in out]
+        out.extend(
+            KnowledgeItem(task=task, **{**raw, "category": BENIGN_CATEGORY, "label": "safe"})
+            for raw in benign
+            if raw["text"] not in texts
+        )
+    return out

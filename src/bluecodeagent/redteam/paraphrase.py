@@ -46,7 +46,6 @@ _SUFFIXES = (
     " Include type hints.",
     " Keep it simple.",
     " Add basic error handling.",
-    " Only the standard library, please.",
     " It should be production ready.",
     " Add a short docstring.",
     " Return the result instead of printing it.",
