@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import textwrap
 import warnings
 
 from bluecodeagent.code.static.base import Rule, apply_suppressions, rules
@@ -15,21 +16,40 @@ log = logging.getLogger(__name__)
 
 
 def parse(source: str, path: str | None = None) -> ast.Module | None:
-    """Parse ``source``; on a syntax error, retry after dedenting (snippets), else None."""
+    """Parse ``source``; on a syntax error, retry after dedenting and after dropping the offending
+    lines (a few times), so a snippet with one broken block is still analysed. None if hopeless."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for text in (source, _dedent(source)):
+        text = source
+        for attempt in range(6):
             try:
                 return ast.parse(text, filename=path or "<code>")
-            except (SyntaxError, ValueError):
-                continue
+            except (SyntaxError, ValueError) as e:
+                if attempt == 0:
+                    dedented = textwrap.dedent(text)
+                    if dedented != text:
+                        text = dedented
+                        continue
+                lineno = getattr(e, "lineno", None)
+                if not lineno:
+                    return None
+                text = _drop_block(text, lineno)
     return None
 
 
-def _dedent(source: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(source)
+def _drop_block(text: str, lineno: int) -> str:
+    """Blank the line at ``lineno`` and the more-indented lines that follow it."""
+    lines = text.splitlines()
+    i = lineno - 1
+    if i >= len(lines):
+        return text
+    indent = len(lines[i]) - len(lines[i].lstrip())
+    lines[i] = ""
+    j = i + 1
+    while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) > indent):
+        lines[j] = ""
+        j += 1
+    return "\n".join(lines)
 
 
 class PythonAnalyzer:

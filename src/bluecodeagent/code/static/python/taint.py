@@ -139,9 +139,9 @@ class ModuleContext:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 for a in node.names:
                     ctx.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-            elif isinstance(node, ast.ClassDef):
-                if any(isinstance(b, ast.FunctionDef) and b.name in ("__getattr__", "__getattribute__")
-                       for b in node.body):
+            elif isinstance(node, ast.ClassDef) and any(
+                isinstance(b, ast.FunctionDef) and b.name in ("__getattr__", "__getattribute__") for b in node.body
+            ):
                     ctx.getattr_guard_classes.add(node.name)
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -338,8 +338,8 @@ class FunctionContext:
                                 if isinstance(left, ast.Name):
                                     guarded.add(left.id)
                                 continue
-                            if self._refers_to_params(right):
-                                continue
+                            if self._refers_to_params(right) or (dotted(right) or "").startswith("hashlib."):
+                                continue  # a caller's own collection, or every algorithm hashlib has
                             if isinstance(left, ast.Name):
                                 guarded.add(left.id)
                         elif isinstance(op, ast.Eq) and isinstance(left, ast.Name) and isinstance(

@@ -19,10 +19,7 @@ _ID = re.compile(r"(^|_)(id|uid|user|username|account)(_|$)|user$|_id$", re.I)
 
 
 def _in_test(fc: FunctionContext, name: str) -> bool:
-    for t in fc.tests:
-        if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(t)):
-            return True
-    return False
+    return any(isinstance(n, ast.Name) and n.id == name for t in fc.tests for n in ast.walk(t))
 
 
 def _flows_to_test(fc: FunctionContext, name: str) -> bool:
@@ -30,10 +27,10 @@ def _flows_to_test(fc: FunctionContext, name: str) -> bool:
     if _in_test(fc, name):
         return True
     for var, defs in fc.defs.items():
-        if var != name and any(d.value is not None and any(
-                isinstance(n, ast.Name) and n.id == name for n in ast.walk(d.value)) for d in defs):
-            if _in_test(fc, var):
-                return True
+        derived = var != name and any(d.value is not None and any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(d.value)) for d in defs)
+        if derived and _in_test(fc, var):
+            return True
     return False
 
 
@@ -76,11 +73,12 @@ def client_controlled_authz(fc: FunctionContext) -> Iterator[Hit]:
     """
     for t in fc.tests:
         for n in ast.walk(t):
-            if isinstance(n, ast.Compare) and _CLIENT_ROLE.search(fc.text(n)):
-                if any(fc.is_source(x) for x in ast.walk(n.left)) or any(
-                    isinstance(x, ast.Name) and x.id not in fc.params and fc.is_tainted(x) for x in ast.walk(n.left)
-                ):
-                    yield Hit(n, "authorization decision based on client-supplied data")
+            if not (isinstance(n, ast.Compare) and _CLIENT_ROLE.search(fc.text(n))):
+                continue
+            if any(fc.is_source(x) for x in ast.walk(n.left)) or any(
+                isinstance(x, ast.Name) and x.id not in fc.params and fc.is_tainted(x) for x in ast.walk(n.left)
+            ):
+                yield Hit(n, "authorization decision based on client-supplied data")
 
 
 @rule("py.mass-assignment", "CWE-915", severity="medium", confidence=0.65)
@@ -136,6 +134,10 @@ def no_ownership_check(fc: FunctionContext) -> Iterator[Hit]:
         if not isinstance(f, ast.Attribute) or f.attr not in FILE_MUTATORS:
             continue
         name = fc.call_name(call)
+        if f.attr in ("chmod", "lchmod", "chown"):
+            mode = call.args[-1] if call.args else None
+            if mode is None or not fc.is_tainted(mode):
+                continue  # setting a fixed mode (usually restricting) is not the risk here
         on_path = (name.startswith(("os.", "shutil.")) and call.args and fc.is_tainted(call.args[0])) or (
             not name.startswith(("os.", "shutil.")) and fc.is_tainted(f.value) and base_name(f) not in ("str", "dict")
         )
@@ -143,7 +145,8 @@ def no_ownership_check(fc: FunctionContext) -> Iterator[Hit]:
                            for u in [call]):
             if name.startswith("os.path") or (isinstance(f.value, ast.Name) and f.value.id in ("str",)):
                 continue
-            if f.attr in ("replace", "remove") and not name.startswith(("os.", "shutil.")) and not _is_pathlike(fc, f.value):
+            os_call = name.startswith(("os.", "shutil."))
+            if f.attr in ("replace", "remove") and not os_call and not _is_pathlike(fc, f.value):
                 continue
             yield Hit(call, f"{f.attr}() on a caller-given path without checking who owns it",
                       fc.tainted_params(call))
@@ -257,7 +260,9 @@ def _object_value(fc: FunctionContext, node: ast.AST) -> bool:
         for d in fc.defs.get(node.id, []):
             if isinstance(d.value, ast.Call) and fc.text(d.value.func) in fc.module.getattr_guard_classes:
                 return False
-            if isinstance(d.value, ast.Constant | ast.JoinedStr):
+            if isinstance(d.value, ast.Constant | ast.JoinedStr) or (
+                isinstance(d.value, ast.Call) and fc.text(d.value.func) in ("str", "int", "float", "repr")
+            ):
                 return False
         ann = fc.param_nodes[node.id].annotation if node.id in fc.param_nodes else None
         return ann is None or fc.text(ann) not in ("str", "int", "float")

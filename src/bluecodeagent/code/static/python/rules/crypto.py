@@ -12,6 +12,7 @@ from bluecodeagent.code.static.python.rules.common import Hit, arg, falsy_litera
 from bluecodeagent.code.static.python.taint import FunctionContext, const_str
 
 WEAK_HASHES = frozenset({"md5", "md4", "sha1", "sha", "md2", "ripemd160", "sha224"})
+WEAK_HASH_ATTRS = frozenset(f"hashlib.{h}" for h in WEAK_HASHES)
 WEAK_CIPHERS = re.compile(r"\b(DES|DES3|TripleDES|ARC4|ARC2|RC4|RC2|Blowfish|IDEA|CAST5|XOR)\b")
 
 
@@ -34,7 +35,7 @@ def weak_hash(fc: FunctionContext) -> Iterator[Hit]:
             s = const_str(a)
             if s and s.lower() in WEAK_HASHES:
                 algo = s
-            elif isinstance(a, ast.Attribute) and fc.module.resolve(fc.text(a)) in {f"hashlib.{h}" for h in WEAK_HASHES}:
+            elif isinstance(a, ast.Attribute) and fc.module.resolve(fc.text(a)) in WEAK_HASH_ATTRS:
                 algo = a.attr
         elif name.rsplit(".", 1)[-1] in ("MD5", "SHA1") and "Crypto" in name:
             algo = name.rsplit(".", 1)[-1]

@@ -77,6 +77,6 @@ def xxe(fc: FunctionContext) -> Iterator[Hit]:
                 conf = 0.8 if "lxml" in name or name.startswith("etree.") else 0.55
                 yield Hit(call, f"{name}() parses untrusted XML; use defusedxml", fc.tainted_params(data),
                           confidence=conf)
-        elif name.endswith("setFeature") and len(call.args) == 2 and "external" in fc.text(call.args[0]).lower():
-            if truthy(call.args[1]):
-                yield Hit(call, "SAX parser configured to load external entities")
+        elif (name.endswith("setFeature") and len(call.args) == 2
+              and "external" in fc.text(call.args[0]).lower() and truthy(call.args[1])):
+            yield Hit(call, "SAX parser configured to load external entities")

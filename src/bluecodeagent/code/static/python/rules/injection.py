@@ -201,12 +201,12 @@ def header_injection(fc: FunctionContext) -> Iterator[Hit]:
             yield Hit(node, "header value from untrusted input may contain CR/LF",
                       sorted({p for v in tainted for p in fc.tainted_params(v, "header")}))
     for node in fc.nodes(ast.Call):
-        if fc.call_name(node) in ("set_header", "add_header") or (
+        is_header = fc.call_name(node) in ("set_header", "add_header") or (
             isinstance(node.func, ast.Attribute) and node.func.attr in ("add_header", "set_header", "putheader")
-        ):
-            if len(node.args) >= 2 and fc.is_tainted(node.args[1], "header"):
-                yield Hit(node, "header value from untrusted input may contain CR/LF",
-                          fc.tainted_params(node.args[1], "header"))
+        )
+        if is_header and len(node.args) >= 2 and fc.is_tainted(node.args[1], "header"):
+            yield Hit(node, "header value from untrusted input may contain CR/LF",
+                      fc.tainted_params(node.args[1], "header"))
 
 
 @rule("py.validation.substring-allowlist", "CWE-20", severity="medium", confidence=0.7)

@@ -13,6 +13,7 @@ from bluecodeagent.code.static.python.taint import FunctionContext, base_name, c
 
 READ_METHODS = frozenset({"read", "recv", "iter_content", "iter_chunks", "readline", "iter_lines", "recv_into",
                           "readinto", "read1"})
+_SIZE_CONST = re.compile(r"\b[A-Z0-9_]*(SIZE|BYTES|LEN|CAP)[A-Z0-9_]*\b")
 _LIMIT = re.compile(r"max|limit|quota|cap\b|threshold|allowed", re.I)
 
 
@@ -20,7 +21,7 @@ def _has_limit_check(fc: FunctionContext) -> bool:
     for node in fc.nodes(ast.Compare):
         if any(isinstance(op, ast.Gt | ast.GtE | ast.Lt | ast.LtE) for op in node.ops):
             text = fc.text(node)
-            if _LIMIT.search(text) or "len(" in text or re.search(r"\b[A-Z][A-Z0-9_]{2,}\b", text):
+            if _LIMIT.search(text) or "len(" in text or _SIZE_CONST.search(text):
                 return True
     return False
 
@@ -37,11 +38,12 @@ def unbounded_stream(fc: FunctionContext) -> Iterator[Hit]:
     for loop in fc.nodes(ast.While, ast.For):
         src = loop.iter if isinstance(loop, ast.For) else loop
         for n in ast.walk(src if isinstance(loop, ast.For) else loop):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in READ_METHODS:
-                if fc.is_tainted(n.func.value) or fc.is_tainted(n):
-                    yield Hit(loop, f"unbounded loop over .{n.func.attr}() with no total size limit",
-                              fc.tainted_params(n.func.value))
-                    return
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in READ_METHODS):
+                continue
+            if fc.is_tainted(n.func.value) or fc.is_tainted(n):
+                yield Hit(loop, f"unbounded loop over .{n.func.attr}() with no total size limit",
+                          fc.tainted_params(n.func.value))
+                return
 
 
 @rule("py.dos.unbounded-read", "CWE-770", severity="medium", confidence=0.55)
@@ -53,10 +55,10 @@ def unbounded_read(fc: FunctionContext) -> Iterator[Hit]:
     ``MAX_CONTENT_LENGTH``.
     """
     for call in fc.calls():
-        if isinstance(call.func, ast.Attribute) and call.func.attr in ("read", "get_data") and not call.args:
-            if fc.is_source(call.func.value) or fc.is_source(call):
-                if kwarg(call, "size") is None:
-                    yield Hit(call, f".{call.func.attr}() of request input without a size limit")
+        if not (isinstance(call.func, ast.Attribute) and call.func.attr in ("read", "get_data")) or call.args:
+            continue
+        if (fc.is_source(call.func.value) or fc.is_source(call)) and kwarg(call, "size") is None:
+            yield Hit(call, f".{call.func.attr}() of request input without a size limit")
 
 
 _RATE = re.compile(r"rate|request|attempt|login|quota|throttle|tracker|counter", re.I)

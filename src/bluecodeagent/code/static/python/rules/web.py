@@ -180,13 +180,13 @@ def csrf_missing(fc: FunctionContext) -> Iterator[Hit]:
     the victim visits. Check the token (constant-time) before changing state.
     """
     reqs = _request_params(fc)
-    if not reqs or _CSRF.search(fc.source_text()):
+    if not reqs or _CSRF.search(fc.text(fc.node)):
         return
     body_read = any(
         isinstance(fc.parent(u), ast.Subscript) and getattr(fc.parent(u).slice, "value", None) in ("body", "form")
         for p in reqs for u in fc.uses(p)
     )
-    if not body_read or _CONTENT_TYPE.search(fc.source_text()):
+    if not body_read or _CONTENT_TYPE.search(fc.text(fc.node)):
         return
     for node in fc.nodes(ast.Assign, ast.Delete, ast.AugAssign):
         targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
@@ -195,11 +195,11 @@ def csrf_missing(fc: FunctionContext) -> Iterator[Hit]:
                 yield Hit(node, "request handler changes state without checking a CSRF token", reqs)
                 return
     for call in fc.calls():
-        if isinstance(call.func, ast.Attribute) and call.func.attr in ("pop", "remove", "update", "delete", "save",
-                                                                       "commit", "append"):
-            if base_name(call.func) not in fc.params:
-                yield Hit(call, "request handler changes state without checking a CSRF token", reqs)
-                return
+        mutates = isinstance(call.func, ast.Attribute) and call.func.attr in (
+            "pop", "remove", "update", "delete", "save", "commit", "append")
+        if mutates and base_name(call.func) not in fc.params:
+            yield Hit(call, "request handler changes state without checking a CSRF token", reqs)
+            return
 
 
 @rule("py.csrf.json-content-type", "CWE-352", severity="low", confidence=0.5)
@@ -210,7 +210,8 @@ def json_without_content_type(fc: FunctionContext) -> Iterator[Hit]:
     accepting them as JSON removes a CSRF barrier. Require ``application/json`` (or ``+json``).
     """
     reqs = _request_params(fc)
-    if not reqs or _CONTENT_TYPE.search(fc.source_text()) or _CSRF.search(fc.source_text()):
+    code = fc.text(fc.node) if reqs else ""
+    if not reqs or _CONTENT_TYPE.search(code) or _CSRF.search(code):
         return
     for call in fc.calls():
         if fc.call_name(call) == "json.loads" and call.args and base_name(call.args[0]) in reqs:

@@ -1,0 +1,69 @@
+# ruff: noqa
+# SQL injection (CWE-89) and code injection (CWE-94/95).
+import ast
+import re
+
+from jinja2 import Template
+
+
+def find_user(cursor, name):
+    # ruleid: py.sql.string-query
+    cursor.execute(f"SELECT * FROM users WHERE name = '{name}'")
+
+
+def find_user_concat(cursor, name):
+    query = "SELECT * FROM users WHERE name = '" + name + "'"
+    # ruleid: py.sql.string-query
+    cursor.execute(query)
+
+
+def find_user_safe(cursor, name):
+    # ok: py.sql.string-query
+    cursor.execute("SELECT * FROM users WHERE name = %s", (name,))
+
+
+def calc(expr: str):
+    # ruleid: py.code.eval
+    return eval(expr)
+
+
+def calc_literal(expr: str):
+    # ok: py.code.eval
+    return ast.literal_eval(expr)
+
+
+def calc_checked(expr: str):
+    if not re.match(r"^[0-9+\-*/ ()]+$", expr):
+        raise ValueError("bad expression")
+    # ok: py.code.eval
+    return eval(expr)
+
+
+def calc_ast(expr: str):
+    tree = ast.parse(expr, mode="eval")
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Expression, ast.BinOp, ast.Constant, ast.operator)):
+            raise ValueError("bad node")
+    # ok: py.code.eval
+    return eval(compile(tree, "<expr>", "eval"))
+
+
+def run_snippet(code: str):
+    # ruleid: py.code.exec
+    exec(code)
+
+
+def run_fixed():
+    # ok: py.code.exec
+    exec("x = 1")
+
+
+def render(tpl: str, name: str):
+    # ruleid: py.code.exec
+    return Template(tpl).render(name=name)
+
+
+def filter_rows(rows, where: str):
+    conditions = where.split(" AND ")
+    # ruleid: py.code.eval
+    return [r for r in rows if eval(" and ".join(conditions), dict(r))]
