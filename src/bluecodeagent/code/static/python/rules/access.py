@@ -76,9 +76,14 @@ def client_controlled_authz(fc: FunctionContext) -> Iterator[Hit]:
             if not (isinstance(n, ast.Compare) and _CLIENT_ROLE.search(fc.text(n))):
                 continue
             if any(fc.is_source(x) for x in ast.walk(n.left)) or any(
-                isinstance(x, ast.Name) and x.id not in fc.params and fc.is_tainted(x) for x in ast.walk(n.left)
+                isinstance(x, ast.Name) and _from_request(fc, x.id) for x in ast.walk(n.left)
             ):
                 yield Hit(n, "authorization decision based on client-supplied data")
+
+
+def _from_request(fc: FunctionContext, name: str) -> bool:
+    """Was ``name`` assigned directly from request input (not merely from a parameter)?"""
+    return any(d.value is not None and any(fc.is_source(x) for x in ast.walk(d.value)) for d in fc.defs.get(name, []))
 
 
 @rule("py.mass-assignment", "CWE-915", severity="medium", confidence=0.65)
