@@ -201,7 +201,7 @@ class Sandbox:
         box = cls(path, py, limits or SandboxLimits(), version=version.strip().removeprefix("bubblewrap ") or "?",
                   disable_userns="--disable-userns" in help_text, sized_tmpfs="--size" in help_text,
                   setpriv=setpriv, prlimit=prlimit)
-        probe = box.run_python("import os; print(6 * 7, os.getuid())")
+        probe = box.run_python("import os; print(6 * 7, os.getuid())", limits=SandboxLimits())
         if probe.exit_code != 0 or probe.stdout.split()[:1] != ["42"]:
             detail = (probe.stderr.strip().splitlines() or ["no output"])[-1]
             hint = ""
