@@ -85,7 +85,7 @@ def _sandbox_check() -> tuple[Check, dict[str, Any]]:
     if not status["available"]:
         reason = str(status["reason"])
         if "interpreter" in reason:
-            fix = "apt-get install -y python3-minimal"
+            fix = "apt-get install -y python3"
         elif "setpriv" in reason:
             fix = "apt-get install -y util-linux"
         elif "not found" in reason or "does not run" in reason:

@@ -188,7 +188,7 @@ class Sandbox:
         if not py.startswith("/usr/") or not os.path.isfile(py):
             raise SandboxUnavailable(
                 f"no interpreter for the sandbox at {py} (it must live under /usr): "
-                "install python3 (apt-get install -y python3-minimal)"
+                "install python3 (apt-get install -y python3)"
             )
         try:
             help_text = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10).stdout
