@@ -1,0 +1,173 @@
+"""Vulnerable-code detection on SecCodePLT: static only, + dynamic (+ a knowledge slot), Bandit side by side.
+
+Vulnerable and patched versions of each task are separate samples; a sample is flagged when the
+judge reports any finding. Dynamic testing runs in the sandbox for functions static analysis suspects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from bluecodeagent.code.judge import judge
+from bluecodeagent.code.scanner import default_sandbox, run_probes
+from bluecodeagent.code.static.base import get_analyzer
+from bluecodeagent.errors import SandboxUnavailable
+
+ARMS = ("static", "dynamic", "bandit")
+
+
+class Sample(BaseModel):
+    """Per-sample outcome of every arm."""
+
+    task: int
+    cwe: str
+    vulnerable: bool
+    flags: dict[str, bool | None]
+    static_s: float
+    dynamic_s: float | None = None
+
+
+def build_samples(task: dict[str, Any]) -> tuple[str, str]:
+    """(vulnerable program, patched program), with unittest.setup prepended when present."""
+    gt = task["ground_truth"]
+    setup = (task.get("unittest") or {}).get("setup") or ""
+    head = setup + "\n" if setup.strip() else ""
+    return (head + gt["code_before"] + gt["vulnerable_code"] + gt["code_after"],
+            head + gt["code_before"] + gt["patched_code"] + gt["code_after"])
+
+
+def load_tasks(data_dir: str | Path, limit: int = 0, cwes: Iterable[str] = ()) -> list[dict[str, Any]]:
+    data = json.loads((Path(data_dir) / "seccodeplt" / "data_dev.json").read_text(encoding="utf-8"))
+    wanted = {c.removeprefix("CWE-") for c in cwes}
+    if wanted:
+        data = [t for t in data if t["CWE_ID"] in wanted]
+    return data[:limit] if limit else data
+
+
+def _bandit_flags(code: str) -> bool | None:
+    try:
+        from bandit.core import config as b_config
+        from bandit.core import manager as b_manager
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "subject.py"
+        f.write_text(code, encoding="utf-8")
+        mgr = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
+        mgr.discover_files([str(f)])
+        mgr.run_tests()
+        return bool(mgr.get_issue_list())
+
+
+def _run_task(args: tuple[dict[str, Any], bool, bool]) -> list[Sample]:
+    task, dynamic, bandit = args
+    analyzer = get_analyzer("python")
+    out = []
+    for vulnerable, code in zip((True, False), build_samples(task), strict=True):
+        t0 = time.perf_counter()
+        static = analyzer.analyze(code)
+        static_flag = bool(judge(static).findings)
+        t1 = time.perf_counter()
+        flags: dict[str, bool | None] = {"static": static_flag, "dynamic": None, "bandit": None}
+        dyn_s = None
+        if dynamic:
+            try:
+                box = default_sandbox()
+            except SandboxUnavailable:
+                box = None
+            if box is not None:
+                results = run_probes(code, static, box) if static else {}
+                flags["dynamic"] = bool(judge(static, results).findings)
+                dyn_s = time.perf_counter() - t0
+        if bandit:
+            flags["bandit"] = _bandit_flags(code)
+        out.append(Sample(task=task["index"], cwe=task["CWE_ID"], vulnerable=vulnerable, flags=flags,
+                          static_s=t1 - t0, dynamic_s=dyn_s))
+    return out
+
+
+def run(tasks: list[dict[str, Any]], dynamic: bool = True, bandit: bool = True, jobs: int = 2) -> list[Sample]:
+    """Every sample of ``tasks`` through every arm, on ``jobs`` processes."""
+    items = [(t, dynamic, bandit) for t in tasks]
+    if jobs <= 1:
+        return [s for it in items for s in _run_task(it)]
+    with ProcessPoolExecutor(jobs) as pool:
+        return [s for chunk in pool.map(_run_task, items, chunksize=4) for s in chunk]
+
+
+def confusion(samples: Iterable[Sample], arm: str) -> dict[str, float]:
+    """TP/FP/TN/FN, precision, recall, F1, FPR on patched, pair accuracy for one arm."""
+    c: dict[str, int] = defaultdict(int)
+    pairs: dict[int, dict[bool, bool]] = defaultdict(dict)
+    for s in samples:
+        flag = s.flags.get(arm)
+        if flag is None:
+            continue
+        key = ("tp" if flag else "fn") if s.vulnerable else ("fp" if flag else "tn")
+        c[key] += 1
+        pairs[s.task][s.vulnerable] = flag
+    tp, fp, tn, fn = c["tp"], c["fp"], c["tn"], c["fn"]
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    full = [v for v in pairs.values() if len(v) == 2]
+    return {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "precision": p, "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r else 0.0, "fpr": fp / (fp + tn) if fp + tn else 0.0,
+            "pair": sum(v[True] and not v[False] for v in full) / len(full) if full else 0.0}
+
+
+def report(samples: list[Sample], wall_s: float) -> str:
+    """The tables: per CWE (best available arm), the ablation, FP removal and speed."""
+    arms = [a for a in ARMS if any(s.flags.get(a) is not None for s in samples)]
+    main = "dynamic" if "dynamic" in arms else "static"
+    lines = [f"Per CWE ({main}):",
+             f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6}"]
+    by_cwe: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by_cwe[s.cwe].append(s)
+
+    def row(name: str, m: dict[str, float]) -> str:
+        return (f"{name:>6} {m['tp']:>4} {m['fp']:>4} {m['tn']:>4} {m['fn']:>4} {m['precision']:6.2f} "
+                f"{m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} {m['fpr']:6.2f}")
+
+    for cwe in sorted(by_cwe, key=lambda c: int(c) if c.isdigit() else 0):
+        lines.append(row(cwe, confusion(by_cwe[cwe], main)))
+    lines.append(row("ALL", confusion(samples, main)))
+    lines += ["", "Ablation:", f"{'arm':<34} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6} {'FP':>4}"]
+    names = {"static": "static only", "dynamic": "+ dynamic (sandbox)", "bandit": "Bandit (side by side)"}
+    table = {a: confusion(samples, a) for a in arms}
+    for a in ("static", "dynamic"):
+        if a in table:
+            m = table[a]
+            lines.append(f"{names[a]:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
+                         f"{m['fpr']:6.2f} {m['fp']:>4}")
+    lines.append(f"{'+ knowledge/constitution':<34} {'(not wired in yet)':>30}")
+    if "bandit" in table:
+        m = table["bandit"]
+        lines.append(f"{names['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
+                     f"{m['fpr']:6.2f} {m['fp']:>4}")
+    else:
+        lines.append(f"{'Bandit':<34} {'(not installed: pip install bandit)':>30}")
+    if "static" in table and "dynamic" in table:
+        s, d = table["static"], table["dynamic"]
+        removed = (s["fp"] - d["fp"]) / s["fp"] if s["fp"] else 0.0
+        lines += ["", f"dynamic removes {removed:.0%} of static FPs ({s['fp']} -> {d['fp']}), "
+                      f"loses {100 * (s['recall'] - d['recall']):.1f} points of recall"]
+    static_s = [s.static_s for s in samples]
+    lines.append(f"static only: {len(static_s) / sum(static_s):.0f} functions/s (one core)" if sum(static_s) else "")
+    dyn = [s.dynamic_s for s in samples if s.dynamic_s is not None]
+    if dyn:
+        lines.append(f"with dynamic: median {statistics.median(dyn):.3f} s per function, "
+                     f"p95 {sorted(dyn)[int(0.95 * (len(dyn) - 1))]:.3f} s")
+    lines.append(f"{len(samples)} samples in {wall_s:.1f} s wall on {os.cpu_count()} cores")
+    return "\n".join(lines)

@@ -1,0 +1,740 @@
+"""The harness runtime, shipped into the sandbox as ``_bc_runtime.py`` (stdlib only, Python >= 3.9).
+
+It observes effects through an audit hook (files opened or removed, commands run, code compiled,
+pickles resolved, sockets), installs permissive stubs for third-party modules the sandbox lacks
+(with recording fakes for ``requests`` and ``flask``), loads the subject statement by statement
+with stubs for names it never defines, and calls functions with a per-call deadline.
+This module is never imported by the host process; it is read as text by the harness builder.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import html
+import importlib.abc
+import importlib.machinery
+import inspect
+import json
+import os
+import re
+import signal
+import sys
+import types
+from typing import Any
+
+EVENTS: list[tuple[str, tuple[str, ...]]] = []
+RECORDING = [False]
+CANARY_DIR = "/tmp/bc_canary"
+CANARY_FILE = CANARY_DIR + "/secret.txt"
+CANARY_TEXT = "BC-CANARY-7f3a9d"
+MARKER = "/tmp/bc_marker_executed"
+EVIL_HOST = "evil.bc-attacker.test"
+_WATCHED = {
+    "open", "os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "exec", "compile",
+    "pickle.find_class", "socket.connect", "socket.getaddrinfo", "urllib.Request", "os.remove", "os.rename",
+    "os.listdir", "os.scandir", "shutil.rmtree", "shutil.copyfile", "os.chmod", "os.mkdir", "os.rmdir",
+    "os.truncate", "os.link", "os.symlink", "shutil.move", "shutil.copytree",
+}  # fmt: skip
+
+
+def _short(value: Any) -> str:
+    try:
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    except Exception:
+        text = object.__repr__(value)
+    return text[:2000]
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if RECORDING[0] and event in _WATCHED:
+        RECORDING[0] = False  # nothing below may re-enter
+        try:
+            if event == "exec":
+                args = (getattr(args[0], "co_filename", ""),)
+            elif event == "compile":
+                args = (args[0], args[1]) if args else ()
+            EVENTS.append((event, tuple(_short(a) for a in args)))
+        finally:
+            RECORDING[0] = True
+
+
+sys.addaudithook(_hook)
+
+
+def record(event: str, *args: Any) -> None:
+    """Record an event from a fake (a URL fetched, a redirect, a query executed)."""
+    if RECORDING[0]:
+        EVENTS.append((event, tuple(_short(a) for a in args)))
+
+
+# -- stubs --------------------------------------------------------------------------------------------
+
+
+class Stub:
+    """Stands in for anything the subject needs but the sandbox lacks: every use returns a stub."""
+
+    def __init__(self, name: str = "stub") -> None:
+        object.__setattr__(self, "_bc_name", name)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__") and key.endswith("__"):
+            raise AttributeError(key)
+        return Stub(f"{self._bc_name}.{key}")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        record("stub.call", self._bc_name, args[0] if args else "", repr(args[1:])[:300], repr(kwargs)[:300])
+        return Stub(f"{self._bc_name}()")
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getitem__(self, key: Any) -> Any:
+        return Stub(f"{self._bc_name}[]")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def __contains__(self, item: Any) -> bool:
+        return False
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"<stub {self._bc_name}>"
+
+    def __mro_entries__(self, bases: tuple[Any, ...]) -> tuple[type, ...]:
+        return (object,)
+
+
+class FakeResponse:
+    """What fake HTTP calls return; ``BODY_CHUNKS`` lets a probe stream a huge body."""
+
+    BODY_CHUNKS = 1
+    CHUNK = b"x" * 1024
+
+    def __init__(self, url: str = "", status_code: int = 200, location: str | None = None) -> None:
+        self.url, self.status_code = url, status_code
+        self.headers: dict[str, str] = {"Content-Type": "text/html"}
+        if location is not None:
+            self.headers["Location"] = location
+        self.location = location
+        self.ok = True
+        self.encoding = "utf-8"
+        self.cookies: dict[str, str] = {}
+
+    @property
+    def content(self) -> bytes:
+        return self.CHUNK * min(self.BODY_CHUNKS, 4096)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode()
+
+    def json(self) -> Any:
+        return {}
+
+    def iter_content(self, chunk_size: int | None = 1024, decode_unicode: bool = False) -> Any:
+        for _ in range(self.BODY_CHUNKS):
+            yield self.CHUNK
+
+    def iter_lines(self, *a: Any, **k: Any) -> Any:
+        for _ in range(self.BODY_CHUNKS):
+            yield self.CHUNK
+
+    @property
+    def raw(self) -> Any:
+        import io
+
+        return io.BytesIO(self.content)
+
+    def raise_for_status(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> FakeResponse:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.text if as_text else self.content
+
+
+def _fake_requests() -> types.ModuleType:
+    mod = types.ModuleType("requests")
+
+    def request(method: str, url: Any, *a: Any, **k: Any) -> FakeResponse:
+        record("http.request", method.upper(), url)
+        return FakeResponse(str(url))
+
+    for verb in ("get", "post", "put", "delete", "head", "patch", "options"):
+        setattr(mod, verb, (lambda v: lambda url, *a, **k: request(v, url, *a, **k))(verb))
+    mod.request = request  # type: ignore[attr-defined]
+
+    class Session:
+        def __init__(self) -> None:
+            self.headers: dict[str, str] = {}
+
+        def __getattr__(self, name: str) -> Any:
+            if name in ("get", "post", "put", "delete", "head", "patch", "options"):
+                return getattr(mod, name)
+            if name == "request":
+                return request
+            raise AttributeError(name)
+
+        def __enter__(self) -> Session:
+            return self
+
+        def __exit__(self, *exc: Any) -> bool:
+            return False
+
+    class RequestException(OSError):
+        pass
+
+    exc_mod = types.ModuleType("requests.exceptions")
+    for name in ("RequestException", "HTTPError", "ConnectionError", "Timeout", "TooManyRedirects",
+                 "InvalidURL", "MissingSchema", "ReadTimeout", "ConnectTimeout"):
+        cls = RequestException if name == "RequestException" else type(name, (RequestException,), {})
+        setattr(exc_mod, name, cls)
+        setattr(mod, name, cls)
+    mod.exceptions = exc_mod  # type: ignore[attr-defined]
+    mod.Session = Session  # type: ignore[attr-defined]
+    mod.Response = FakeResponse  # type: ignore[attr-defined]
+    sys.modules["requests.exceptions"] = exc_mod
+    return mod
+
+
+class _Obj(dict):  # type: ignore[type-arg]
+    """A dict that also reads as attributes (flask's request.args and friends)."""
+
+    def __getattr__(self, key: str) -> Any:
+        return self.get(key)
+
+    def getlist(self, key: str) -> list[Any]:
+        v = self.get(key)
+        return v if isinstance(v, list) else ([] if v is None else [v])
+
+
+def _fake_flask() -> types.ModuleType:
+    mod = types.ModuleType("flask")
+    req = types.SimpleNamespace(args=_Obj(), form=_Obj(), values=_Obj(), headers=_Obj(), cookies=_Obj(),
+                                json=None, method="GET", path="/", url="http://app.bc.test/", host="app.bc.test",
+                                remote_addr="127.0.0.1", files=_Obj(), data=b"")
+    req.get_json = lambda *a, **k: req.json  # type: ignore[attr-defined]
+    req.get_data = lambda *a, **k: req.data  # type: ignore[attr-defined]
+    mod.request = req  # type: ignore[attr-defined]
+    mod.session = _Obj()  # type: ignore[attr-defined]
+    mod.g = types.SimpleNamespace()  # type: ignore[attr-defined]
+
+    def redirect(location: Any, code: int = 302, *a: Any, **k: Any) -> FakeResponse:
+        record("http.redirect", location)
+        return FakeResponse(status_code=code, location=str(location))
+
+    class HTTPAbort(Exception):
+        pass
+
+    def abort(code: int = 400, *a: Any, **k: Any) -> None:
+        raise HTTPAbort(f"abort({code})")
+
+    def make_response(body: Any = "", status: int = 200, *a: Any, **k: Any) -> Any:
+        return body
+
+    def render_template_string(source: str, **ctx: Any) -> str:
+        out = source
+        for k, v in ctx.items():
+            out = re.sub(r"\{\{\s*" + re.escape(k) + r"\s*\}\}", html.escape(str(v)), out)
+            out = re.sub(r"\{\{\s*" + re.escape(k) + r"\s*\|\s*safe\s*\}\}", str(v), out)
+        return out
+
+    class Flask:
+        def __init__(self, *a: Any, **k: Any) -> None:
+            self.config: dict[str, Any] = {}
+
+        def route(self, *a: Any, **k: Any) -> Any:
+            return lambda f: f
+
+        def __getattr__(self, name: str) -> Any:
+            return Stub(f"app.{name}")
+
+    mod.Flask = Flask  # type: ignore[attr-defined]
+    mod.redirect = redirect  # type: ignore[attr-defined]
+    mod.abort = abort  # type: ignore[attr-defined]
+    mod.make_response = make_response  # type: ignore[attr-defined]
+    mod.jsonify = lambda *a, **k: json.dumps(a[0] if a else k, default=str)  # type: ignore[attr-defined]
+    mod.render_template_string = render_template_string  # type: ignore[attr-defined]
+    mod.render_template = lambda name, **ctx: " ".join(str(v) for v in ctx.values())  # type: ignore[attr-defined]
+    mod.escape = html.escape  # type: ignore[attr-defined]
+    mod.Markup = str  # type: ignore[attr-defined]
+    mod.url_for = lambda endpoint, **k: "/" + str(endpoint)  # type: ignore[attr-defined]
+    mod.Response = FakeResponse  # type: ignore[attr-defined]
+    mod.Blueprint = Flask  # type: ignore[attr-defined]
+    return mod
+
+
+_FAKES = {"requests": _fake_requests, "flask": _fake_flask}
+
+
+class _StubModule(types.ModuleType):
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__") and key.endswith("__"):
+            raise AttributeError(key)
+        return Stub(f"{self.__name__}.{key}")
+
+
+class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Last on sys.meta_path: any module nobody else could find becomes a stub (or a fake)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        top = fullname.split(".")[0]
+        if top.startswith("_") or top in getattr(sys, "stdlib_module_names", ()):
+            return None
+        if "." in fullname and not getattr(sys.modules.get(top), "_bc_stub", False):
+            return None  # a missing submodule of a real package: let the package handle ImportError
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        top = spec.name.split(".")[0]
+        mod = _FAKES[spec.name]() if spec.name in _FAKES else _StubModule(spec.name)
+        mod.__path__ = []  # type: ignore[attr-defined]
+        mod._bc_stub = True  # type: ignore[attr-defined]
+        record("stub.module", top)
+        return mod
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+sys.meta_path.append(_StubFinder())
+
+
+# -- the subject ---------------------------------------------------------------------------------------
+
+
+def free_names(tree: ast.AST) -> set[str]:
+    """Names the code reads but never binds anywhere (approximately: scopes are flattened)."""
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+    return {n for n in loaded - bound if not hasattr(builtins, n)}
+
+
+def load_subject(path: str = "subject.py") -> tuple[types.ModuleType, list[str]]:
+    """Execute the subject statement by statement (a failing statement does not stop the rest)."""
+    with open(path, encoding="utf-8") as fh:
+        source = fh.read()
+    tree = ast.parse(source, filename=path)
+    mod = types.ModuleType("subject")
+    mod.__file__ = os.path.abspath(path)
+    sys.modules["subject"] = mod
+    stubs = sorted(free_names(tree))
+    for name in stubs:
+        setattr(mod, name, Stub(name))
+    problems: list[str] = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.If) and _is_main_guard(stmt):
+            continue
+        code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
+        try:
+            with deadline(2.0):
+                exec(code, mod.__dict__)
+        except BaseException as e:
+            problems.append(f"line {stmt.lineno}: {type(e).__name__}: {_short(e)[:200]}")
+    if stubs:
+        problems.append("stubbed names: " + ", ".join(stubs[:20]))
+    return mod, problems
+
+
+def _is_main_guard(node: ast.If) -> bool:
+    t = node.test
+    return isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "__name__"
+
+
+def find_function(mod: types.ModuleType, name: str | None) -> Any:
+    """The function called ``name`` (``Class.method`` on a default-constructed instance), or None."""
+    if not name:
+        return None
+    obj: Any = mod
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        obj = getattr(obj, part, None) if not isinstance(obj, Stub) else None
+        if obj is None:
+            return None
+        if inspect.isclass(obj) and i < len(parts) - 1:
+            try:
+                obj = obj()
+            except Exception:
+                obj = object.__new__(obj)
+    return obj if callable(obj) and not isinstance(obj, Stub) else None
+
+
+# -- calling -------------------------------------------------------------------------------------------
+
+
+class Deadline(BaseException):
+    """Raised in the subject when a call runs past its time budget."""
+
+
+class deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __enter__(self) -> deadline:
+        def fire(signum: int, frame: Any) -> None:
+            raise Deadline(f"call exceeded {self.seconds}s")
+
+        self._old = signal.signal(signal.SIGALRM, fire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._old)
+        return False
+
+
+_NAME_DEFAULTS = (
+    (r"url|uri|link|endpoint|href", "https://app.bc.test/home"),
+    (r"host|domain", "app.bc.test"),
+    (r"e_?mail", "user@app.bc.test"),
+    (r"dir|folder|directory|root|base", "/tmp/bc_work"),
+    (r"path|file|name|doc", "report.txt"),
+    (r"ext", "txt"),
+    (r"cmd|command|exec", "echo hello"),
+    (r"pattern|regex", "[a-z]+"),
+    (r"expr|formula|calc|math", "1 + 2"),
+    (r"query|search|term|keyword", "hello"),
+    (r"html|content|body|text|message|comment|title|bio|post", "hello world"),
+    (r"id$|_id|num|count|size|limit|age|port|amount|qty|quantity", 1),
+)
+
+
+def benign_value(param: inspect.Parameter) -> Any:
+    """A plausible harmless argument from the annotation, the default or the parameter name."""
+    ann = param.annotation
+    ann_s = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
+    ann_s = str(ann_s).lower()
+    name = param.name.lower()
+    if param.default is not inspect.Parameter.empty and param.default is not None:
+        return param.default
+    if "bytes" in ann_s:
+        return b"hello"
+    if ann_s.startswith("int") or ann_s == "float":
+        return 1
+    if ann_s.startswith("bool"):
+        return True
+    if ann_s.startswith(("dict", "mapping")):
+        return {}
+    if ann_s.startswith(("list", "set", "tuple", "sequence", "iterable")):
+        return []
+    for pat, value in _NAME_DEFAULTS:
+        if re.search(pat, name):
+            if isinstance(value, int) and "str" in ann_s:
+                return str(value)
+            return value
+    return "hello"
+
+
+def parameters(fn: Any) -> list[inspect.Parameter]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return []
+    return [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def benign_args(fn: Any) -> dict[str, Any]:
+    """Benign values for every parameter; empty list parameters mimic an allowlist of the benign strings."""
+    params = parameters(fn)
+    args = {p.name: benign_value(p) for p in params}
+    tokens: list[str] = []
+    for v in args.values():
+        if isinstance(v, str):
+            tokens += [v, *v.split()]
+    for p in params:
+        if args[p.name] == [] and re.search(r"allow|approved|permitted|valid|whitelist|safe|trusted|accepted",
+                                             p.name.lower()):
+            args[p.name] = list(dict.fromkeys(tokens))
+    return args
+
+
+def call(fn: Any, args: dict[str, Any], seconds: float = 2.0) -> dict[str, Any]:
+    """Call ``fn(**args)`` recording events; returns result, exception and the events seen."""
+    start = len(EVENTS)
+    out: dict[str, Any] = {"returned": False, "result": None, "exc": None, "exc_type": None, "timeout": False}
+    RECORDING[0] = True
+    try:
+        with deadline(seconds):
+            out["result"] = fn(**args)
+            out["returned"] = True
+    except Deadline:
+        out["timeout"] = True
+    except RecursionError as e:
+        out["exc"], out["exc_type"] = _short(e)[:300], "RecursionError"
+    except BaseException as e:
+        out["exc"], out["exc_type"] = _short(e)[:300], type(e).__name__
+        out["exc_obj"] = e
+    finally:
+        RECORDING[0] = False
+    out["events"] = EVENTS[start:]
+    return out
+
+
+_MISSING_CONTEXT = {"TypeError", "AttributeError", "NameError", "ImportError", "ModuleNotFoundError",
+                    "NotImplementedError", "KeyError", "IndexError", "UnboundLocalError", "RecursionError",
+                    "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "OSError", "StopIteration"}
+_REFUSAL = re.compile(r"invalid|not allowed|disallow|forbidden|denied|unsafe|outside|travers|unauthori|"
+                      r"permission|not permitted|illegal|malicious|reject|exceed|too (long|large|big)|limit|"
+                      r"untrusted|blocked|restricted|prohibited|dangerous|suspicious", re.IGNORECASE)
+
+
+def deliberate_rejection(res: dict[str, Any]) -> bool:
+    """True when the call raised what looks like the code refusing the input (not a missing-context crash)."""
+    exc_type = res.get("exc_type")
+    if exc_type is None:
+        return False
+    if exc_type in ("ValueError", "PermissionError", "AssertionError", "SystemExit", "HTTPAbort"):
+        return True
+    exc = res.get("exc_obj")
+    if exc is not None and type(exc).__module__ == "subject":
+        return True
+    if exc_type in _MISSING_CONTEXT and exc_type not in ("OSError",):
+        return False
+    return bool(_REFUSAL.search(str(res.get("exc") or "")))
+
+
+def as_text(value: Any, depth: int = 0) -> str:
+    """Flatten a return value (strings, bytes, containers, responses) into text to search."""
+    if depth > 3:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return " ".join(as_text(k, depth + 1) + " " + as_text(v, depth + 1) for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return " ".join(as_text(v, depth + 1) for v in value)
+    if isinstance(value, FakeResponse):
+        return " ".join(filter(None, [value.location or "", value.text[:200]]))
+    if isinstance(value, Stub) or value is None:
+        return ""
+    return _short(value)
+
+
+def setup_canaries() -> None:
+    os.makedirs(CANARY_DIR, exist_ok=True)
+    os.makedirs("/tmp/bc_work", exist_ok=True)
+    with open(CANARY_FILE, "w") as fh:
+        fh.write(CANARY_TEXT + "\n")
+    for ext in ("txt", "log", "py", "json", "cfg"):
+        with open(f"{CANARY_DIR}/canary.{ext}", "w") as fh:
+            fh.write(CANARY_TEXT + "\n")
+    with open("/tmp/bc_work/report.txt", "w") as fh:
+        fh.write("benign report\n")
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the one JSON line the host reads."""
+    clean = {k: v for k, v in result.items() if k != "exc_obj"}
+    sys.stdout.write("\n@@BC-RESULT@@" + json.dumps(clean, default=_short) + "\n")
+    sys.stdout.flush()
+
+
+# -- the generic exploit loop ---------------------------------------------------------------------------
+
+OUT: Any = None
+
+
+def targets(fn: Any, wanted: list[str]) -> list[str]:
+    """Parameters to attack: the tainted ones static analysis named, else every string-like one."""
+    params = parameters(fn)
+    names = [p.name for p in params]
+    chosen = [n for n in wanted if n in names]
+    if chosen:
+        return chosen
+    out = []
+    for p in params:
+        v = benign_value(p)
+        if isinstance(v, (str, bytes, list, dict)) and p.name not in ("self", "cls"):
+            out.append(p.name)
+    return out
+
+
+def inject(benign: Any, payload: Any) -> Any:
+    """Put ``payload`` where ``benign`` was, keeping its shape (bytes, list, dict)."""
+    if isinstance(benign, bytes) and isinstance(payload, str):
+        return payload.encode()
+    if isinstance(benign, list):
+        return [payload]
+    if isinstance(benign, dict):
+        return {"name": payload, "value": payload}
+    return payload
+
+
+def exploit(fn: Any, wanted: list[str], payloads: Any, judge: Any, reached: Any = None, seconds: float = 2.0,
+            reset: Any = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Call ``fn`` benignly, then with each payload in each target parameter, and decide the outcome.
+
+    ``judge(res, payload, param)`` returns ("vulnerable" | "rejected" | None, evidence); None lets the
+    generic rules decide: a deliberate refusal (when the benign call worked) or a reached sink with no
+    effect means rejected, anything else means not exercised. ``reached(events)`` says whether the
+    family's sink was hit.
+    """
+    benign = benign_args(fn)
+    benign.update(overrides or {})
+    if reset:
+        reset()
+    b = call(fn, dict(benign), seconds)
+    benign_ok = b["returned"]
+    benign_reached = bool(reached and reached(b["events"]))
+    rejections: list[str] = []
+    reasons: list[str] = []
+    names = targets(fn, wanted)
+    if not names:
+        return {"outcome": "not_exercised", "why": "no parameter to put an exploit input in"}
+    for name in names:
+        plist = payloads(benign.get(name)) if callable(payloads) else payloads
+        for payload in plist:
+            if reset:
+                reset()
+            args = dict(benign)
+            args[name] = inject(benign.get(name), payload)
+            res = call(fn, args, seconds)
+            outcome, evidence = judge(res, payload, name)
+            shown = _short(payload)[:120]
+            if outcome == "vulnerable":
+                return {"outcome": "vulnerable", "evidence": f"{name}={shown!r}: {evidence}", "param": name,
+                        "benign": "returned" if benign_ok else f"raised {b['exc_type']}"}
+            if outcome == "rejected":
+                rejections.append(f"{name}={shown!r}: {evidence}")
+                continue
+            hit = bool(reached and reached(res["events"]))
+            if deliberate_rejection(res) and (benign_ok or benign_reached):
+                rejections.append(f"{name}={shown!r}: refused with {res['exc_type']}: {res['exc']}")
+            elif hit:
+                rejections.append(f"{name}={shown!r}: the sink ran with the payload neutralised")
+            elif benign_reached and res["returned"]:
+                rejections.append(f"{name}={shown!r}: the benign input reached the sink, the exploit did not")
+            elif res["timeout"]:
+                reasons.append(f"{name}: call timed out")
+            elif res["exc_type"]:
+                reasons.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
+            else:
+                reasons.append(f"{name}: returned without reaching the sink")
+    if rejections and len(rejections) >= len(reasons):
+        return {"outcome": "rejected", "evidence": "; ".join(rejections[:3]),
+                "why": "; ".join(reasons[:2])}
+    why = "; ".join(reasons[:3]) or "no payload exercised the sink"
+    if not benign_ok:
+        why += f" (the benign call also failed: {b['exc_type']}: {b['exc']})"
+    return {"outcome": "not_exercised", "why": why[:500]}
+
+
+def event_paths(events: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Normalised absolute paths touched by file-system events."""
+    out = []
+    for name, args in events:
+        if name in ("subprocess.Popen", "os.system", "exec", "compile", "socket.connect", "stub.call") or not args:
+            continue
+        if name.startswith(("http.", "stub.", "sql")):
+            continue
+        for a in args[:2] if name in ("os.rename", "shutil.copyfile", "os.link", "shutil.move") else args[:1]:
+            if isinstance(a, str) and a and not a.isdigit():
+                out.append(os.path.normpath(os.path.join(os.getcwd(), a)))
+    return out
+
+
+def command_events(events: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    return [" ".join(args) for name, args in events if name in ("os.system", "subprocess.Popen", "os.exec",
+                                                                  "os.posix_spawn", "os.spawn")]
+
+
+def _install_sqlite_recorder() -> None:
+    import sqlite3
+
+    real_connect = sqlite3.connect
+
+    class Cursor:
+        def __init__(self, cur: Any) -> None:
+            self._cur = cur
+
+        def execute(self, sql: Any, *params: Any) -> Any:
+            record("sql", sql, repr(params)[:300])
+            self._cur.execute(sql, *params)
+            return self
+
+        def executemany(self, sql: Any, seq: Any) -> Any:
+            record("sql", sql, "many")
+            self._cur.executemany(sql, seq)
+            return self
+
+        def executescript(self, sql: Any) -> Any:
+            record("sql", sql, "script")
+            self._cur.executescript(sql)
+            return self
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._cur, name)
+
+        def __iter__(self) -> Any:
+            return iter(self._cur)
+
+    class Connection:
+        def __init__(self, conn: Any) -> None:
+            self._conn = conn
+
+        def cursor(self, *a: Any) -> Cursor:
+            return Cursor(self._conn.cursor(*a))
+
+        def execute(self, sql: Any, *params: Any) -> Any:
+            return Cursor(self._conn.cursor()).execute(sql, *params)
+
+        def executescript(self, sql: Any) -> Any:
+            return Cursor(self._conn.cursor()).executescript(sql)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        def __enter__(self) -> Connection:
+            return self
+
+        def __exit__(self, *exc: Any) -> bool:
+            return False
+
+    sqlite3.connect = lambda *a, **k: Connection(real_connect(*a, **k))  # type: ignore[assignment]
+
+
+_install_sqlite_recorder()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

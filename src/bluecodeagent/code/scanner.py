@@ -1,0 +1,232 @@
+"""Scan code for CWE vulnerabilities: static analysis, then dynamic probes in the sandbox, then the judge.
+
+``scan_code`` scans one source text; ``scan_paths`` walks files and directories (respecting
+``.gitignore``) with parallel workers. Without a sandbox dynamic testing is refused with one note in
+the evidence and the static findings stand.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from bluecodeagent.code.dynamic.base import ProbeResult, probe_for
+from bluecodeagent.code.judge import KnowledgeSignal, finding_key, judge
+from bluecodeagent.code.sandbox import Sandbox
+from bluecodeagent.code.static.base import get_analyzer
+from bluecodeagent.errors import InputError, SandboxUnavailable
+from bluecodeagent.subject import decode_bytes, validate_text
+from bluecodeagent.verdict import Decision, Evidence, Finding, Task, Verdict
+
+MAX_FILE_BYTES = 2_000_000
+EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
+KnowledgeHook = Callable[[str, list[Finding]], Sequence[KnowledgeSignal]]
+
+_sandbox_lock = threading.Lock()
+_sandbox_cache: dict[str, Sandbox | str] = {}
+
+
+def default_sandbox() -> Sandbox:
+    """The process-wide sandbox (detected once); raises SandboxUnavailable with the reason."""
+    with _sandbox_lock:
+        if "box" not in _sandbox_cache:
+            try:
+                _sandbox_cache["box"] = Sandbox.detect()
+            except SandboxUnavailable as e:
+                _sandbox_cache["box"] = str(e)
+        box = _sandbox_cache["box"]
+    if isinstance(box, str):
+        raise SandboxUnavailable(box)
+    return box
+
+
+def runnable_source(code: str) -> str:
+    """``code`` if it compiles; else the analyzer's repaired parse, unparsed (broken blocks dropped)."""
+    try:
+        compile(code, "<subject>", "exec", dont_inherit=True)
+        return code
+    except (SyntaxError, ValueError):
+        from bluecodeagent.code.static.python.analyzer import parse
+
+        tree = parse(code)
+        return ast.unparse(tree) if tree is not None else code
+
+
+def run_probes(code: str, findings: Sequence[Finding], sandbox: Sandbox) -> dict[tuple[str | None, str | None],
+                                                                                  ProbeResult]:
+    """One probe run per (function, CWE) among ``findings`` that a probe covers."""
+    groups: dict[tuple[str | None, str | None], list[str]] = {}
+    for f in findings:
+        key = finding_key(f)
+        if key[0] is None or probe_for(f.cwe) is None:
+            continue
+        params = groups.setdefault(key, [])
+        params += [p for p in f.details.get("params") or [] if p not in params]
+    if not groups:
+        return {}
+    source = runnable_source(code)
+    out: dict[tuple[str | None, str | None], ProbeResult] = {}
+    for (function, cwe), params in groups.items():
+        probe = probe_for(cwe)
+        assert probe is not None
+        out[(function, cwe)] = probe.run(sandbox, source, function, params, cwe)
+    return out
+
+
+def scan_code(code: str, language: str = "python", path: str | None = None, dynamic: bool = True,
+              sandbox: Sandbox | None = None, knowledge: KnowledgeHook | None = None,
+              id: str | None = None) -> Verdict:
+    """Scan one source text and return a vulnerability verdict that explains itself."""
+    start = time.perf_counter()
+    validate_text(code, MAX_FILE_BYTES, path or "code")
+    analyzer = get_analyzer(language)
+    static = analyzer.analyze(code, path)
+    notes: list[str] = []
+    results: dict[tuple[str | None, str | None], ProbeResult] = {}
+    if dynamic and static:
+        try:
+            box = sandbox or default_sandbox()
+        except SandboxUnavailable as e:
+            notes.append(f"dynamic testing refused: {e}")
+        else:
+            if language.lower() in ("python", "py", "python3"):
+                results = run_probes(code, static, box)
+            else:
+                notes.append(f"dynamic testing not available for {language}")
+    elif not dynamic:
+        notes.append("dynamic testing disabled")
+    signals = list(knowledge(code, static)) if knowledge else []
+    j = judge(static, results, signals)
+    confirmed = any(f.confirmed for f in j.findings)
+    label = "vulnerable" if j.findings else "safe"
+    if not j.findings:
+        decision = Decision.ALLOW
+    elif confirmed or any(f.severity == "high" for f in j.findings):
+        decision = Decision.BLOCK
+    else:
+        decision = Decision.WARN
+    evidence = Evidence(
+        static=[f.model_dump(mode="json") for f in static],
+        dynamic=[r.model_dump(mode="json") for r in results.values()],
+        notes=notes + [k.note for k in signals if k.note],
+        signals={"static_max": max((f.confidence for f in static), default=0.0),
+                 "confirmed": float(sum(f.confirmed for f in j.findings)),
+                 "refuted": float(sum(r.outcome == "rejected" for r in results.values()))},
+    )
+    return Verdict(task=Task.VULNERABILITY, label=label, score=j.score, decision=decision,
+                   category=j.findings[0].cwe if j.findings else None, findings=j.findings, evidence=evidence,
+                   latency_ms=(time.perf_counter() - start) * 1000, id=id)
+
+
+# -- files and directories ------------------------------------------------------------------------------
+
+
+class ScanResult(BaseModel):
+    """One scanned file: a verdict, or the error that stopped it."""
+
+    path: str
+    verdict: Verdict | None = None
+    error: str | None = None
+
+
+def language_for(path: str | Path) -> str | None:
+    """The language of a file from its extension, or None if unsupported."""
+    return EXTENSIONS.get(Path(path).suffix.lower())
+
+
+def _gitignore(directory: Path) -> Any:
+    import pathspec
+
+    f = directory / ".gitignore"
+    if not f.is_file():
+        return None
+    try:
+        return pathspec.PathSpec.from_lines("gitwildmatch", f.read_text(encoding="utf-8", errors="replace").splitlines())
+    except Exception:
+        return None
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Explicit files as given; directories walked for supported files, honouring every .gitignore."""
+    for raw in paths:
+        p = Path(raw)
+        if not p.is_dir():
+            yield p
+            continue
+        specs: list[tuple[Path, Any]] = []
+        for root, dirs, files in os.walk(p):
+            here = Path(root)
+            spec = _gitignore(here)
+            if spec is not None:
+                specs.append((here, spec))
+            active = [(b, s) for b, s in specs if here == b or b in here.parents]
+
+            def ignored(path: Path, is_dir: bool, active: list[tuple[Path, Any]] = active) -> bool:
+                for base, s in active:
+                    rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+                    if s.match_file(rel):
+                        return True
+                return False
+
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not ignored(here / d, True))
+            for name in sorted(files):
+                fp = here / name
+                if language_for(fp) and not ignored(fp, False):
+                    yield fp
+
+
+def scan_file(path: str | Path, language: str | None = None, dynamic: bool = True,
+              sandbox: Sandbox | None = None) -> ScanResult:
+    """Scan one file; every problem becomes the result's ``error`` (nothing is raised)."""
+    p = Path(path)
+    try:
+        lang = language or language_for(p)
+        if lang is None:
+            raise InputError(f"{p}: unsupported language (extension {p.suffix or 'none'!r}); "
+                             "pass --language to force one")
+        try:
+            raw = p.read_bytes()
+        except OSError as e:
+            raise InputError(f"cannot read {p}: {e.strerror or e}") from e
+        text = decode_bytes(raw, MAX_FILE_BYTES, str(p))
+        if not text.strip():
+            raise InputError(f"{p} is empty")
+        return ScanResult(path=str(p), verdict=scan_code(text, lang, str(p), dynamic, sandbox, id=str(p)))
+    except InputError as e:
+        return ScanResult(path=str(p), error=str(e))
+    except Exception as e:  # a crash on one file must not lose the others
+        return ScanResult(path=str(p), error=f"{p}: internal error: {type(e).__name__}: {e}")
+
+
+def scan_paths(paths: Iterable[str | Path], language: str | None = None, dynamic: bool = True,
+               sandbox: Sandbox | None = None, jobs: int = 1,
+               progress: Callable[[ScanResult], None] | None = None) -> list[ScanResult]:
+    """Scan files and directories with ``jobs`` parallel workers; results in walk order."""
+    files = list(iter_files(paths))
+    if jobs <= 1 or len(files) <= 1:
+        out = []
+        for f in files:
+            r = scan_file(f, language, dynamic, sandbox)
+            if progress:
+                progress(r)
+            out.append(r)
+        return out
+    pool: Executor = ProcessPoolExecutor(jobs) if sandbox is None else ThreadPoolExecutor(jobs)
+    with pool:
+        futures = [pool.submit(scan_file, f, language, dynamic, sandbox) for f in files]
+        results = []
+        for fut in futures:
+            r = fut.result()
+            if progress:
+                progress(r)
+            results.append(r)
+    return results
