@@ -47,7 +47,9 @@ def text_table(result: BenchResult) -> str:
         out.append("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(cells)))
     out.append("")
     out.extend(_split_notes(result.runs))
-    out.append(f"runtime {result.runtime_s:.1f} s; knowledge base {result.kb_path}")
+    env = result.environment
+    out.append(f"runtime {result.runtime_s:.1f} s; knowledge base {result.kb_path}; "
+               f"{env.get('cpus')} CPUs, load {env.get('loadavg_1m_at_start')} at start")
     return "\n".join(out)
 
 
@@ -68,7 +70,8 @@ def markdown(result: BenchResult) -> str:
     lines = [
         "# BlueCodeAgent bench", "",
         f"Started {result.started}, runtime {result.runtime_s:.1f} s. Data: `{o.data_dir}`, limit {o.limit}, "
-        f"seed {o.seed}, kNN k={o.knn_k}. Knowledge base: `{result.kb_path}`.", "",
+        f"seed {o.seed}, kNN k={o.knn_k}. Knowledge base: `{result.kb_path}` ({result.kb_stats.get('items')} items). "
+        f"Machine: {result.environment}.", "",
         "Subsets: `all` = every scored sample; `seen`/`unseen` = unsafe samples of groups with/without "
         "dev items in the knowledge base, plus every benign sample. Under `shipped` every group is unseen. "
         "Latency: single-shot `check`; items/s: batched `check_many`.", "",

@@ -107,6 +107,7 @@ class BenchResult(BaseModel):
     options: BenchOptions
     kb_path: str | None = None
     kb_stats: dict[str, Any] = Field(default_factory=dict)
+    environment: dict[str, Any] = Field(default_factory=dict, description="Machine and load, to read timings by.")
     runs: list[RunResult] = Field(default_factory=list)
 
 
@@ -273,6 +274,16 @@ def run_task_config(task: str, config: str, samples: list[Sample], shipped: Agen
     return result, predictions
 
 
+def environment() -> dict[str, Any]:
+    """Python, platform, CPU count and load average: timings mean little without them."""
+    import os
+    import platform
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+            "loadavg_1m_at_start": round(load[0], 2) if load else None}
+
+
 def run_bench(opts: BenchOptions, factory: AgentFactory | None = None,
               progress: Callable[[int], Progress] | None = None) -> tuple[BenchResult, list[Prediction]]:
     """Run every requested task and configuration. ``progress(total)`` returns an update callback."""
@@ -284,7 +295,7 @@ def run_bench(opts: BenchOptions, factory: AgentFactory | None = None,
     total = sum(len(v) for v in data.values()) * len(opts.configs)
     update = progress(total) if progress else None
     result = BenchResult(started=started_at, runtime_s=0.0, options=opts, kb_path=str(shipped.kb.path),
-                         kb_stats=shipped.kb.stats())
+                         kb_stats=shipped.kb.stats(), environment=environment())
     predictions: list[Prediction] = []
     with tempfile.TemporaryDirectory(prefix="bluecode-bench-") as tmp:
         for task, samples in data.items():
