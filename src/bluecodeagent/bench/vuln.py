@@ -130,8 +130,8 @@ def report(samples: list[Sample], wall_s: float) -> str:
     """The tables: per CWE (best available arm), the ablation, FP removal and speed."""
     arms = [a for a in ARMS if any(s.flags.get(a) is not None for s in samples)]
     main = "dynamic" if "dynamic" in arms else "static"
-    lines = [f"Per CWE ({main}):",
-             f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6}"]
+    head = f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6}"
+    lines = [f"Per CWE ({main}):", head]
     by_cwe: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
         by_cwe[s.cwe].append(s)
@@ -157,7 +157,7 @@ def report(samples: list[Sample], wall_s: float) -> str:
         lines.append(f"{names['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
                      f"{m['fpr']:6.2f} {m['fp']:>4}")
     else:
-        lines.append(f"{'Bandit':<34} {'(not installed: pip install bandit)':>30}")
+        lines.append(f"{'Bandit':<34} {'(skipped, or not installed: pip install bandit)':>30}")
     if "static" in table and "dynamic" in table:
         s, d = table["static"], table["dynamic"]
         removed = (s["fp"] - d["fp"]) / s["fp"] if s["fp"] else 0.0

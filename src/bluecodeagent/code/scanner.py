@@ -150,7 +150,8 @@ def _gitignore(directory: Path) -> Any:
     if not f.is_file():
         return None
     try:
-        return pathspec.PathSpec.from_lines("gitwildmatch", f.read_text(encoding="utf-8", errors="replace").splitlines())
+        lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
+        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
     except Exception:
         return None
 

@@ -19,18 +19,26 @@ class CommandProbe(Probe):
         import os
 
         mark = rt.MARKER
+        rel = "bc_marker_rel"
 
         def payloads(benign: Any) -> list[str]:
             b = benign.decode() if isinstance(benign, bytes) else (benign if isinstance(benign, str) else "x")
             t = f"touch {mark}"
-            return [f"{b}; {t}", f"{b} && {t} #", f"{b}$({t})", f"{b}`{t}`", f"{b} | {t}", f"{b}\n{t}\n"]
+            out = [f"{b}; {t}", f"{b} && {t} #", f"{b}$({t})", f"{b}`{t}`", f"{b} | {t}", f"{b}\n{t}\n"]
+            if isinstance(b, str) and b.startswith("/") and os.path.isdir(b):
+                # an existing directory whose name carries the payload passes existence checks
+                sneaky = os.path.join(b, f"a;touch {rel};b")
+                os.makedirs(sneaky, exist_ok=True)
+                out.insert(0, sneaky)
+            return out
 
         def reset() -> None:
-            if os.path.exists(mark):
-                os.remove(mark)
+            for m in (mark, os.path.join("/work", rel)):
+                if os.path.exists(m):
+                    os.remove(m)
 
         def judge(res: dict[str, Any], payload: Any, name: str) -> tuple[str | None, str]:
-            if os.path.exists(mark):
+            if os.path.exists(mark) or os.path.exists(os.path.join("/work", rel)):
                 cmds = [c for c in rt.command_events(res["events"]) if "touch" in c]
                 return "vulnerable", "marker command executed" + (f" via {cmds[0][:200]!r}" if cmds else "")
             return None, ""

@@ -21,7 +21,7 @@ class RedirectProbe(Probe):
 
         evil = rt.EVIL_HOST
         payloads = [f"https://{evil}/landing", f"//{evil}/landing", f"https://app.bc.test@{evil}/x",
-                    "http://169.254.169.254/latest/meta-data/", f"/\\{evil}/x"]
+                    "http://169.254.169.254/latest/meta-data/", f"/\\{evil}/x", f"/{evil}/x"]
 
         def bad_host(url: str) -> bool:
             try:
@@ -55,4 +55,7 @@ class RedirectProbe(Probe):
                 return "rejected", "the request or URL stayed on an allowed host"
             return None, ""
 
-        return rt.exploit(fn, params, payloads, judge)
+        # the tainted parameters, plus other path-like ones (they join up into the URL), never the configured base
+        base = re.compile(r"base|root|app|cdn|host|domain|origin|server|site|allow|trusted|approved|whitelist")
+        extra = [p.name for p in rt.parameters(fn) if p.name not in params and not base.search(p.name.lower())]
+        return rt.exploit(fn, list(params) + extra, payloads, judge)

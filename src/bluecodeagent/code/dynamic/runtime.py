@@ -645,8 +645,9 @@ def exploit(fn: Any, wanted: list[str], payloads: Any, judge: Any, reached: Any 
                 rejections.append(f"{name}={shown!r}: refused with {res['exc_type']}: {res['exc']}")
             elif hit:
                 rejections.append(f"{name}={shown!r}: the sink ran with the payload neutralised")
-            elif benign_reached and res["returned"]:
-                rejections.append(f"{name}={shown!r}: the benign input reached the sink, the exploit did not")
+            elif benign_reached and res["returned"] and _REFUSAL.search(as_text(res["result"])):
+                rejections.append(f"{name}={shown!r}: refused (returned {as_text(res['result'])[:80]!r}), "
+                                  "while the benign input reached the sink")
             elif res["timeout"]:
                 reasons.append(f"{name}: call timed out")
             elif res["exc_type"]:
