@@ -20,6 +20,8 @@ class DeserializeProbe(Probe):
         import pickle
 
         mark = rt.MARKER
+        PARSE_ERRORS = {"ConstructorError", "ReaderError", "ScannerError", "ParserError", "JSONDecodeError",
+                        "UnpicklingError", "UnicodeDecodeError", "YAMLError"}
 
         class Boom:
             def __reduce__(self) -> Any:
@@ -40,6 +42,10 @@ class DeserializeProbe(Probe):
             if any(n == "pickle.find_class" and args and args[0] in ("posix", "os", "nt", "subprocess")
                    for n, args in res["events"]):
                 return "vulnerable", "deserialising the input resolved os.system"
+            if res["returned"]:
+                return "rejected", "the payload was parsed as plain data"
+            if res["exc_type"] in PARSE_ERRORS:
+                return "rejected", f"the parser refused the payload ({res['exc_type']})"
             return None, ""
 
         out = rt.exploit(fn, [p for p in params if p not in formats], payloads, judge, reset=reset)

@@ -58,4 +58,19 @@ class RedirectProbe(Probe):
         # the tainted parameters, plus other path-like ones (they join up into the URL), never the configured base
         base = re.compile(r"base|root|app|cdn|host|domain|origin|server|site|allow|trusted|approved|whitelist")
         extra = [p.name for p in rt.parameters(fn) if p.name not in params and not base.search(p.name.lower())]
-        return rt.exploit(fn, list(params) + extra, payloads, judge)
+        # a benign URL on a host the code allows (module-level allowlists), so refusals are meaningful
+        overrides: dict[str, Any] = {}
+        allowed = ""
+        for gname, value in getattr(fn, "__globals__", {}).items():
+            if re.search(r"allow|approved|trusted|permitted|whitelist|domain|host", gname, re.IGNORECASE) and \
+                    isinstance(value, (list, set, tuple, frozenset, dict)):
+                hosts = sorted(str(v) for v in value if isinstance(v, str) and "." in v)
+                if hosts:
+                    allowed = urlsplit(hosts[0]).hostname or hosts[0].split("/")[0]
+                    break
+        if allowed:
+            benign = rt.benign_args(fn)
+            for k, v in benign.items():
+                if isinstance(v, str) and v.startswith("https://app.bc.test"):
+                    overrides[k] = v.replace("app.bc.test", allowed)
+        return rt.exploit(fn, list(params) + extra, payloads, judge, overrides=overrides)
