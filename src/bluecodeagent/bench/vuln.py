@@ -36,6 +36,7 @@ class Sample(BaseModel):
     flags: dict[str, bool | None]
     static_s: float
     dynamic_s: float | None = None
+    probed: bool = False
 
 
 def build_samples(task: dict[str, Any]) -> tuple[str, str]:
@@ -81,6 +82,7 @@ def _run_task(args: tuple[dict[str, Any], bool, bool]) -> list[Sample]:
         t1 = time.perf_counter()
         flags: dict[str, bool | None] = {"static": static_flag, "dynamic": None, "bandit": None}
         dyn_s = None
+        probed = False
         if dynamic:
             try:
                 box = default_sandbox()
@@ -88,12 +90,13 @@ def _run_task(args: tuple[dict[str, Any], bool, bool]) -> list[Sample]:
                 box = None
             if box is not None:
                 results = run_probes(code, static, box) if static else {}
+                probed = bool(results)
                 flags["dynamic"] = bool(judge(static, results).findings)
                 dyn_s = time.perf_counter() - t0
         if bandit:
             flags["bandit"] = _bandit_flags(code)
         out.append(Sample(task=task["index"], cwe=task["CWE_ID"], vulnerable=vulnerable, flags=flags,
-                          static_s=t1 - t0, dynamic_s=dyn_s))
+                          static_s=t1 - t0, dynamic_s=dyn_s, probed=probed))
     return out
 
 
@@ -169,5 +172,9 @@ def report(samples: list[Sample], wall_s: float) -> str:
     if dyn:
         lines.append(f"with dynamic: median {statistics.median(dyn):.3f} s per function, "
                      f"p95 {sorted(dyn)[int(0.95 * (len(dyn) - 1))]:.3f} s")
+        probed = [s.dynamic_s for s in samples if s.probed and s.dynamic_s is not None]
+        if probed:
+            lines.append(f"functions run in the sandbox: {len(probed)}, median {statistics.median(probed):.3f} s, "
+                         f"max {max(probed):.2f} s")
     lines.append(f"{len(samples)} samples in {wall_s:.1f} s wall on {os.cpu_count()} cores")
     return "\n".join(lines)
