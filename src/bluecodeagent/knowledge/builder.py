@@ -21,7 +21,7 @@ def knowledge_version() -> str:
     with contextlib.suppress(metadata.PackageNotFoundError):
         h.update(metadata.version("bluecodeagent").encode())
     root = resources.files("bluecodeagent")
-    for rel in ("knowledge/policies", "redteam"):
+    for rel in ("knowledge/policies", "knowledge/cards", "redteam"):
         folder = root.joinpath(rel)
         if not folder.is_dir():
             continue
@@ -33,10 +33,14 @@ def knowledge_version() -> str:
 
 
 def default_items(tasks: list[str] | None = None) -> list[KnowledgeItem]:
-    """The items the product generates from its policies."""
+    """The items the product generates from its policies and CWE cards."""
     from bluecodeagent.redteam.generate import builtin_items
+    from bluecodeagent.redteam.vulns import vulnerable_pairs
 
-    return builtin_items(tasks)
+    items = builtin_items(tasks)
+    if tasks is None or "vulnerability" in tasks:
+        items += vulnerable_pairs()
+    return items
 
 
 def build_kb(
