@@ -23,13 +23,15 @@ from bluecodeagent.code.judge import KnowledgeSignal, finding_key, judge
 from bluecodeagent.code.sandbox import Sandbox
 from bluecodeagent.code.static.base import get_analyzer
 from bluecodeagent.errors import InputError, SandboxUnavailable
+from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.subject import decode_bytes, validate_text
 from bluecodeagent.verdict import Decision, Evidence, Finding, Task, Verdict
 
 MAX_FILE_BYTES = 2_000_000
 EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
-KnowledgeHook = Callable[[str, list[Finding]], Sequence[KnowledgeSignal]]
+# A hook returns signals, or an object with ``signals`` plus ``constitution`` and neighbours for the evidence.
+KnowledgeHook = Callable[[str, list[Finding]], Sequence[KnowledgeSignal] | Any]
 
 _sandbox_lock = threading.Lock()
 _sandbox_cache: dict[str, Sandbox | str] = {}
@@ -83,7 +85,7 @@ def run_probes(code: str, findings: Sequence[Finding], sandbox: Sandbox) -> dict
 
 
 def scan_code(code: str, language: str = "python", path: str | None = None, dynamic: bool = True,
-              sandbox: Sandbox | None = None, knowledge: KnowledgeHook | None = None,
+              sandbox: Sandbox | None = None, knowledge: KnowledgeHook | KnowledgeBase | None = None,
               id: str | None = None) -> Verdict:
     """Scan one source text and return a vulnerability verdict that explains itself."""
     start = time.perf_counter()
@@ -104,7 +106,12 @@ def scan_code(code: str, language: str = "python", path: str | None = None, dyna
                 notes.append(f"dynamic testing not available for {language}")
     elif not dynamic:
         notes.append("dynamic testing disabled")
-    signals = list(knowledge(code, static)) if knowledge else []
+    if isinstance(knowledge, KnowledgeBase):
+        from bluecodeagent.code.knowledge import knowledge_hook
+
+        knowledge = knowledge_hook(knowledge)
+    kres = knowledge(code, static) if knowledge else None
+    signals = list(getattr(kres, "signals", kres) or [])
     j = judge(static, results, signals)
     confirmed = any(f.confirmed for f in j.findings)
     label = "vulnerable" if j.findings else "safe"
@@ -118,6 +125,9 @@ def scan_code(code: str, language: str = "python", path: str | None = None, dyna
         static=[f.model_dump(mode="json") for f in static],
         dynamic=[r.model_dump(mode="json") for r in results.values()],
         notes=notes + [k.note for k in signals if k.note],
+        constitution=getattr(kres, "constitution", []),
+        unsafe_neighbours=getattr(kres, "vulnerable_neighbours", []),
+        safe_neighbours=getattr(kres, "safe_neighbours", []),
         signals={"static_max": max((f.confidence for f in static), default=0.0),
                  "confirmed": float(sum(f.confirmed for f in j.findings)),
                  "refuted": float(sum(r.outcome == "rejected" for r in results.values()))},
