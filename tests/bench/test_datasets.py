@@ -18,7 +18,7 @@ def test_malicious_loader_groups_and_labels(data_dir: Path) -> None:
     samples = load_task("malicious", data_dir)
     unsafe = [s for s in samples if s.label == "unsafe"]
     safe = [s for s in samples if s.label == "safe"]
-    assert len(unsafe) == 4 * 3 + 6 and len(safe) == 6
+    assert len(unsafe) == 4 * 3 + 7 and len(safe) == 6
     groups = {s.group for s in unsafe}
     assert "redcode:virus" in groups
     # attack_type given as a list and as the list's repr string both parse

@@ -72,3 +72,11 @@ def test_shipped_items_equal_to_a_sample_are_excluded(data_dir: Path, fake_facto
                                            latency_samples=0), fake_factory)
     assert result.runs[0].excluded_in_kb == [leaked.id]
     assert leaked.id not in {p.id for p in preds}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_duplicate_texts_never_straddle_the_split(data_dir: Path, seed: int) -> None:
+    samples = load_task("malicious", data_dir, seed=seed)
+    split = split_by_group(samples, seed=seed, seen_fraction=0.99)
+    kb_h = {text_hash(s.knowledge_text) for s in split.kb}
+    assert not any(s.hashes & kb_h for s in split.test)

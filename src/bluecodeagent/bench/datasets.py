@@ -52,12 +52,13 @@ class Sample(BaseModel):
     label: Literal["safe", "unsafe"]
     group: str = Field(description="Category or family, the unit of seen/unseen splits.")
     source: str = Field(description="Dataset the sample comes from.")
-    unit: str = Field(default="", description="Samples sharing a unit go to the KB or the test set together.")
+    unit: str = Field(default="", description="Samples sharing a unit go to the KB or the test set together "
+                      "(default: the text's hash, so duplicate texts never straddle a split).")
     payload: str | None = Field(default=None, description="The harmful span (the injected instruction).")
 
     def model_post_init(self, __context: Any) -> None:
         if not self.unit:
-            self.unit = self.id
+            self.unit = "text:" + text_hash(self.knowledge_text)[:20]
 
     @property
     def knowledge_text(self) -> str:
