@@ -24,7 +24,8 @@ from bluecodeagent.code.scanner import default_sandbox, run_probes
 from bluecodeagent.code.static.base import get_analyzer
 from bluecodeagent.errors import SandboxUnavailable
 
-ARMS = ("static", "dynamic", "bandit")
+ARMS = ("static", "knowledge", "dynamic", "full", "bandit")
+_ENGINES: dict[str, Any] = {}
 
 
 class Sample(BaseModel):
@@ -71,16 +72,34 @@ def _bandit_flags(code: str) -> bool | None:
         return bool(mgr.get_issue_list())
 
 
-def _run_task(args: tuple[dict[str, Any], bool, bool]) -> list[Sample]:
-    task, dynamic, bandit = args
+def _engine(kb_path: str | None) -> Any:
+    """The code-knowledge engine over ``kb_path``, opened once per process."""
+    if not kb_path:
+        return None
+    if kb_path not in _ENGINES:
+        from bluecodeagent.code.knowledge import knowledge_hook
+        from bluecodeagent.knowledge.embedders import get_embedder
+        from bluecodeagent.knowledge.store import KnowledgeBase
+
+        _ENGINES[kb_path] = knowledge_hook(KnowledgeBase(kb_path, get_embedder()))
+    return _ENGINES[kb_path]
+
+
+def _run_task(args: tuple[dict[str, Any], bool, bool, str | None]) -> list[Sample]:
+    task, dynamic, bandit, kb_path = args
     analyzer = get_analyzer("python")
+    engine = _engine(kb_path)
     out = []
     for vulnerable, code in zip((True, False), build_samples(task), strict=True):
         t0 = time.perf_counter()
         static = analyzer.analyze(code)
         static_flag = bool(judge(static).findings)
         t1 = time.perf_counter()
-        flags: dict[str, bool | None] = {"static": static_flag, "dynamic": None, "bandit": None}
+        flags: dict[str, bool | None] = {"static": static_flag, "knowledge": None, "dynamic": None, "full": None,
+                                         "bandit": None}
+        signals = list(engine(code, static).signals) if engine is not None and static else []
+        if engine is not None:
+            flags["knowledge"] = bool(judge(static, None, signals).findings)
         dyn_s = None
         probed = False
         if dynamic:
@@ -92,6 +111,8 @@ def _run_task(args: tuple[dict[str, Any], bool, bool]) -> list[Sample]:
                 results = run_probes(code, static, box) if static else {}
                 probed = bool(results)
                 flags["dynamic"] = bool(judge(static, results).findings)
+                if engine is not None:
+                    flags["full"] = bool(judge(static, results, signals).findings)
                 dyn_s = time.perf_counter() - t0
         if bandit:
             flags["bandit"] = _bandit_flags(code)
@@ -100,9 +121,10 @@ def _run_task(args: tuple[dict[str, Any], bool, bool]) -> list[Sample]:
     return out
 
 
-def run(tasks: list[dict[str, Any]], dynamic: bool = True, bandit: bool = True, jobs: int = 2) -> list[Sample]:
-    """Every sample of ``tasks`` through every arm, on ``jobs`` processes."""
-    items = [(t, dynamic, bandit) for t in tasks]
+def run(tasks: list[dict[str, Any]], dynamic: bool = True, bandit: bool = True, jobs: int = 2,
+        kb_path: str | None = None) -> list[Sample]:
+    """Every sample of ``tasks`` through every arm, on ``jobs`` processes (knowledge arms when ``kb_path``)."""
+    items = [(t, dynamic, bandit, kb_path) for t in tasks]
     if jobs <= 1:
         return [s for it in items for s in _run_task(it)]
     with ProcessPoolExecutor(jobs) as pool:
@@ -132,7 +154,7 @@ def confusion(samples: Iterable[Sample], arm: str) -> dict[str, float]:
 def report(samples: list[Sample], wall_s: float) -> str:
     """The tables: per CWE (best available arm), the ablation, FP removal and speed."""
     arms = [a for a in ARMS if any(s.flags.get(a) is not None for s in samples)]
-    main = "dynamic" if "dynamic" in arms else "static"
+    main = next(a for a in ("full", "dynamic", "knowledge", "static") if a in arms) if arms else "static"
     head = f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6}"
     lines = [f"Per CWE ({main}):", head]
     by_cwe: dict[str, list[Sample]] = defaultdict(list)
@@ -147,14 +169,16 @@ def report(samples: list[Sample], wall_s: float) -> str:
         lines.append(row(cwe, confusion(by_cwe[cwe], main)))
     lines.append(row("ALL", confusion(samples, main)))
     lines += ["", "Ablation:", f"{'arm':<34} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6} {'FP':>4}"]
-    names = {"static": "static only", "dynamic": "+ dynamic (sandbox)", "bandit": "Bandit (side by side)"}
+    names = {"static": "static only", "knowledge": "+ knowledge/constitution", "dynamic": "+ dynamic (sandbox)",
+             "full": "+ knowledge + dynamic", "bandit": "Bandit (side by side)"}
     table = {a: confusion(samples, a) for a in arms}
-    for a in ("static", "dynamic"):
+    for a in ("static", "knowledge", "dynamic", "full"):
         if a in table:
             m = table[a]
             lines.append(f"{names[a]:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
                          f"{m['fpr']:6.2f} {m['fp']:>4}")
-    lines.append(f"{'+ knowledge/constitution':<34} {'(not wired in yet)':>30}")
+    if "knowledge" not in table:
+        lines.append(f"{'+ knowledge/constitution':<34} {'(no knowledge base given)':>30}")
     if "bandit" in table:
         m = table["bandit"]
         lines.append(f"{names['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
@@ -177,4 +201,17 @@ def report(samples: list[Sample], wall_s: float) -> str:
             lines.append(f"functions run in the sandbox: {len(probed)}, median {statistics.median(probed):.3f} s, "
                          f"max {max(probed):.2f} s")
     lines.append(f"{len(samples)} samples in {wall_s:.1f} s wall on {os.cpu_count()} cores")
+    return "\n".join(lines)
+
+
+def seen_split(samples: list[Sample], unseen: set[str]) -> str:
+    """The ablation arms on CWEs whose knowledge was in the base (seen) and withheld (unseen)."""
+    arms = [a for a in ARMS if a != "bandit" and any(s.flags.get(a) is not None for s in samples)]
+    lines = [f"{'split':<8} {'arm':<12} {'n':>5} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6}"]
+    for name, keep in (("seen", False), ("unseen", True)):
+        part = [s for s in samples if (f"CWE-{s.cwe}" in unseen) == keep]
+        for a in arms:
+            m = confusion(part, a)
+            lines.append(f"{name:<8} {a:<12} {len(part):>5} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} "
+                         f"{m['pair']:6.2f} {m['fpr']:6.2f}")
     return "\n".join(lines)
