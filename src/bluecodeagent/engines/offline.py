@@ -66,7 +66,8 @@ class OfflineEngine:
         self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]
     ) -> Verdict:
         best = int(np.argmax(scored.probability))
-        score = float(scored.probability[best])
+        # An exact rule can set a minimum score: it is the one signal no paraphrase of the knowledge can outvote.
+        score = max(float(scored.probability[best]), *(h.rule.floor for h in hits), 0.0)
         det = self.detector(task)
         unsafe = [
             self._neighbour(int(det.unsafe_rows[i]), s)

@@ -146,7 +146,7 @@ class TaskDetector:
 
     @classmethod
     def load_or_train(cls, kb: KnowledgeBase, task: str, k: int = 3) -> TaskDetector:
-        key = f"detector:{task}:k{k}"
+        key = f"detector:{task}:k{k}:{get_task(task).fingerprint()}"
         blob = kb.get_blob(key)
         if blob is not None:
             data = np.load(io.BytesIO(blob))

@@ -20,6 +20,7 @@ class Rule:
     weight: float
     category: str = ""
     message: str = ""
+    floor: float = 0.0  # the least score a subject gets when this rule fires (0: evidence only)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ class TaskSpec:
     def segments(self, text: str, context: str | None) -> list[str]:
         """The pieces of the subject to embed and score (the maximum-risk piece decides)."""
         return [text if not context else f"{text}\n{context}"]
+
+    def fingerprint(self) -> str:
+        """Changes whenever a rule changes, so detectors trained with the old rules are retrained."""
+        import hashlib
+
+        text = "|".join(f"{r.id}:{r.pattern.pattern}:{r.weight}" for r in self.rules)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
         hay = text if not context else f"{text}\n{context}"
