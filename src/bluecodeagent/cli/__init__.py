@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "bench": "bluecodeagent.cli.bench:bench",
     "scan": "bluecodeagent.cli.scan:scan",
     "doctor": "bluecodeagent.cli.doctor:doctor",
+    "serve": "bluecodeagent.cli.serve:serve",
 }
 
 
