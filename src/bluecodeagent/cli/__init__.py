@@ -3,6 +3,7 @@ calls the Python API and formats; the logic lives in the library."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -80,4 +81,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as e:  # a bug: say so in one line; the traceback only on request
+        if os.environ.get("BLUECODE_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e} (rerun with BLUECODE_DEBUG=1 for details)", err=True)
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

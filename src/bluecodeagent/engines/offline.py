@@ -22,6 +22,7 @@ from bluecodeagent.tasks import RuleHit, get_task
 from bluecodeagent.verdict import Evidence, Finding, Neighbour, Task, Verdict
 
 SNIPPET_CHARS = 240
+EMBED_CACHE_SIZE = 512
 
 
 class OfflineEngine:
@@ -33,6 +34,7 @@ class OfflineEngine:
         self.kb = kb
         self.settings = settings
         self._detectors: dict[str, TaskDetector] = {}
+        self._cache: dict[str, np.ndarray] = {}
 
     def detector(self, task: str) -> TaskDetector:
         if task not in self._detectors:
@@ -48,8 +50,7 @@ class OfflineEngine:
         det = self.detector(task)
         started = time.perf_counter()
         pieces = [spec.segments(text, ctx) for text, ctx in records]
-        flat = [p for ps in pieces for p in ps]
-        vectors = self.kb.require_embedder().embed(flat)
+        vectors = self._embed([p for ps in pieces for p in ps])
         verdicts, offset = [], 0
         for (text, ctx), ps in zip(records, pieces, strict=True):
             vecs = vectors[offset : offset + len(ps)]
@@ -61,6 +62,17 @@ class OfflineEngine:
         for v in verdicts:
             v.latency_ms = per_item
         return verdicts
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embed, reusing recent vectors (``--task all`` embeds the same prompt for several tasks)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for t, v in zip(missing, self.kb.require_embedder().embed(missing), strict=True):
+                self._cache[t] = v
+        out = np.stack([self._cache[t] for t in texts])
+        while len(self._cache) > EMBED_CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        return out
 
     def _verdict(
         self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]
