@@ -142,3 +142,14 @@ def test_refuses_open_non_loopback_bind(tmp_path: Path) -> None:
     ensure_safe_bind(loaded)
     with pytest.raises(ConfigError, match="BLUECODE_TEST_KEY"):
         loaded.resolved_keys()
+
+
+def test_example_config_loads_and_cli_refuses_open_bind() -> None:
+    from click.testing import CliRunner
+
+    from bluecodeagent.cli import cli
+
+    example = load_server_config(Path(__file__).parents[2] / "deploy" / "server.example.toml")
+    assert [k.name for k in example.keys] == ["developers", "ops"] and example.proxy_code_policy == "warn"
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "1"])
+    assert isinstance(result.exception, ConfigError) and "without API keys" in str(result.exception)
