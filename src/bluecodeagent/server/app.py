@@ -204,9 +204,10 @@ class AccessLog:
             self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(elapsed)
             state = scope.get("state") or {}
-            log.info(json.dumps({"event": "request", "request_id": rid, "method": scope["method"],
-                                 "endpoint": endpoint, "status": status, "ms": round(elapsed * 1000, 2),
-                                 "key": state.get("key_name"), **(state.get("log") or {})}))
+            log.info(json.dumps({"ts": round(time.time(), 3), "event": "request", "request_id": rid,
+                                 "method": scope["method"], "endpoint": endpoint, "status": status,
+                                 "ms": round(elapsed * 1000, 2), "key": state.get("key_name"),
+                                 **(state.get("log") or {})}))
 
 
 # -- the service ------------------------------------------------------------------------------------------
