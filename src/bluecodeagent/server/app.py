@@ -6,6 +6,7 @@ CPU-bound and run in a thread pool, one at a time per agent (the model and knowl
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -27,11 +28,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.errors import BlueCodeError, ConfigError, InputError, KnowledgeError, ModelError
 from bluecodeagent.server.config import ServerConfig
+from bluecodeagent.subject import validate_text
 from bluecodeagent.verdict import Decision, Verdict
 
 log = logging.getLogger("bluecodeagent.server")
 T = TypeVar("T")
 _RANK = {Decision.ALLOW: 0, Decision.WARN: 1, Decision.BLOCK: 2}
+MAX_BATCH = 32
 
 
 # -- request and response models ------------------------------------------------------------------------
@@ -224,6 +227,8 @@ class Service:
         self.ready = threading.Event()
         self.ready_detail = "loading the model and knowledge base"
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._pending: dict[str, list[tuple[str, str | None, asyncio.Future[Verdict]]]] = {}
+        self._draining: set[str] = set()
 
     def warm_up(self) -> None:
         """Load the model and knowledge base (the tasks it has) so the first request is fast."""
@@ -251,6 +256,37 @@ class Service:
                 return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
         except TimeoutError as e:
             raise ServiceError(504, "timeout", f"the check took longer than {self.config.check_timeout_s:g} s") from e
+
+    async def check(self, text: str, task: str, context: str | None) -> Verdict:
+        """Screen one prompt; requests arriving while a batch runs are embedded together in the next one."""
+        limit = self.agent.settings.max_input_bytes
+        validate_text(text, limit, "text")
+        if context is not None:
+            validate_text(context, limit, "context")
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(task, []).append((text, context, future))
+        if task not in self._draining:
+            self._draining.add(task)
+            asyncio.create_task(self._drain(task))  # noqa: RUF006 - it ends when the queue is empty
+        return await future
+
+    async def _drain(self, task: str) -> None:
+        try:
+            while queue := self._pending.get(task):
+                batch, self._pending[task] = queue[:MAX_BATCH], queue[MAX_BATCH:]
+                records = [(text, ctx) for text, ctx, _ in batch]
+                try:
+                    verdicts = await self.run(lambda records=records: self.agent.check_many(records, task))
+                except Exception as e:  # every waiter of the batch gets the error
+                    for *_, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(e)
+                else:
+                    for (*_, fut), v in zip(batch, verdicts, strict=True):
+                        if not fut.done():
+                            fut.set_result(v)
+        finally:
+            self._draining.discard(task)
 
     def require(self, scope: str) -> Callable[[Request], Awaitable[None]]:
         """A dependency enforcing ``Authorization: Bearer <key>`` with ``scope`` (no keys: open)."""
@@ -330,10 +366,8 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
     @app.post("/v1/check", response_model=CheckResponse, dependencies=[check_dep], responses=err,
               tags=["guard"], summary="Screen a prompt")
     async def check(req: CheckRequest, request: Request) -> CheckResponse:
-        if req.task == "all":
-            verdicts = await svc.run(lambda: agent.check_all(req.text, req.context))
-        else:
-            verdicts = [await svc.run(lambda: agent.check(req.text, req.task, req.context))]
+        tasks = ("bias", "malicious", "injection") if req.task == "all" else (req.task,)
+        verdicts = list(await asyncio.gather(*(svc.check(req.text, t, req.context) for t in tasks)))
         svc.metrics.record(verdicts)
         _verdict_log(request, verdicts)
         worst = max((v.decision for v in verdicts), key=_RANK.__getitem__)
