@@ -23,7 +23,8 @@ ADMIN = {"Authorization": "Bearer admin-key"}
 def client(tiny_kb_shared: Path) -> Iterator[httpx.Client]:
     config = ServerConfig(
         keys=[ApiKey(name="ci", key="check-key", scopes=["check"]),
-              ApiKey(name="ops", key="admin-key", scopes=["admin"])],
+              ApiKey(name="ops", key="admin-key", scopes=["admin"]),
+              ApiKey(name="slow", key="slow-key", rate_per_s=0.5, burst=2)],
         max_body_bytes=64_000,
     )
     app = create_app(BlueCodeAgent(tiny_kb_shared), config)
@@ -169,3 +170,12 @@ def test_concurrent_checks_are_batched_without_mixing_answers(client: httpx.Clie
     with ThreadPoolExecutor(8) as pool:
         decisions = list(pool.map(one, texts))
     assert decisions == ["allow" if i % 2 == 0 else "block" for i in range(16)]
+
+
+def test_per_key_rate_limit(client: httpx.Client) -> None:
+    slow = {"Authorization": "Bearer slow-key"}
+    statuses = [client.post("/v1/scan", json={"code": "x = 1\n"}, headers=slow).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    r = client.post("/v1/scan", json={"code": "x = 1\n"}, headers=slow)
+    assert r.json()["error"]["type"] == "rate_limited" and r.headers["retry-after"] == "1"
+    assert client.post("/v1/scan", json={"code": "x = 1\n"}, headers=CHECK).status_code == 200  # other keys unaffected

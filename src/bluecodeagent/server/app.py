@@ -229,6 +229,7 @@ class Service:
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self._pending: dict[str, list[tuple[str, str | None, asyncio.Future[Verdict]]]] = {}
         self._draining: set[str] = set()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key name -> (tokens, last refill)
 
     def warm_up(self) -> None:
         """Load the model and knowledge base (the tasks it has) so the first request is fast."""
@@ -288,6 +289,15 @@ class Service:
         finally:
             self._draining.discard(task)
 
+    def _take(self, name: str, rate: float, burst: int) -> bool:
+        """Token bucket per key (the event loop is single-threaded, so no lock is needed)."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(name, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - last) * rate)
+        ok = tokens >= 1.0
+        self._buckets[name] = (tokens - 1.0 if ok else tokens, now)
+        return ok
+
     def require(self, scope: str) -> Callable[[Request], Awaitable[None]]:
         """A dependency enforcing ``Authorization: Bearer <key>`` with ``scope`` (no keys: open)."""
 
@@ -300,6 +310,8 @@ class Service:
             if match is None:
                 raise ServiceError(401, "unauthorized", "missing or invalid API key (Authorization: Bearer <key>)")
             request.state.key_name = match.name
+            if match.rate_per_s is not None and not self._take(match.name, match.rate_per_s, match.burst):
+                raise ServiceError(429, "rate_limited", f"rate limit of {match.rate_per_s:g} requests/s exceeded")
             if scope not in match.scopes and "admin" not in match.scopes:
                 raise ServiceError(403, "forbidden", f"this key lacks the {scope!r} scope")
 
@@ -335,7 +347,7 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "1"}}.get(exc.status)
         return error_response(exc.status, exc.type, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -35,6 +35,8 @@ class ApiKey(BaseModel):
     key: SecretStr | None = None
     key_env: str | None = None
     scopes: list[Scope] = Field(default_factory=lambda: ["check"], description="'admin' implies 'check'.")
+    rate_per_s: float | None = Field(default=None, gt=0, description="Sustained requests per second (429 above).")
+    burst: int = Field(default=20, ge=1, description="Requests allowed at once above the sustained rate.")
 
     @model_validator(mode="after")
     def _one_source(self) -> ApiKey:
