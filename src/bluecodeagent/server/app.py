@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -229,6 +230,7 @@ class Service:
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self._pending: dict[str, list[tuple[str, str | None, asyncio.Future[Verdict]]]] = {}
         self._draining: set[str] = set()
+        self._limiter: anyio.CapacityLimiter | None = None
         self._buckets: dict[str, tuple[float, float]] = {}  # key name -> (tokens, last refill)
 
     def warm_up(self) -> None:
@@ -252,9 +254,11 @@ class Service:
             with self.lock:
                 return fn()
 
+        if self._limiter is None:  # CPU-bound: more threads than cores only thrash the GIL
+            self._limiter = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
         try:
             with anyio.fail_after(self.config.check_timeout_s):
-                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=self._limiter)
         except TimeoutError as e:
             raise ServiceError(504, "timeout", f"the check took longer than {self.config.check_timeout_s:g} s") from e
 
