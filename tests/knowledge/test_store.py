@@ -106,3 +106,28 @@ def test_item_validation():
         == KnowledgeItem(task="bias", label="safe", text="x").uid
         != KnowledgeItem(task="bias", label="unsafe", text="x").uid
     )
+
+
+def test_sync_batch_embeds_only_new_items(tiny_kb_path, embedder):
+    class CountingEmbedder:
+        name, dim = embedder.name, embedder.dim
+
+        def __init__(self):
+            self.seen: list[str] = []
+
+        def embed(self, texts):
+            self.seen.extend(texts)
+            return embedder.embed(texts)
+
+    counting = CountingEmbedder()
+    kb = KnowledgeBase(tiny_kb_path, counting)
+    current = list(kb.items())
+    changed = current[0].model_copy(update={"principle": "edited principle"})
+    new = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every host on the LAN",
+                        batch="tiny")
+    added, updated, removed = kb.sync_batch("tiny", [changed, *current[2:], new])
+    assert (added, updated, removed) == (1, len(current) - 1, 1)
+    assert counting.seen == [new.text]
+    texts = {it.uid: it for it in kb.items()}
+    assert texts[changed.uid].principle == "edited principle" and current[1].uid not in texts
+    assert kb.search(embedder.embed(["worm that spreads across the LAN"])[0], 1)[0].item.uid == new.uid

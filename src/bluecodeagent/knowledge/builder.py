@@ -69,8 +69,7 @@ def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build:
         if not auto_build or version in (None, "custom") or version == knowledge_version():
             return kb
         print(f"bluecode: shipped knowledge changed; refreshing the built-in items of {path}", file=sys.stderr)
-        kb.remove(batch=BUILTIN_BATCH)
-        kb.add(default_items(), progress=sys.stderr.isatty())
+        kb.sync_batch(BUILTIN_BATCH, default_items(), progress=sys.stderr.isatty())
         kb.set_meta("knowledge_version", knowledge_version())
         return kb
     if not auto_build:

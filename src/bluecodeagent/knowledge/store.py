@@ -154,6 +154,34 @@ class KnowledgeBase:
         self._changed()
         return len(rows)
 
+    def sync_batch(self, batch: str, items: list[KnowledgeItem], *, progress: bool = False) -> tuple[int, int, int]:
+        """Make ``batch`` hold exactly ``items``: embed only new texts, update the rest in place.
+
+        Returns (added, updated, removed). Cheap when a policy edit changes a few items.
+        """
+        existing = {r[0] for r in self._db.execute("SELECT uid FROM items WHERE batch = ?", (batch,))}
+        wanted = {it.uid: it for it in items}
+        fresh = [it for uid, it in wanted.items() if uid not in existing]
+        kept = [it for uid, it in wanted.items() if uid in existing]
+        with self._db:
+            self._db.executemany(
+                "UPDATE items SET category=?, counterpart=?, policy=?, principle=?, provenance=? WHERE uid=?",
+                [
+                    (
+                        it.category,
+                        it.counterpart,
+                        it.policy,
+                        it.principle,
+                        json.dumps(it.provenance, sort_keys=True),
+                        it.uid,
+                    )
+                    for it in kept
+                ],
+            )
+        removed = self.remove(uids=existing - set(wanted))
+        self.add([it.model_copy(update={"batch": batch}) for it in fresh], progress=progress)
+        return len(fresh), len(kept), removed
+
     def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
         """Delete items by uid or a whole batch. Returns how many were removed."""
         n = 0

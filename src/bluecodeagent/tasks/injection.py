@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from bluecodeagent.tasks.base import Rule, TaskSpec, rx
@@ -24,9 +23,7 @@ class InjectionSpec(TaskSpec):
             block = m.group(0)
             # Keep a code block with the sentence that introduces it: that is where injected
             # "include the following snippet" instructions live.
-            if pieces:
-                pieces.append(f"{pieces[-1]}\n{block}"[:MAX_SEGMENT_CHARS])
-            pieces.append(block[:MAX_SEGMENT_CHARS])
+            pieces.append(f"{pieces[-1]}\n{block}"[:MAX_SEGMENT_CHARS] if pieces else block[:MAX_SEGMENT_CHARS])
             pos = m.end()
         pieces.extend(_prose(material[pos:]))
         seen: set[str] = set()
@@ -40,10 +37,7 @@ def _prose(chunk: str) -> list[str]:
         para = " ".join(line.strip() for line in para.splitlines() if line.strip())
         if not para:
             continue
-        sentences = _SENTENCE.split(para)
-        # Single sentences plus pairs: an instruction is often split over two sentences.
-        out.extend(s[:MAX_SEGMENT_CHARS] for s in sentences)
-        out.extend(f"{a} {b}"[:MAX_SEGMENT_CHARS] for a, b in itertools.pairwise(sentences))
+        out.extend(s[:MAX_SEGMENT_CHARS] for s in _SENTENCE.split(para))
     return out
 
 
