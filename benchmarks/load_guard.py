@@ -4,7 +4,7 @@ Starts ``bluecode serve`` as a child process on a free loopback port (no keys, l
 drives ``POST /v1/check`` (and, with ``--scans``, ``POST /v1/scan`` with the static engine) with asyncio
 clients. Bounded in count (``--requests`` per level) and time (``--max-seconds`` per level).
 
-    python benchmarks/load_guard.py --requests 500
+    python benchmarks/load_guard.py --requests 500 --proxy-overhead 200
     python benchmarks/load_guard.py --requests 10000 --scans --kb ~/.local/share/bluecodeagent/knowledge.sqlite
 """
 
@@ -86,6 +86,48 @@ async def run_level(url: str, kind: str, task: str, concurrency: int, total: int
             "rps": len(lat) / wall if wall else 0.0, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
 
 
+def start_upstream() -> str:
+    """A minimal OpenAI-compatible upstream in a thread of this process (for the proxy overhead)."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: dict[str, Any]) -> dict[str, Any]:
+        return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "Use sorted(names)."}}]}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def proxy_overhead(guard: str, upstream: str, n: int) -> None:
+    """p50 of an allowed chat request sent directly to the upstream and through the guard, one at a time."""
+    results = {}
+    with httpx.Client(timeout=60, trust_env=False) as client:
+        for name, base in (("direct", upstream), ("proxied", f"{guard}/v1")):
+            lat = []
+            for i in range(n + 10):
+                text = f"{PROMPTS[1]} (ticket {next(TICKETS)})"
+                body = {"model": "m", "messages": [{"role": "user", "content": text}]}
+                t0 = time.perf_counter()
+                r = client.post(f"{base}/chat/completions", json=body)
+                if i >= 10:  # the first ten warm the connection
+                    lat.append(time.perf_counter() - t0)
+                r.raise_for_status()
+            results[name] = statistics.median(lat) * 1000
+    print(f"proxy overhead ({n} allowed requests, 1 client): direct p50 {results['direct']:.1f} ms, "
+          f"proxied p50 {results['proxied']:.1f} ms, added {results['proxied'] - results['direct']:.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=500, help="requests per concurrency level (default 500)")
@@ -94,12 +136,17 @@ def main() -> None:
     ap.add_argument("--task", default="malicious", help="prompt task (default malicious; 'all')")
     ap.add_argument("--scans", action="store_true", help="also benchmark static code scans")
     ap.add_argument("--kb", default=None, help="knowledge base file (default: the user's)")
+    ap.add_argument("--proxy-overhead", type=int, default=0, metavar="N",
+                    help="also measure the proxy's added latency over N allowed chat requests")
     args = ap.parse_args()
+    upstream = start_upstream() if args.proxy_overhead else None
 
     port = free_port()
     cmd = [sys.executable, "-m", "bluecodeagent", "serve", "--port", str(port), "--log-level", "warning"]
     if args.kb:
         cmd += ["--kb", args.kb]
+    if upstream:
+        cmd += ["--upstream", upstream]
     server = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     url = f"http://127.0.0.1:{port}"
     try:
@@ -121,6 +168,8 @@ def main() -> None:
                 r = asyncio.run(run_level(url, kind, args.task, c, args.requests, args.max_seconds))
                 print(f"{r['kind']:6} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
                       f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}", flush=True)
+        if upstream:
+            proxy_overhead(url, upstream, args.proxy_overhead)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
