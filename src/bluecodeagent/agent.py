@@ -69,7 +69,7 @@ class BlueCodeAgent:
     def check_all(self, text: str, context: str | None = None) -> list[Verdict]:
         """Screen one prompt for every prompt task."""
         self._validate(text, context)
-        return [self.engine.check(text, t, context) for t in PROMPT_TASKS]
+        return self.engine.check_all(text, context)
 
     def check_many(self, records: list[tuple[str, str | None]], task: str) -> list[Verdict]:
         """Screen many prompts for one task with batched embedding (inputs must be valid)."""

@@ -14,6 +14,8 @@ class Engine(Protocol):
 
     def check_many(self, records: list[tuple[str, str | None]], task: str) -> list[Verdict]: ...
 
+    def check_all(self, text: str, context: str | None = None) -> list[Verdict]: ...
+
 
 def decide(score: float, warn: float, block: float) -> Decision:
     """Map a score to allow / warn / block with the configured thresholds."""

@@ -18,11 +18,10 @@ from bluecodeagent.knowledge.constitution import build_constitution
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
-from bluecodeagent.tasks import RuleHit, get_task
+from bluecodeagent.tasks import PROMPT_TASKS, RuleHit, get_task
 from bluecodeagent.verdict import Evidence, Finding, Neighbour, Task, Verdict
 
 SNIPPET_CHARS = 240
-EMBED_CACHE_SIZE = 512
 
 
 class OfflineEngine:
@@ -34,7 +33,6 @@ class OfflineEngine:
         self.kb = kb
         self.settings = settings
         self._detectors: dict[str, TaskDetector] = {}
-        self._cache: dict[str, np.ndarray] = {}
 
     def detector(self, task: str) -> TaskDetector:
         if task not in self._detectors:
@@ -44,13 +42,20 @@ class OfflineEngine:
     def check(self, text: str, task: str, context: str | None = None) -> Verdict:
         return self.check_many([(text, context)], task)[0]
 
-    def check_many(self, records: list[tuple[str, str | None]], task: str) -> list[Verdict]:
-        """Score many subjects with one batched embedding call."""
+    def check_all(self, text: str, context: str | None = None) -> list[Verdict]:
+        """Every prompt task for one subject, embedding each distinct piece once."""
+        known: dict[str, np.ndarray] = {}
+        return [self.check_many([(text, context)], task, known)[0] for task in PROMPT_TASKS]
+
+    def check_many(
+        self, records: list[tuple[str, str | None]], task: str, known: dict[str, np.ndarray] | None = None
+    ) -> list[Verdict]:
+        """Score many subjects with one batched embedding call (``known``: vectors already computed)."""
         spec = get_task(task)
         det = self.detector(task)
         started = time.perf_counter()
         pieces = [spec.segments(text, ctx) for text, ctx in records]
-        vectors = self._embed([p for ps in pieces for p in ps])
+        vectors = self._embed([p for ps in pieces for p in ps], {} if known is None else known)
         verdicts, offset = [], 0
         for (text, ctx), ps in zip(records, pieces, strict=True):
             vecs = vectors[offset : offset + len(ps)]
@@ -63,16 +68,12 @@ class OfflineEngine:
             v.latency_ms = per_item
         return verdicts
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embed, reusing recent vectors (``--task all`` embeds the same prompt for several tasks)."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+    def _embed(self, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
+        """Embed each distinct text once, adding the new vectors to ``known``."""
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
-            for t, v in zip(missing, self.kb.require_embedder().embed(missing), strict=True):
-                self._cache[t] = v
-        out = np.stack([self._cache[t] for t in texts])
-        while len(self._cache) > EMBED_CACHE_SIZE:
-            self._cache.pop(next(iter(self._cache)))
-        return out
+            known.update(zip(missing, self.kb.require_embedder().embed(missing), strict=True))
+        return np.stack([known[t] for t in texts])
 
     def _verdict(
         self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]

@@ -78,6 +78,8 @@ class MiniLMOnnxEmbedder:
         opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Idle worker threads must not spin: on a small machine they steal the core that scores the result.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
             self._tok = Tokenizer.from_file(str(tok_path))
