@@ -82,8 +82,15 @@ async def run_level(url: str, kind: str, task: str, concurrency: int, total: int
         wall = time.perf_counter() - start
     lat = sorted(latencies)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else lat * 99
-    return {"kind": kind, "clients": concurrency, "requests": len(lat), "errors": errors,
-            "rps": len(lat) / wall if wall else 0.0, "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000}
+    return {
+        "kind": kind,
+        "clients": concurrency,
+        "requests": len(lat),
+        "errors": errors,
+        "rps": len(lat) / wall if wall else 0.0,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+    }
 
 
 def start_upstream() -> str:
@@ -97,9 +104,15 @@ def start_upstream() -> str:
 
     @app.post("/v1/chat/completions")
     async def chat(body: dict[str, Any]) -> dict[str, Any]:
-        return {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": "Use sorted(names)."}}]}
+        return {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "m"),
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Use sorted(names)."}}
+            ],
+        }
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -124,8 +137,10 @@ def proxy_overhead(guard: str, upstream: str, n: int) -> None:
                     lat.append(time.perf_counter() - t0)
                 r.raise_for_status()
             results[name] = statistics.median(lat) * 1000
-    print(f"proxy overhead ({n} allowed requests, 1 client): direct p50 {results['direct']:.1f} ms, "
-          f"proxied p50 {results['proxied']:.1f} ms, added {results['proxied'] - results['direct']:.1f} ms")
+    print(
+        f"proxy overhead ({n} allowed requests, 1 client): direct p50 {results['direct']:.1f} ms, "
+        f"proxied p50 {results['proxied']:.1f} ms, added {results['proxied'] - results['direct']:.1f} ms"
+    )
 
 
 def main() -> None:
@@ -136,8 +151,13 @@ def main() -> None:
     ap.add_argument("--task", default="malicious", help="prompt task (default malicious; 'all')")
     ap.add_argument("--scans", action="store_true", help="also benchmark static code scans")
     ap.add_argument("--kb", default=None, help="knowledge base file (default: the user's)")
-    ap.add_argument("--proxy-overhead", type=int, default=0, metavar="N",
-                    help="also measure the proxy's added latency over N allowed chat requests")
+    ap.add_argument(
+        "--proxy-overhead",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also measure the proxy's added latency over N allowed chat requests",
+    )
     args = ap.parse_args()
     upstream = start_upstream() if args.proxy_overhead else None
 
@@ -166,8 +186,11 @@ def main() -> None:
             for c in (int(x) for x in args.clients.split(",")):
                 asyncio.run(run_level(url, kind, args.task, c, min(args.requests, 20), 30))  # warm the connections
                 r = asyncio.run(run_level(url, kind, args.task, c, args.requests, args.max_seconds))
-                print(f"{r['kind']:6} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
-                      f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}", flush=True)
+                print(
+                    f"{r['kind']:6} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
+                    f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}",
+                    flush=True,
+                )
         if upstream:
             proxy_overhead(url, upstream, args.proxy_overhead)
     finally:

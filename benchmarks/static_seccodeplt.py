@@ -67,8 +67,10 @@ def main() -> None:
             print(f"--- FN CWE-{cwe} #{task['index']}\n{task['ground_truth']['vulnerable_code'][:800]}")
     dt = time.perf_counter() - t0
 
-    print(f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} "
-          f"{'FPR':>6} {'cwe-match':>9}")
+    print(
+        f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} "
+        f"{'FPR':>6} {'cwe-match':>9}"
+    )
     tot: dict[str, int] = defaultdict(int)
     for cwe in sorted(stats, key=int):
         s = stats[cwe]
@@ -76,12 +78,16 @@ def main() -> None:
             tot[k] += v
         p, r, f = f1(s["tp"], s["fp"], s["fn"])
         pairs = s["tp"] + s["fn"]
-        print(f"{cwe:>6} {s['tp']:>4} {s['fp']:>4} {s['tn']:>4} {s['fn']:>4} {p:6.2f} {r:6.2f} {f:6.2f} "
-              f"{s['pair'] / pairs:6.2f} {s['fp'] / (s['fp'] + s['tn']):6.2f} {s['match'] / pairs:9.2f}")
+        print(
+            f"{cwe:>6} {s['tp']:>4} {s['fp']:>4} {s['tn']:>4} {s['fn']:>4} {p:6.2f} {r:6.2f} {f:6.2f} "
+            f"{s['pair'] / pairs:6.2f} {s['fp'] / (s['fp'] + s['tn']):6.2f} {s['match'] / pairs:9.2f}"
+        )
     p, r, f = f1(tot["tp"], tot["fp"], tot["fn"])
     pairs = tot["tp"] + tot["fn"]
-    print(f"{'ALL':>6} {tot['tp']:>4} {tot['fp']:>4} {tot['tn']:>4} {tot['fn']:>4} {p:6.2f} {r:6.2f} {f:6.2f} "
-          f"{tot['pair'] / pairs:6.2f} {tot['fp'] / (tot['fp'] + tot['tn']):6.2f} {tot['match'] / pairs:9.2f}")
+    print(
+        f"{'ALL':>6} {tot['tp']:>4} {tot['fp']:>4} {tot['tn']:>4} {tot['fn']:>4} {p:6.2f} {r:6.2f} {f:6.2f} "
+        f"{tot['pair'] / pairs:6.2f} {tot['fp'] / (tot['fp'] + tot['tn']):6.2f} {tot['match'] / pairs:9.2f}"
+    )
     print(f"\n{n} programs ({pairs} pairs) in {dt:.2f}s: {n / dt:.0f} functions/s")
 
 

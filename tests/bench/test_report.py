@@ -36,8 +36,22 @@ def test_cli_runs_with_a_test_double(data_dir: Path, fake_factory: Any, tmp_path
     import bluecodeagent.bench.runner as runner
 
     monkeypatch.setattr(runner, "default_factory", lambda settings=None: fake_factory)
-    r = CliRunner().invoke(cli, ["bench", "--data-dir", str(data_dir), "--task", "bias", "--config", "split",
-                                 "--out", str(tmp_path / "o"), "--format", "json"])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "--data-dir",
+            str(data_dir),
+            "--task",
+            "bias",
+            "--config",
+            "split",
+            "--out",
+            str(tmp_path / "o"),
+            "--format",
+            "json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout[: r.stdout.rindex("}") + 1])["runs"][0]["task"] == "bias"
     assert (tmp_path / "o" / "report.html").is_file()

@@ -35,7 +35,8 @@ def test_bench_never_scores_an_item_in_its_kb(data_dir: Path, fake_factory: Any)
     opts = BenchOptions(data_dir=data_dir, latency_samples=3)
     result, preds = run_bench(opts, fake_factory)
     assert {(r.task, r.config) for r in result.runs} == {
-        (t, c) for t in ("bias", "malicious", "injection") for c in ("shipped", "split")}
+        (t, c) for t in ("bias", "malicious", "injection") for c in ("shipped", "split")
+    }
     split_agents = fake_factory.agents[1:]
     assert len(split_agents) == 3
     for agent in split_agents:
@@ -68,8 +69,9 @@ def test_shipped_items_equal_to_a_sample_are_excluded(data_dir: Path, fake_facto
     shipped = fake_factory(None)
     leaked = load_task("bias", data_dir)[0]
     shipped.kb.add([KnowledgeItem(task="bias", label="unsafe", text=leaked.text)])
-    result, preds = run_bench(BenchOptions(data_dir=data_dir, tasks=["bias"], configs=["shipped"],
-                                           latency_samples=0), fake_factory)
+    result, preds = run_bench(
+        BenchOptions(data_dir=data_dir, tasks=["bias"], configs=["shipped"], latency_samples=0), fake_factory
+    )
     assert result.runs[0].excluded_in_kb == [leaked.id]
     assert leaked.id not in {p.id for p in preds}
 

@@ -32,7 +32,7 @@ def test_single_prompt_verdict_json(tiny_kb_path):
     v = json.loads(proc.stdout)
     assert v["label"] == "unsafe" and v["task"] == "malicious" and 0 <= v["score"] <= 1
     assert v["category"] == "keylogger"
-    assert len(v["evidence"]["unsafe_neighbours"]) == 3 or len(v["evidence"]["unsafe_neighbours"]) == 4
+    assert len(v["evidence"]["unsafe_neighbours"]) == 3
     assert v["evidence"]["constitution"], "a verdict must carry its constitution"
 
 

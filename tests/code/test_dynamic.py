@@ -88,7 +88,7 @@ CASES = [
         ["name"],
         "import sqlite3\ndef find_user(name: str):\n    c = sqlite3.connect(':memory:')\n"
         "    c.execute('create table u (n text)')\n"
-        "    return c.execute(\"select * from u where n = '\" + name + \"'\").fetchall()\n",
+        '    return c.execute("select * from u where n = \'" + name + "\'").fetchall()\n',
         "import sqlite3\ndef find_user(name: str):\n    c = sqlite3.connect(':memory:')\n"
         "    c.execute('create table u (n text)')\n"
         "    return c.execute('select * from u where n = ?', (name,)).fetchall()\n",

@@ -84,7 +84,8 @@ def wait_until_gone(marker: str, seconds: float = 3.0) -> list[int]:
 def test_runs_code_with_files_stdin_and_exit_code(box: Sandbox) -> None:
     res = box.run_python(
         "import sys, os\nprint(open('pkg/data.txt').read(), sys.stdin.read(), os.getcwd())\nsys.exit(3)",
-        files={"pkg/data.txt": "hello"}, stdin="from-stdin",
+        files={"pkg/data.txt": "hello"},
+        stdin="from-stdin",
     )
     assert isinstance(res, SandboxResult)
     assert res.stdout.split() == ["hello", "from-stdin", "/work"]
@@ -94,9 +95,12 @@ def test_runs_code_with_files_stdin_and_exit_code(box: Sandbox) -> None:
 
 @needs_bwrap
 def test_unprivileged_no_caps_clean_env(box: Sandbox) -> None:
-    r = run_json(box, "import os\nst = open('/proc/self/status').read()\n"
-                      "R = {'uid': os.getuid(), 'env': sorted(os.environ),"
-                      " 'cap': [l.split()[1] for l in st.splitlines() if l.startswith('CapEff')][0]}")
+    r = run_json(
+        box,
+        "import os\nst = open('/proc/self/status').read()\n"
+        "R = {'uid': os.getuid(), 'env': sorted(os.environ),"
+        " 'cap': [l.split()[1] for l in st.splitlines() if l.startswith('CapEff')][0]}",
+    )
     assert r["uid"] != 0
     if os.geteuid() == 0:
         assert r["uid"] == NOBODY
@@ -337,9 +341,12 @@ def test_sees_no_host_processes(box: Sandbox) -> None:
 def test_seccomp_denies_listed_syscalls(box: Sandbox) -> None:
     if not box.layers()["seccomp"]:
         pytest.skip("seccomp layer inactive (pyseccomp/libseccomp not importable)")
-    r = run_json(box, "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                      "rc = libc.syscall(425, 1, None)\n"  # io_uring_setup: EFAULT unless filtered
-                      "R = [rc, ctypes.get_errno()]")
+    r = run_json(
+        box,
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "rc = libc.syscall(425, 1, None)\n"  # io_uring_setup: EFAULT unless filtered
+        "R = [rc, ctypes.get_errno()]",
+    )
     assert r == [-1, 1]  # EPERM from the filter
 
 

@@ -123,8 +123,9 @@ def test_sync_batch_embeds_only_new_items(tiny_kb_path, embedder):
     kb = KnowledgeBase(tiny_kb_path, counting)
     current = list(kb.items())
     changed = current[0].model_copy(update={"principle": "edited principle"})
-    new = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every host on the LAN",
-                        batch="tiny")
+    new = KnowledgeItem(
+        task="malicious", label="unsafe", category="worm", text="Spread to every host on the LAN", batch="tiny"
+    )
     added, updated, removed = kb.sync_batch("tiny", [changed, *current[2:], new])
     assert (added, updated, removed) == (1, len(current) - 1, 1)
     assert counting.seen == [new.text]

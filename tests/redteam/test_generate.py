@@ -96,9 +96,7 @@ def test_variety_of_forms(items_by_task: dict[str, list], task: str) -> None:
         texts = [i.text for i in items if i.label == label]
         lengths = sorted(len(t) for t in texts)
         assert lengths[len(lengths) // 10] < 0.55 * lengths[9 * len(lengths) // 10]
-        templates = Counter(
-            (i.provenance["template"], i.provenance.get("frame")) for i in items if i.label == label
-        )
+        templates = Counter((i.provenance["template"], i.provenance.get("frame")) for i in items if i.label == label)
         assert len(templates) >= 3
         assert max(templates.values()) / len(texts) < 0.3
         first_words = Counter(t.split()[0] for t in texts)

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 VULNERABLE_ANSWER = (
-    "Here is a helper:\n\n```python\nimport os\n\n\ndef ping(host):\n    os.system(\"ping -c 1 \" + host)\n```\n"
+    'Here is a helper:\n\n```python\nimport os\n\n\ndef ping(host):\n    os.system("ping -c 1 " + host)\n```\n'
 )
 ORDINARY_ANSWER = "To reverse a list in Python use `items[::-1]` or `items.reverse()`."
 
@@ -66,17 +66,54 @@ class FakeUpstreamForTests:
         text = self.answer(prompt)
         base = {"id": "chatcmpl-fake", "created": 1700000000, "model": body["model"]}
         if body.get("stream"):
+
             def chunks() -> Iterator[str]:
-                yield "data: " + json.dumps({**base, "object": "chat.completion.chunk", "choices": [
-                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}) + "\n\n"
+                yield (
+                    "data: "
+                    + json.dumps(
+                        {
+                            **base,
+                            "object": "chat.completion.chunk",
+                            "choices": [
+                                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                            ],
+                        }
+                    )
+                    + "\n\n"
+                )
                 for i in range(0, len(text), 16):
-                    yield "data: " + json.dumps({**base, "object": "chat.completion.chunk", "choices": [
-                        {"index": 0, "delta": {"content": text[i:i + 16]}, "finish_reason": None}]}) + "\n\n"
-                yield "data: " + json.dumps({**base, "object": "chat.completion.chunk", "choices": [
-                    {"index": 0, "delta": {}, "finish_reason": "stop"}]}) + "\n\n"
+                    yield (
+                        "data: "
+                        + json.dumps(
+                            {
+                                **base,
+                                "object": "chat.completion.chunk",
+                                "choices": [
+                                    {"index": 0, "delta": {"content": text[i : i + 16]}, "finish_reason": None}
+                                ],
+                            }
+                        )
+                        + "\n\n"
+                    )
+                yield (
+                    "data: "
+                    + json.dumps(
+                        {
+                            **base,
+                            "object": "chat.completion.chunk",
+                            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                        }
+                    )
+                    + "\n\n"
+                )
                 yield "data: [DONE]\n\n"
 
             return StreamingResponse(chunks(), media_type="text/event-stream")
-        return JSONResponse({**base, "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}})
+        return JSONResponse(
+            {
+                **base,
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+            }
+        )

@@ -21,8 +21,13 @@ VULNERABLE = "Write a function that will ping a host"
 
 
 def _config(upstream: str, **kw: object) -> ServerConfig:
-    return ServerConfig(keys=[ApiKey(name="dev", key="proxy-key")], upstream_base_url=upstream,
-                        proxy_prompt_tasks=["malicious"], proxy_injection=False, **kw)
+    return ServerConfig(
+        keys=[ApiKey(name="dev", key="proxy-key")],
+        upstream_base_url=upstream,
+        proxy_prompt_tasks=["malicious"],
+        proxy_injection=False,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +53,14 @@ def client(guard: str) -> openai.OpenAI:
 
 
 def _ask(client: openai.OpenAI, text: str, stream: bool = False):  # type: ignore[no-untyped-def]
-    return client.chat.completions.create(model="fake-model", messages=[{"role": "user", "content": text}],
-                                          stream=stream)
+    return client.chat.completions.create(
+        model="fake-model", messages=[{"role": "user", "content": text}], stream=stream
+    )
 
 
 def test_malicious_request_is_refused_without_reaching_upstream(
-        client: openai.OpenAI, upstream: tuple[FakeUpstreamForTests, str]) -> None:
+    client: openai.OpenAI, upstream: tuple[FakeUpstreamForTests, str]
+) -> None:
     before = len(upstream[0].requests)
     r = _ask(client, MALICIOUS)
     assert r.choices[0].finish_reason == "content_filter"
@@ -98,8 +105,9 @@ def test_streaming(client: openai.OpenAI) -> None:
     assert "os.system" in text and "CWE-78" in text and extras[0]["action"] == "warn"
 
 
-def test_block_policy_withholds_vulnerable_code(upstream: tuple[FakeUpstreamForTests, str],
-                                                tiny_kb_shared: Path) -> None:
+def test_block_policy_withholds_vulnerable_code(
+    upstream: tuple[FakeUpstreamForTests, str], tiny_kb_shared: Path
+) -> None:
     app = create_app(BlueCodeAgent(tiny_kb_shared), _config(upstream[1], proxy_code_policy="block", warm_up=False))
     with serve_in_thread(app) as url:
         c = openai.OpenAI(base_url=f"{url}/v1", api_key="proxy-key", max_retries=0)
@@ -121,13 +129,21 @@ def test_upstream_failures_are_clear(client: openai.OpenAI, tiny_kb_shared: Path
         _ask(client, "a bad model")
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=client.base_url, api_key="wrong", max_retries=0).chat.completions.create(
-            model="m", messages=[{"role": "user", "content": ORDINARY}])
+            model="m", messages=[{"role": "user", "content": ORDINARY}]
+        )
     down = create_app(BlueCodeAgent(tiny_kb_shared), _config(f"http://127.0.0.1:{free_port()}/v1", warm_up=False))
     with serve_in_thread(down) as url:
-        r = httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": "Bearer proxy-key"},
-                       json={"model": "m", "messages": [{"role": "user", "content": ORDINARY}]}, timeout=30)
+        r = httpx.post(
+            f"{url}/v1/chat/completions",
+            headers={"Authorization": "Bearer proxy-key"},
+            json={"model": "m", "messages": [{"role": "user", "content": ORDINARY}]},
+            timeout=30,
+        )
         assert r.status_code == 502
         assert r.json()["error"]["type"] == "upstream_unavailable" and "cannot reach" in r.json()["error"]["message"]
-        r = httpx.post(f"{url}/v1/chat/completions", headers={"Authorization": "Bearer proxy-key"},
-                       json={"model": "m", "messages": [{"role": "user", "content": ORDINARY}], "stream": True})
+        r = httpx.post(
+            f"{url}/v1/chat/completions",
+            headers={"Authorization": "Bearer proxy-key"},
+            json={"model": "m", "messages": [{"role": "user", "content": ORDINARY}], "stream": True},
+        )
         assert r.status_code == 502

@@ -52,8 +52,11 @@ class Sample(BaseModel):
     label: Literal["safe", "unsafe"]
     group: str = Field(description="Category or family, the unit of seen/unseen splits.")
     source: str = Field(description="Dataset the sample comes from.")
-    unit: str = Field(default="", description="Samples sharing a unit go to the KB or the test set together "
-                      "(default: the text's hash, so duplicate texts never straddle a split).")
+    unit: str = Field(
+        default="",
+        description="Samples sharing a unit go to the KB or the test set together "
+        "(default: the text's hash, so duplicate texts never straddle a split).",
+    )
     payload: str | None = Field(default=None, description="The harmful span (the injected instruction).")
 
     def model_post_init(self, __context: Any) -> None:
@@ -124,9 +127,11 @@ def load_mbpp(data_dir: Path, task: str) -> list[Sample]:
     """MBPP sanitized prompts as safe samples for ``task`` (no context)."""
     rows = _json(data_dir / "mbpp" / "sanitized-mbpp.json")
     return [
-        Sample(id=f"mbpp-{r.get('task_id', i)}", task=task, text=r["prompt"], label="safe",
-               group=MBPP_GROUP, source="mbpp")
-        for i, r in enumerate(rows) if r.get("prompt")
+        Sample(
+            id=f"mbpp-{r.get('task_id', i)}", task=task, text=r["prompt"], label="safe", group=MBPP_GROUP, source="mbpp"
+        )
+        for i, r in enumerate(rows)
+        if r.get("prompt")
     ]
 
 
@@ -137,21 +142,44 @@ def load_malicious(data_dir: Path) -> list[Sample]:
     for path in sorted(root.glob("*/*.py")):
         text = path.read_text(encoding="utf-8").strip()
         if text:
-            out.append(Sample(id=f"redcode-{path.parent.name}-{path.stem}", task="malicious", text=text,
-                              label="unsafe", group=f"redcode:{path.parent.name}", source="redcode_gen"))
+            out.append(
+                Sample(
+                    id=f"redcode-{path.parent.name}-{path.stem}",
+                    task="malicious",
+                    text=text,
+                    label="unsafe",
+                    group=f"redcode:{path.parent.name}",
+                    source="redcode_gen",
+                )
+            )
     for i, r in enumerate(_json(data_dir / "cyberseceval" / "interpreter.json")):
         if r.get("mutated_prompt"):
-            out.append(Sample(id=f"cse-interp-{i}", task="malicious", text=r["mutated_prompt"], label="unsafe",
-                              group=f"cyberseceval:{_first(r.get('attack_type'))}", source="cyberseceval"))
+            out.append(
+                Sample(
+                    id=f"cse-interp-{i}",
+                    task="malicious",
+                    text=r["mutated_prompt"],
+                    label="unsafe",
+                    group=f"cyberseceval:{_first(r.get('attack_type'))}",
+                    source="cyberseceval",
+                )
+            )
     return out
 
 
 def load_bias(data_dir: Path) -> list[Sample]:
     """CBS prompts that invite decisions on sensitive attributes (unsafe)."""
     return [
-        Sample(id=f"cbs-{i}", task="bias", text=r["prompt"], label="unsafe",
-               group=f"cbs:{r.get('category') or 'unknown'}", source="cbs")
-        for i, r in enumerate(_json(data_dir / "cbs" / "dataset.json")) if r.get("prompt")
+        Sample(
+            id=f"cbs-{i}",
+            task="bias",
+            text=r["prompt"],
+            label="unsafe",
+            group=f"cbs:{r.get('category') or 'unknown'}",
+            source="cbs",
+        )
+        for i, r in enumerate(_json(data_dir / "cbs" / "dataset.json"))
+        if r.get("prompt")
     ]
 
 
@@ -196,20 +224,36 @@ def load_injection(data_dir: Path, seed: int = 0) -> list[Sample]:
         context = "\n".join(rec.get("context") or []).strip()
         if not question or not context:
             continue
-        out.append(Sample(id=f"bipia-{i}-clean", task="injection", text=question, context=context, label="safe",
-                          group=BIPIA_CLEAN_GROUP, source="bipia"))
+        out.append(
+            Sample(
+                id=f"bipia-{i}-clean",
+                task="injection",
+                text=question,
+                context=context,
+                label="safe",
+                group=BIPIA_CLEAN_GROUP,
+                source="bipia",
+            )
+        )
         for category in sorted(attacks):
             instructions = attacks[category]
             if not instructions:
                 continue
             j = rng.randrange(len(instructions))
             position = rng.choice(("start", "middle", "end"))
-            out.append(Sample(
-                id=f"bipia-{i}-{_slug(category)}-{j}-{position}", task="injection", text=question,
-                context=insert_attack(context, instructions[j], position, rng), label="unsafe",
-                group=f"bipia:{category}", source="bipia", unit=f"bipia-attack:{category}:{j}",
-                payload=instructions[j],
-            ))
+            out.append(
+                Sample(
+                    id=f"bipia-{i}-{_slug(category)}-{j}-{position}",
+                    task="injection",
+                    text=question,
+                    context=insert_attack(context, instructions[j], position, rng),
+                    label="unsafe",
+                    group=f"bipia:{category}",
+                    source="bipia",
+                    unit=f"bipia-attack:{category}:{j}",
+                    payload=instructions[j],
+                )
+            )
     return out
 
 

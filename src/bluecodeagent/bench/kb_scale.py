@@ -60,8 +60,15 @@ def random_unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def measure(size: int, workdir: Path, *, queries: int = 100, batch: int = 50_000, seed: int = 0,
-            progress: Callable[[int], None] | None = None) -> ScaleResult:
+def measure(
+    size: int,
+    workdir: Path,
+    *,
+    queries: int = 100,
+    batch: int = 50_000,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> ScaleResult:
     """Build a base of ``size`` random items in ``workdir`` and time insert, load and queries."""
     rng = np.random.default_rng(seed)
     path = workdir / f"scale-{size}.sqlite"
@@ -70,9 +77,17 @@ def measure(size: int, workdir: Path, *, queries: int = 100, batch: int = 50_000
     t0 = time.perf_counter()
     for start in range(0, size, batch):
         n = min(batch, size - start)
-        items = [KnowledgeItem(uid=f"s{i}", task=TASKS[i % 3], label=LABELS[(i // 3) % 2], category=f"c{i % 17}",
-                               text=f"synthetic item {i}", batch="scale")
-                 for i in range(start, start + n)]
+        items = [
+            KnowledgeItem(
+                uid=f"s{i}",
+                task=TASKS[i % 3],
+                label=LABELS[(i // 3) % 2],
+                category=f"c{i % 17}",
+                text=f"synthetic item {i}",
+                batch="scale",
+            )
+            for i in range(start, start + n)
+        ]
         kb.add_vectors(items, random_unit(rng, n))
         if progress:
             progress(n)
@@ -99,18 +114,29 @@ def measure(size: int, workdir: Path, *, queries: int = 100, batch: int = 50_000
         kb.search(q, 3)
         plain.append((time.perf_counter() - t) * 1000)
     result = ScaleResult(
-        size=size, insert_s=insert_s, insert_rows_per_s=size / insert_s if insert_s else 0.0, open_load_s=open_s,
-        query_p50_ms=percentile(filtered, 50) or 0.0, query_p95_ms=percentile(filtered, 95) or 0.0,
-        query_unfiltered_p50_ms=percentile(plain, 50) or 0.0, file_mb=path.stat().st_size / 2**20,
-        rss_delta_mb=rss_delta, matrix_mb=idx.matrix.nbytes / 2**20,
+        size=size,
+        insert_s=insert_s,
+        insert_rows_per_s=size / insert_s if insert_s else 0.0,
+        open_load_s=open_s,
+        query_p50_ms=percentile(filtered, 50) or 0.0,
+        query_p95_ms=percentile(filtered, 95) or 0.0,
+        query_unfiltered_p50_ms=percentile(plain, 50) or 0.0,
+        file_mb=path.stat().st_size / 2**20,
+        rss_delta_mb=rss_delta,
+        matrix_mb=idx.matrix.nbytes / 2**20,
     )
     kb.close()
     path.unlink(missing_ok=True)
     return result
 
 
-def run_scale(sizes: Sequence[int], workdir: Path | None = None, *, queries: int = 100,
-              progress: Callable[[int], Callable[[int], None]] | None = None) -> list[ScaleResult]:
+def run_scale(
+    sizes: Sequence[int],
+    workdir: Path | None = None,
+    *,
+    queries: int = 100,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+) -> list[ScaleResult]:
     """Measure every size in turn (each in its own temporary file, deleted afterwards)."""
     update = progress(sum(sizes)) if progress else None
     with tempfile.TemporaryDirectory(prefix="bluecode-kb-scale-", dir=workdir) as tmp:
@@ -119,13 +145,19 @@ def run_scale(sizes: Sequence[int], workdir: Path | None = None, *, queries: int
 
 def scale_table(results: Sequence[ScaleResult]) -> str:
     """A fixed-width table of the scale results."""
-    head = f"{'items':>9}  {'insert s':>9}  {'rows/s':>9}  {'open+load s':>11}  {'q p50 ms':>9}  {'q p95 ms':>9}  " \
-           f"{'nofilt p50':>10}  {'file MB':>8}  {'RSS +MB':>8}  {'matrix MB':>9}"
+    head = (
+        f"{'items':>9}  {'insert s':>9}  {'rows/s':>9}  {'open+load s':>11}  {'q p50 ms':>9}  {'q p95 ms':>9}  "
+        f"{'nofilt p50':>10}  {'file MB':>8}  {'RSS +MB':>8}  {'matrix MB':>9}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
-        lines.append(f"{r.size:>9}  {r.insert_s:>9.2f}  {r.insert_rows_per_s:>9.0f}  {r.open_load_s:>11.2f}  "
-                     f"{r.query_p50_ms:>9.2f}  {r.query_p95_ms:>9.2f}  {r.query_unfiltered_p50_ms:>10.2f}  "
-                     f"{r.file_mb:>8.1f}  {r.rss_delta_mb:>8.1f}  {r.matrix_mb:>9.1f}")
-    lines.append("exact cosine top-3; filtered = task 'malicious' and label 'unsafe' (1/6 of rows); "
-                 f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+        lines.append(
+            f"{r.size:>9}  {r.insert_s:>9.2f}  {r.insert_rows_per_s:>9.0f}  {r.open_load_s:>11.2f}  "
+            f"{r.query_p50_ms:>9.2f}  {r.query_p95_ms:>9.2f}  {r.query_unfiltered_p50_ms:>10.2f}  "
+            f"{r.file_mb:>8.1f}  {r.rss_delta_mb:>8.1f}  {r.matrix_mb:>9.1f}"
+        )
+    lines.append(
+        "exact cosine top-3; filtered = task 'malicious' and label 'unsafe' (1/6 of rows); "
+        f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
     return "\n".join(lines)

@@ -101,8 +101,12 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def compute_metrics(
-    labels: Sequence[str], preds: Sequence[str], groups: Sequence[str], *,
-    latencies_ms: Sequence[float] = (), throughput_per_s: float | None = None,
+    labels: Sequence[str],
+    preds: Sequence[str],
+    groups: Sequence[str],
+    *,
+    latencies_ms: Sequence[float] = (),
+    throughput_per_s: float | None = None,
 ) -> Metrics:
     """Metrics for aligned labels, predictions and groups (MBPP samples have group ``mbpp``)."""
     c = confusion(labels, preds)
@@ -116,8 +120,19 @@ def compute_metrics(
         group_metrics[g] = GroupMetrics(n=len(pairs), flagged=flagged, rate=flagged / len(pairs), kind=kind)
     mbpp = group_metrics.get(MBPP_GROUP)
     return Metrics(
-        n=c.n, tp=c.tp, fp=c.fp, tn=c.tn, fn=c.fn, precision=c.precision, recall=c.recall, f1=c.f1,
-        accuracy=c.accuracy, fpr=c.fpr, fpr_mbpp=mbpp.rate if mbpp else None,
-        latency_p50_ms=percentile(latencies_ms, 50), latency_p95_ms=percentile(latencies_ms, 95),
-        throughput_per_s=throughput_per_s, groups=group_metrics,
+        n=c.n,
+        tp=c.tp,
+        fp=c.fp,
+        tn=c.tn,
+        fn=c.fn,
+        precision=c.precision,
+        recall=c.recall,
+        f1=c.f1,
+        accuracy=c.accuracy,
+        fpr=c.fpr,
+        fpr_mbpp=mbpp.rate if mbpp else None,
+        latency_p50_ms=percentile(latencies_ms, 50),
+        latency_p95_ms=percentile(latencies_ms, 95),
+        throughput_per_s=throughput_per_s,
+        groups=group_metrics,
     )

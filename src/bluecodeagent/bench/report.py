@@ -11,8 +11,22 @@ from pathlib import Path
 from bluecodeagent.bench.metrics import Metrics
 from bluecodeagent.bench.runner import BenchResult, Prediction, RunResult
 
-HEADERS = ("task", "config", "system", "subset", "n", "prec", "recall", "F1", "acc", "FPR", "FPR-mbpp",
-           "p50ms", "p95ms", "items/s")
+HEADERS = (
+    "task",
+    "config",
+    "system",
+    "subset",
+    "n",
+    "prec",
+    "recall",
+    "F1",
+    "acc",
+    "FPR",
+    "FPR-mbpp",
+    "p50ms",
+    "p95ms",
+    "items/s",
+)
 COLOURS = {"bluecode": "#1f5fbf", "knn": "#8c8c8c", "keyword": "#d98c1f"}
 
 
@@ -26,9 +40,24 @@ def rows(result: BenchResult) -> list[list[str]]:
     for run in result.runs:
         for system, subsets in run.systems.items():
             for subset, m in subsets.items():
-                out.append([run.task, run.config, system, subset, str(m.n), _f(m.precision), _f(m.recall),
-                            _f(m.f1), _f(m.accuracy), _f(m.fpr), _f(m.fpr_mbpp), _f(m.latency_p50_ms, 1),
-                            _f(m.latency_p95_ms, 1), _f(m.throughput_per_s, 1)])
+                out.append(
+                    [
+                        run.task,
+                        run.config,
+                        system,
+                        subset,
+                        str(m.n),
+                        _f(m.precision),
+                        _f(m.recall),
+                        _f(m.f1),
+                        _f(m.accuracy),
+                        _f(m.fpr),
+                        _f(m.fpr_mbpp),
+                        _f(m.latency_p50_ms, 1),
+                        _f(m.latency_p95_ms, 1),
+                        _f(m.throughput_per_s, 1),
+                    ]
+                )
     return out
 
 
@@ -48,8 +77,10 @@ def text_table(result: BenchResult) -> str:
     out.append("")
     out.extend(_split_notes(result.runs))
     env = result.environment
-    out.append(f"runtime {result.runtime_s:.1f} s; knowledge base {result.kb_path}; "
-               f"{env.get('cpus')} CPUs, load {env.get('loadavg_1m_at_start')} at start")
+    out.append(
+        f"runtime {result.runtime_s:.1f} s; knowledge base {result.kb_path}; "
+        f"{env.get('cpus')} CPUs, load {env.get('loadavg_1m_at_start')} at start"
+    )
     return "\n".join(out)
 
 
@@ -57,8 +88,10 @@ def _split_notes(runs: Iterable[RunResult]) -> list[str]:
     notes = []
     for run in runs:
         if run.config == "split":
-            notes.append(f"{run.task}/split: +{run.kb_added} dev items; seen groups: {', '.join(run.seen_groups)}; "
-                         f"unseen: {', '.join(run.unseen_groups)}")
+            notes.append(
+                f"{run.task}/split: +{run.kb_added} dev items; seen groups: {', '.join(run.seen_groups)}; "
+                f"unseen: {', '.join(run.unseen_groups)}"
+            )
         if run.excluded_in_kb:
             notes.append(f"{run.task}/{run.config}: {len(run.excluded_in_kb)} samples excluded (shipped KB holds them)")
     return notes
@@ -68,14 +101,18 @@ def markdown(result: BenchResult) -> str:
     """The report as Markdown: summary table, split notes, per-group rates of the agent."""
     o = result.options
     lines = [
-        "# BlueCodeAgent bench", "",
+        "# BlueCodeAgent bench",
+        "",
         f"Started {result.started}, runtime {result.runtime_s:.1f} s. Data: `{o.data_dir}`, limit {o.limit}, "
         f"seed {o.seed}, kNN k={o.knn_k}. Knowledge base: `{result.kb_path}` ({result.kb_stats.get('items')} items). "
-        f"Machine: {result.environment}.", "",
+        f"Machine: {result.environment}.",
+        "",
         "Subsets: `all` = every scored sample; `seen`/`unseen` = unsafe samples of groups with/without "
         "dev items in the knowledge base, plus every benign sample. Under `shipped` every group is unseen. "
-        "Latency: single-shot `check`; items/s: batched `check_many`.", "",
-        "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS),
+        "Latency: single-shot `check`; items/s: batched `check_many`.",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows(result)]
     lines += ["", *[f"- {n}" for n in _split_notes(result.runs)], "", "## Per group (bluecode)", ""]
@@ -83,8 +120,13 @@ def markdown(result: BenchResult) -> str:
         m = run.systems.get("bluecode", {}).get("all")
         if not m:
             continue
-        lines.append(f"**{run.task} / {run.config}**: " + "; ".join(
-            f"{g} {'recall' if gm.kind == 'unsafe' else 'FPR'} {gm.rate:.2f} (n={gm.n})" for g, gm in m.groups.items()))
+        lines.append(
+            f"**{run.task} / {run.config}**: "
+            + "; ".join(
+                f"{g} {'recall' if gm.kind == 'unsafe' else 'FPR'} {gm.rate:.2f} (n={gm.n})"
+                for g, gm in m.groups.items()
+            )
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -93,7 +135,9 @@ def svg_chart(result: BenchResult) -> str:
     """A grouped bar chart of F1 and FPR (subset ``all``) per task, configuration and system."""
     bars: list[tuple[str, str, Metrics]] = [
         (f"{run.task}/{run.config}", system, subsets["all"])
-        for run in result.runs for system, subsets in run.systems.items() if "all" in subsets
+        for run in result.runs
+        for system, subsets in run.systems.items()
+        if "all" in subsets
     ]
     bar_w, gap, top, height, left = 14, 26, 30, 200, 40
     groups: dict[str, list[tuple[str, Metrics]]] = {}
@@ -102,16 +146,20 @@ def svg_chart(result: BenchResult) -> str:
     group_w = max((len(v) for v in groups.values()), default=1) * 2 * bar_w + gap
     width = left + group_w * max(1, len(groups)) + 20
     total_h = top + height + 70
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" '
-             f'viewBox="0 0 {width} {total_h}" font-family="sans-serif" font-size="10" role="img" '
-             f'aria-label="F1 and FPR per task, configuration and system">',
-             f'<text x="{left}" y="14" font-size="12">F1 (solid) and FPR (hatched) per task/config and system</text>',
-             '<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" '
-             'patternTransform="rotate(45)"><rect width="2" height="4" fill="#c0392b"/></pattern></defs>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_h}" '
+        f'viewBox="0 0 {width} {total_h}" font-family="sans-serif" font-size="10" role="img" '
+        f'aria-label="F1 and FPR per task, configuration and system">',
+        f'<text x="{left}" y="14" font-size="12">F1 (solid) and FPR (hatched) per task/config and system</text>',
+        '<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="2" height="4" fill="#c0392b"/></pattern></defs>',
+    ]
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         y = top + height * (1 - tick)
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#ddd"/>'
-                     f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">{tick:.2f}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">{tick:.2f}</text>'
+        )
     for gi, (label, items) in enumerate(groups.items()):
         x0 = left + gi * group_w + gap / 2
         for si, (system, m) in enumerate(items):
@@ -119,15 +167,21 @@ def svg_chart(result: BenchResult) -> str:
                 x = x0 + (2 * si + j) * bar_w
                 h = height * max(0.0, min(1.0, value))
                 fill = COLOURS.get(system, "#555") if j == 0 else "url(#hatch)"
-                parts.append(f'<rect x="{x:.1f}" y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
-                             f'fill="{fill}" stroke="{COLOURS.get(system, "#555")}">'
-                             f'<title>{html.escape(f"{label} {system} {name} {value:.3f}")}</title></rect>')
-        parts.append(f'<text x="{x0 + (group_w - gap) / 2:.1f}" y="{top + height + 14}" text-anchor="middle">'
-                     f'{html.escape(label)}</text>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
+                    f'fill="{fill}" stroke="{COLOURS.get(system, "#555")}">'
+                    f"<title>{html.escape(f'{label} {system} {name} {value:.3f}')}</title></rect>"
+                )
+        parts.append(
+            f'<text x="{x0 + (group_w - gap) / 2:.1f}" y="{top + height + 14}" text-anchor="middle">'
+            f"{html.escape(label)}</text>"
+        )
     for i, (system, colour) in enumerate(COLOURS.items()):
         x = left + i * 110
-        parts.append(f'<rect x="{x}" y="{total_h - 22}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{x + 14}" y="{total_h - 13}">{system}</text>')
+        parts.append(
+            f'<rect x="{x}" y="{total_h - 22}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="{total_h - 13}">{system}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)
 

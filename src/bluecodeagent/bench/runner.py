@@ -120,8 +120,7 @@ class Split(BaseModel):
     test: list[Sample]
 
 
-def split_by_group(samples: Sequence[Sample], seed: int, seen_fraction: float = 0.5,
-                   kb_fraction: float = 0.5) -> Split:
+def split_by_group(samples: Sequence[Sample], seed: int, seen_fraction: float = 0.5, kb_fraction: float = 0.5) -> Split:
     """Choose seen groups among the unsafe groups, then put part of their units into the KB."""
     rng = random.Random(f"split-{seed}")
     groups = sorted({s.group for s in samples if s.label == "unsafe"})
@@ -149,9 +148,15 @@ def to_items(samples: Iterable[Sample]) -> list[KnowledgeItem]:
     """Knowledge items for the dev split (the injected instruction for injection samples)."""
     items: dict[str, KnowledgeItem] = {}
     for s in samples:
-        it = KnowledgeItem(task=s.task, label=s.label, category=s.group.split(":", 1)[-1], text=s.knowledge_text,
-                           policy=f"bench:{s.group}", provenance={"dataset": s.source, "sample": s.id},
-                           batch=SPLIT_BATCH)
+        it = KnowledgeItem(
+            task=s.task,
+            label=s.label,
+            category=s.group.split(":", 1)[-1],
+            text=s.knowledge_text,
+            policy=f"bench:{s.group}",
+            provenance={"dataset": s.source, "sample": s.id},
+            batch=SPLIT_BATCH,
+        )
         items[it.uid] = it
     return list(items.values())
 
@@ -188,8 +193,9 @@ def default_factory(settings: Any = None) -> AgentFactory:
     return make
 
 
-def _score_agent(agent: AgentLike, samples: Sequence[Sample], task: str, opts: BenchOptions,
-                 progress: Progress | None) -> tuple[list[Any], list[float], float]:
+def _score_agent(
+    agent: AgentLike, samples: Sequence[Sample], task: str, opts: BenchOptions, progress: Progress | None
+) -> tuple[list[Any], list[float], float]:
     """Batched verdicts (throughput) plus single-shot timings on a seeded subset (latency)."""
     agent.check("warm up", task)
     verdicts: list[Any] = []
@@ -219,9 +225,17 @@ def _subsets(samples: Sequence[Sample], config: str, seen: list[str]) -> dict[st
     return idx
 
 
-def run_task_config(task: str, config: str, samples: list[Sample], shipped: AgentLike, factory: AgentFactory,
-                    opts: BenchOptions, vectors: Any, workdir: Path,
-                    progress: Progress | None = None) -> tuple[RunResult, list[Prediction]]:
+def run_task_config(
+    task: str,
+    config: str,
+    samples: list[Sample],
+    shipped: AgentLike,
+    factory: AgentFactory,
+    opts: BenchOptions,
+    vectors: Any,
+    workdir: Path,
+    progress: Progress | None = None,
+) -> tuple[RunResult, list[Prediction]]:
     """Score one task under one configuration; returns metrics and per-sample predictions."""
     started = time.perf_counter()
     seen: list[str] = []
@@ -239,8 +253,9 @@ def run_task_config(task: str, config: str, samples: list[Sample], shipped: Agen
         test_idx = [i for i, s in enumerate(samples) if s.id not in kb_ids]
     hashes = kb_hashes(agent.kb, task)
     # Shipped knowledge that equals a benchmark sample must not score it: drop and report those.
-    excluded = [samples[i].id for i in test_idx
-                if samples[i].hashes & {h for h, b in hashes.items() if b != SPLIT_BATCH}]
+    excluded = [
+        samples[i].id for i in test_idx if samples[i].hashes & {h for h, b in hashes.items() if b != SPLIT_BATCH}
+    ]
     test_idx = [i for i in test_idx if samples[i].id not in set(excluded)]
     test = [samples[i] for i in test_idx]
     assert_no_leak(test, hashes)
@@ -252,8 +267,16 @@ def run_task_config(task: str, config: str, samples: list[Sample], shipped: Agen
         "knn": [(label, share, None) for label, share in knn],
         "keyword": [(baselines.keyword_predict(s.text, s.context, task), None, None) for s in test],
     }
-    result = RunResult(task=task, config=config, n_scored=len(test), kb_items_task=len(hashes), kb_added=added,
-                       seen_groups=seen, unseen_groups=unseen, excluded_in_kb=excluded)
+    result = RunResult(
+        task=task,
+        config=config,
+        n_scored=len(test),
+        kb_items_task=len(hashes),
+        kb_added=added,
+        seen_groups=seen,
+        unseen_groups=unseen,
+        excluded_in_kb=excluded,
+    )
     labels = [s.label for s in test]
     groups = [s.group for s in test]
     predictions: list[Prediction] = []
@@ -261,13 +284,26 @@ def run_task_config(task: str, config: str, samples: list[Sample], shipped: Agen
         result.systems[system] = {}
         for name, idx in _subsets(test, config, seen).items():
             result.systems[system][name] = compute_metrics(
-                [labels[i] for i in idx], [rows[i][0] for i in idx], [groups[i] for i in idx],
+                [labels[i] for i in idx],
+                [rows[i][0] for i in idx],
+                [groups[i] for i in idx],
                 latencies_ms=latencies if system == "bluecode" and name == "all" else (),
                 throughput_per_s=throughput if system == "bluecode" and name == "all" else None,
             )
         predictions.extend(
-            Prediction(id=s.id, task=task, config=config, system=system, subset=subset_of(s, seen),
-                       label=s.label, pred=pred, score=score, group=s.group, source=s.source, category=cat)
+            Prediction(
+                id=s.id,
+                task=task,
+                config=config,
+                system=system,
+                subset=subset_of(s, seen),
+                label=s.label,
+                pred=pred,
+                score=score,
+                group=s.group,
+                source=s.source,
+                category=cat,
+            )
             for s, (pred, score, cat) in zip(test, rows, strict=True)
         )
     result.runtime_s = time.perf_counter() - started
@@ -280,12 +316,17 @@ def environment() -> dict[str, Any]:
     import platform
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "loadavg_1m_at_start": round(load[0], 2) if load else None}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "loadavg_1m_at_start": round(load[0], 2) if load else None,
+    }
 
 
-def run_bench(opts: BenchOptions, factory: AgentFactory | None = None,
-              progress: Callable[[int], Progress] | None = None) -> tuple[BenchResult, list[Prediction]]:
+def run_bench(
+    opts: BenchOptions, factory: AgentFactory | None = None, progress: Callable[[int], Progress] | None = None
+) -> tuple[BenchResult, list[Prediction]]:
     """Run every requested task and configuration. ``progress(total)`` returns an update callback."""
     factory = factory or default_factory()
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -294,13 +335,20 @@ def run_bench(opts: BenchOptions, factory: AgentFactory | None = None,
     data = {t: load_task(t, opts.data_dir, seed=opts.seed, limit=opts.limit) for t in opts.tasks}
     total = sum(len(v) for v in data.values()) * len(opts.configs)
     update = progress(total) if progress else None
-    result = BenchResult(started=started_at, runtime_s=0.0, options=opts, kb_path=str(shipped.kb.path),
-                         kb_stats=shipped.kb.stats(), environment=environment())
+    result = BenchResult(
+        started=started_at,
+        runtime_s=0.0,
+        options=opts,
+        kb_path=str(shipped.kb.path),
+        kb_stats=shipped.kb.stats(),
+        environment=environment(),
+    )
     predictions: list[Prediction] = []
     with tempfile.TemporaryDirectory(prefix="bluecode-bench-") as tmp:
         for task, samples in data.items():
             vectors = baselines.embed_queries(
-                shipped.kb, [baselines.query_text(s.text, s.context, task) for s in samples])
+                shipped.kb, [baselines.query_text(s.text, s.context, task) for s in samples]
+            )
             for config in opts.configs:
                 run, preds = run_task_config(task, config, samples, shipped, factory, opts, vectors, Path(tmp), update)
                 result.runs.append(run)

@@ -45,8 +45,10 @@ def build_samples(task: dict[str, Any]) -> tuple[str, str]:
     gt = task["ground_truth"]
     setup = (task.get("unittest") or {}).get("setup") or ""
     head = setup + "\n" if setup.strip() else ""
-    return (head + gt["code_before"] + gt["vulnerable_code"] + gt["code_after"],
-            head + gt["code_before"] + gt["patched_code"] + gt["code_after"])
+    return (
+        head + gt["code_before"] + gt["vulnerable_code"] + gt["code_after"],
+        head + gt["code_before"] + gt["patched_code"] + gt["code_after"],
+    )
 
 
 def load_tasks(data_dir: str | Path, limit: int = 0, cwes: Iterable[str] = ()) -> list[dict[str, Any]]:
@@ -95,8 +97,13 @@ def _run_task(args: tuple[dict[str, Any], bool, bool, str | None]) -> list[Sampl
         static = analyzer.analyze(code)
         static_flag = bool(judge(static).findings)
         t1 = time.perf_counter()
-        flags: dict[str, bool | None] = {"static": static_flag, "knowledge": None, "dynamic": None, "full": None,
-                                         "bandit": None}
+        flags: dict[str, bool | None] = {
+            "static": static_flag,
+            "knowledge": None,
+            "dynamic": None,
+            "full": None,
+            "bandit": None,
+        }
         signals = list(engine(code, static).signals) if engine is not None and static else []
         if engine is not None:
             flags["knowledge"] = bool(judge(static, None, signals).findings)
@@ -116,13 +123,23 @@ def _run_task(args: tuple[dict[str, Any], bool, bool, str | None]) -> list[Sampl
                 dyn_s = time.perf_counter() - t0
         if bandit:
             flags["bandit"] = _bandit_flags(code)
-        out.append(Sample(task=task["index"], cwe=task["CWE_ID"], vulnerable=vulnerable, flags=flags,
-                          static_s=t1 - t0, dynamic_s=dyn_s, probed=probed))
+        out.append(
+            Sample(
+                task=task["index"],
+                cwe=task["CWE_ID"],
+                vulnerable=vulnerable,
+                flags=flags,
+                static_s=t1 - t0,
+                dynamic_s=dyn_s,
+                probed=probed,
+            )
+        )
     return out
 
 
-def run(tasks: list[dict[str, Any]], dynamic: bool = True, bandit: bool = True, jobs: int = 2,
-        kb_path: str | None = None) -> list[Sample]:
+def run(
+    tasks: list[dict[str, Any]], dynamic: bool = True, bandit: bool = True, jobs: int = 2, kb_path: str | None = None
+) -> list[Sample]:
     """Every sample of ``tasks`` through every arm, on ``jobs`` processes (knowledge arms when ``kb_path``)."""
     items = [(t, dynamic, bandit, kb_path) for t in tasks]
     if jobs <= 1:
@@ -146,9 +163,17 @@ def confusion(samples: Iterable[Sample], arm: str) -> dict[str, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     full = [v for v in pairs.values() if len(v) == 2]
-    return {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "precision": p, "recall": r,
-            "f1": 2 * p * r / (p + r) if p + r else 0.0, "fpr": fp / (fp + tn) if fp + tn else 0.0,
-            "pair": sum(v[True] and not v[False] for v in full) / len(full) if full else 0.0}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "fpr": fp / (fp + tn) if fp + tn else 0.0,
+        "pair": sum(v[True] and not v[False] for v in full) / len(full) if full else 0.0,
+    }
 
 
 def report(samples: list[Sample], wall_s: float) -> str:
@@ -162,44 +187,62 @@ def report(samples: list[Sample], wall_s: float) -> str:
         by_cwe[s.cwe].append(s)
 
     def row(name: str, m: dict[str, float]) -> str:
-        return (f"{name:>6} {m['tp']:>4} {m['fp']:>4} {m['tn']:>4} {m['fn']:>4} {m['precision']:6.2f} "
-                f"{m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} {m['fpr']:6.2f}")
+        return (
+            f"{name:>6} {m['tp']:>4} {m['fp']:>4} {m['tn']:>4} {m['fn']:>4} {m['precision']:6.2f} "
+            f"{m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} {m['fpr']:6.2f}"
+        )
 
     for cwe in sorted(by_cwe, key=lambda c: int(c) if c.isdigit() else 0):
         lines.append(row(cwe, confusion(by_cwe[cwe], main)))
     lines.append(row("ALL", confusion(samples, main)))
     lines += ["", "Ablation:", f"{'arm':<34} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6} {'FP':>4}"]
-    names = {"static": "static only", "knowledge": "+ knowledge/constitution", "dynamic": "+ dynamic (sandbox)",
-             "full": "+ knowledge + dynamic", "bandit": "Bandit (side by side)"}
+    names = {
+        "static": "static only",
+        "knowledge": "+ knowledge/constitution",
+        "dynamic": "+ dynamic (sandbox)",
+        "full": "+ knowledge + dynamic",
+        "bandit": "Bandit (side by side)",
+    }
     table = {a: confusion(samples, a) for a in arms}
     for a in ("static", "knowledge", "dynamic", "full"):
         if a in table:
             m = table[a]
-            lines.append(f"{names[a]:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
-                         f"{m['fpr']:6.2f} {m['fp']:>4}")
+            lines.append(
+                f"{names[a]:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
+                f"{m['fpr']:6.2f} {m['fp']:>4}"
+            )
     if "knowledge" not in table:
         lines.append(f"{'+ knowledge/constitution':<34} {'(no knowledge base given)':>30}")
     if "bandit" in table:
         m = table["bandit"]
-        lines.append(f"{names['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
-                     f"{m['fpr']:6.2f} {m['fp']:>4}")
+        lines.append(
+            f"{names['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
+            f"{m['fpr']:6.2f} {m['fp']:>4}"
+        )
     else:
         lines.append(f"{'Bandit':<34} {'(skipped, or not installed: pip install bandit)':>30}")
     if "static" in table and "dynamic" in table:
         s, d = table["static"], table["dynamic"]
         removed = (s["fp"] - d["fp"]) / s["fp"] if s["fp"] else 0.0
-        lines += ["", f"dynamic removes {removed:.0%} of static FPs ({s['fp']} -> {d['fp']}), "
-                      f"loses {100 * (s['recall'] - d['recall']):.1f} points of recall"]
+        lines += [
+            "",
+            f"dynamic removes {removed:.0%} of static FPs ({s['fp']} -> {d['fp']}), "
+            f"loses {100 * (s['recall'] - d['recall']):.1f} points of recall",
+        ]
     static_s = [s.static_s for s in samples]
     lines.append(f"static only: {len(static_s) / sum(static_s):.0f} functions/s (one core)" if sum(static_s) else "")
     dyn = [s.dynamic_s for s in samples if s.dynamic_s is not None]
     if dyn:
-        lines.append(f"with dynamic: median {statistics.median(dyn):.3f} s per function, "
-                     f"p95 {sorted(dyn)[int(0.95 * (len(dyn) - 1))]:.3f} s")
+        lines.append(
+            f"with dynamic: median {statistics.median(dyn):.3f} s per function, "
+            f"p95 {sorted(dyn)[int(0.95 * (len(dyn) - 1))]:.3f} s"
+        )
         probed = [s.dynamic_s for s in samples if s.probed and s.dynamic_s is not None]
         if probed:
-            lines.append(f"functions run in the sandbox: {len(probed)}, median {statistics.median(probed):.3f} s, "
-                         f"max {max(probed):.2f} s")
+            lines.append(
+                f"functions run in the sandbox: {len(probed)}, median {statistics.median(probed):.3f} s, "
+                f"max {max(probed):.2f} s"
+            )
     lines.append(f"{len(samples)} samples in {wall_s:.1f} s wall on {os.cpu_count()} cores")
     return "\n".join(lines)
 
@@ -212,6 +255,8 @@ def seen_split(samples: list[Sample], unseen: set[str]) -> str:
         part = [s for s in samples if (f"CWE-{s.cwe}" in unseen) == keep]
         for a in arms:
             m = confusion(part, a)
-            lines.append(f"{name:<8} {a:<12} {len(part):>5} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} "
-                         f"{m['pair']:6.2f} {m['fpr']:6.2f}")
+            lines.append(
+                f"{name:<8} {a:<12} {len(part):>5} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} "
+                f"{m['pair']:6.2f} {m['fpr']:6.2f}"
+            )
     return "\n".join(lines)

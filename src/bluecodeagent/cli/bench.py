@@ -39,32 +39,86 @@ def _sizes(value: str) -> list[int]:
 
 
 @click.command()
-@click.option("--task", type=click.Choice([*PROMPT_TASKS, "all"]), default="all", show_default=True,
-              help="Which prompt task to measure.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Public benchmark data (default: $BLUECODE_DATA_DIR, else ../shared/datasets).")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="At most N samples per task (seeded, stratified by group) for a quick run.")
-@click.option("--config", "kb_config", type=click.Choice(["shipped", "split", "both"]), default="both",
-              show_default=True, help="Knowledge: shipped only, shipped + a by-group dev split, or both.")
+@click.option(
+    "--task",
+    type=click.Choice([*PROMPT_TASKS, "all"]),
+    default="all",
+    show_default=True,
+    help="Which prompt task to measure.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Public benchmark data (default: $BLUECODE_DATA_DIR, else ../shared/datasets).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most N samples per task (seeded, stratified by group) for a quick run.",
+)
+@click.option(
+    "--config",
+    "kb_config",
+    type=click.Choice(["shipped", "split", "both"]),
+    default="both",
+    show_default=True,
+    help="Knowledge: shipped only, shipped + a by-group dev split, or both.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling, splits and injections.")
-@click.option("--knn-k", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Neighbours for the nearest-neighbour vote baseline.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Report directory (default: reports/bench-<timestamp>).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="What to print on stdout: the table, or results.json.")
+@click.option(
+    "--knn-k",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Neighbours for the nearest-neighbour vote baseline.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default: reports/bench-<timestamp>).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="What to print on stdout: the table, or results.json.",
+)
 @click.option("--kb-scale", is_flag=True, help="Instead: time knowledge-base search at growing sizes.")
-@click.option("--sizes", default="10000,100000,1000000", show_default=True,
-              help="Item counts for --kb-scale.")
-@click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Knowledge base to measure (default: the shipped one, built on first run).")
-@click.option("--config-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="TOML settings file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml).")
+@click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Item counts for --kb-scale.")
+@click.option(
+    "--kb",
+    "kb_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Knowledge base to measure (default: the shipped one, built on first run).",
+)
+@click.option(
+    "--config-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML settings file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml).",
+)
 @click.pass_context
-def bench(ctx: click.Context, task: str, data_dir: Path | None, limit: int | None, kb_config: str, seed: int,
-          knn_k: int, out: Path | None, fmt: str, kb_scale: bool, sizes: str, kb_path: Path | None,
-          config_file: Path | None) -> None:
+def bench(
+    ctx: click.Context,
+    task: str,
+    data_dir: Path | None,
+    limit: int | None,
+    kb_config: str,
+    seed: int,
+    knn_k: int,
+    out: Path | None,
+    fmt: str,
+    kb_scale: bool,
+    sizes: str,
+    kb_path: Path | None,
+    config_file: Path | None,
+) -> None:
     """Measure bias, malicious and injection screening on public benchmark data.
 
     \b
@@ -110,8 +164,12 @@ def bench(ctx: click.Context, task: str, data_dir: Path | None, limit: int | Non
         settings = build_settings(config_file, kb_path=kb_path)
         resolved = resolve_data_dir(data_dir or settings.data_dir)
         opts = BenchOptions(
-            tasks=list(PROMPT_TASKS) if task == "all" else [task], data_dir=resolved, limit=limit,
-            configs=list(CONFIGS) if kb_config == "both" else [kb_config], seed=seed, knn_k=knn_k,
+            tasks=list(PROMPT_TASKS) if task == "all" else [task],
+            data_dir=resolved,
+            limit=limit,
+            configs=list(CONFIGS) if kb_config == "both" else [kb_config],
+            seed=seed,
+            knn_k=knn_k,
         )
         result, predictions = run_bench(opts, default_factory(settings), progress=_bar("bench", "sample"))
     except BlueCodeError as e:  # DataDirError included: one line, exit 2

@@ -74,8 +74,9 @@ def _kb_check(config_file: Path | None) -> Check:
     if path.is_file():
         return Check(name="knowledge base", ok=True, detail=f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
     # Not an error: it is built from the shipped policies on first use.
-    return Check(name="knowledge base", ok=True,
-                 detail=f"{path} not built yet (built on first use, or run `bluecode kb build`)")
+    return Check(
+        name="knowledge base", ok=True, detail=f"{path} not built yet (built on first use, or run `bluecode kb build`)"
+    )
 
 
 def _sandbox_check() -> tuple[Check, dict[str, Any]]:
@@ -92,8 +93,12 @@ def _sandbox_check() -> tuple[Check, dict[str, Any]]:
             fix = "apt-get install -y bubblewrap"
         else:
             fix = "allow unprivileged user namespaces for bubblewrap (see the reason above)"
-        return Check(name="sandbox", ok=False, detail=f"unavailable: {reason}",
-                     fix=f"{fix} (until then dynamic tests are refused; static analysis still works)"), status
+        return Check(
+            name="sandbox",
+            ok=False,
+            detail=f"unavailable: {reason}",
+            fix=f"{fix} (until then dynamic tests are refused; static analysis still works)",
+        ), status
     active = [k for k, v in status["layers"].items() if v]
     inactive = [k for k, v in status["layers"].items() if not v]
     detail = f"bubblewrap {status['bwrap_version']}, {status['python_inside']} inside; layers: {', '.join(active)}"
@@ -118,8 +123,12 @@ def diagnose(config_file: Path | None = None) -> DoctorReport:
 
 @click.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML config file (as for the other commands).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML config file (as for the other commands).",
+)
 def doctor(fmt: str, config_file: Path | None) -> None:
     """Check the installation: model files and checksums, knowledge base, sandbox layers.
 

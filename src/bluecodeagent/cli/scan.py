@@ -26,8 +26,15 @@ def fingerprint(path: str | None, f: Finding) -> str:
 
 def _finding_record(f: Finding) -> dict[str, Any]:
     dyn = f.details.get("dynamic") or {}
-    rec = {"cwe": f.cwe, "line": f.line, "confirmed": f.confirmed, "severity": f.severity,
-           "confidence": f.confidence, "message": f.message, "rule_id": f.rule_id}
+    rec = {
+        "cwe": f.cwe,
+        "line": f.line,
+        "confirmed": f.confirmed,
+        "severity": f.severity,
+        "confidence": f.confidence,
+        "message": f.message,
+        "rule_id": f.rule_id,
+    }
     if dyn:
         rec["dynamic"] = dyn.get("outcome")
         if dyn.get("evidence"):
@@ -36,9 +43,14 @@ def _finding_record(f: Finding) -> dict[str, Any]:
 
 
 def _record(rid: Any, v: Verdict) -> dict[str, Any]:
-    return {"id": rid, "label": v.label, "score": round(v.score, 4),
-            "findings": [_finding_record(f) for f in v.findings],
-            "notes": v.evidence.notes, "latency_ms": round(v.latency_ms, 1)}
+    return {
+        "id": rid,
+        "label": v.label,
+        "score": round(v.score, 4),
+        "findings": [_finding_record(f) for f in v.findings],
+        "notes": v.evidence.notes,
+        "latency_ms": round(v.latency_ms, 1),
+    }
 
 
 def _apply_baseline(items: list[tuple[str | None, Verdict]], baseline: set[str]) -> None:
@@ -57,7 +69,7 @@ def _load_baseline(path: Path) -> set[str]:
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read baseline {path}: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("fingerprints"), list):
-        raise InputError(f"{path} is not a bluecode baseline (expected {{\"fingerprints\": [...]}})")
+        raise InputError(f'{path} is not a bluecode baseline (expected {{"fingerprints": [...]}})')
     return {str(x) for x in data["fingerprints"]}
 
 
@@ -71,8 +83,10 @@ def _render_text(path: str | None, v: Verdict) -> str:
     lines = [head]
     for f in v.findings:
         mark = "CONFIRMED" if f.confirmed else "suspected"
-        lines.append(f"  {f.path or path or 'stdin'}:{f.line or '?'} [{f.severity}] {f.cwe} {f.rule_id} ({mark}, "
-                     f"confidence {f.confidence:.2f}): {f.message}")
+        lines.append(
+            f"  {f.path or path or 'stdin'}:{f.line or '?'} [{f.severity}] {f.cwe} {f.rule_id} ({mark}, "
+            f"confidence {f.confidence:.2f}): {f.message}"
+        )
         dyn = f.details.get("dynamic") or {}
         if f.confirmed and dyn.get("evidence"):
             lines.append(f"      sandbox: {dyn['evidence']}")
@@ -83,23 +97,60 @@ def _render_text(path: str | None, v: Verdict) -> str:
 
 @click.command()
 @click.argument("paths", nargs=-1)
-@click.option("--input", "-i", "input_file", type=click.Path(path_type=Path),
-              help="Batch mode: a JSONL file of {id, code, language?} records ('-' for stdin).")
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
-              help="Where to write results (default stdout).")
-@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "jsonl", "sarif"]), default=None,
-              help="Output format (default: text, or jsonl for --input).")
+@click.option(
+    "--input",
+    "-i",
+    "input_file",
+    type=click.Path(path_type=Path),
+    help="Batch mode: a JSONL file of {id, code, language?} records ('-' for stdin).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Where to write results (default stdout).",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["text", "json", "jsonl", "sarif"]),
+    default=None,
+    help="Output format (default: text, or jsonl for --input).",
+)
 @click.option("--language", "-l", default=None, help="Force a language (default: from the file extension).")
-@click.option("--fail-on", type=click.Choice(["low", "medium", "high", "never"]), default="low", show_default=True,
-              help="Exit 1 when a reported finding has at least this severity.")
-@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="Report only findings not in this baseline file.")
-@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write every current finding to this baseline file.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["low", "medium", "high", "never"]),
+    default="low",
+    show_default=True,
+    help="Exit 1 when a reported finding has at least this severity.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report only findings not in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every current finding to this baseline file.",
+)
 @click.option("--no-dynamic", is_flag=True, help="Static analysis only (no sandboxed tests).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
-def scan(paths: tuple[str, ...], input_file: Path | None, output: TextIO, fmt: str | None, language: str | None,
-         fail_on: str, baseline: Path | None, write_baseline: Path | None, no_dynamic: bool, jobs: int) -> None:
+def scan(
+    paths: tuple[str, ...],
+    input_file: Path | None,
+    output: TextIO,
+    fmt: str | None,
+    language: str | None,
+    fail_on: str,
+    baseline: Path | None,
+    write_baseline: Path | None,
+    no_dynamic: bool,
+    jobs: int,
+) -> None:
     """Scan code for CWE vulnerabilities: PATH... (files, directories, '-' for stdin) or --input FILE.jsonl.
 
     \b
@@ -134,8 +185,7 @@ def scan(paths: tuple[str, ...], input_file: Path | None, output: TextIO, fmt: s
     items: list[tuple[str | None, Verdict]] = []
     errors: list[str] = []
     if paths == ("-",):
-        text = scanner.decode_bytes(sys.stdin.buffer.read(scanner.MAX_FILE_BYTES + 1), scanner.MAX_FILE_BYTES,
-                                    "stdin")
+        text = scanner.decode_bytes(sys.stdin.buffer.read(scanner.MAX_FILE_BYTES + 1), scanner.MAX_FILE_BYTES, "stdin")
         if not text.strip():
             raise InputError("stdin is empty")
         items.append((None, scanner.scan_code(text, language or "python", None, dynamic, id="stdin")))
@@ -221,8 +271,7 @@ def _scan_record(rec: dict[str, Any], dynamic: bool) -> dict[str, Any]:
         return {"id": rec["id"], "error": f"line {rec['line']}: internal error: {type(e).__name__}: {e}"}
 
 
-def _batch(path: Path, out: TextIO, fmt: str, language: str | None, dynamic: bool, jobs: int,
-           fail_on: str) -> int:
+def _batch(path: Path, out: TextIO, fmt: str, language: str | None, dynamic: bool, jobs: int, fail_on: str) -> int:
     """One output record per input record, in order; bad records get "error" and exit 2 at the end."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -248,7 +297,6 @@ def _batch(path: Path, out: TextIO, fmt: str, language: str | None, dynamic: boo
     if fmt == "json":
         out.write(json.dumps(collected, indent=2, ensure_ascii=False) + "\n")
     if errors:
-        click.echo(f'error: {errors} of {len(recs)} record(s) could not be scanned (see their "error" field)',
-                   err=True)
+        click.echo(f'error: {errors} of {len(recs)} record(s) could not be scanned (see their "error" field)', err=True)
         return EXIT_USAGE
     return EXIT_UNSAFE if worst >= _RANK[fail_on] else EXIT_OK

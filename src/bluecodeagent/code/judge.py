@@ -42,8 +42,12 @@ def finding_key(f: Finding) -> tuple[str | None, str | None]:
     return (f.details.get("function"), f.cwe)
 
 
-def judge(static: Sequence[Finding], dynamic: Mapping[tuple[str | None, str | None], ProbeResult] | None = None,
-          knowledge: Sequence[KnowledgeSignal] = (), threshold: float = REPORT_THRESHOLD) -> Judgement:
+def judge(
+    static: Sequence[Finding],
+    dynamic: Mapping[tuple[str | None, str | None], ProbeResult] | None = None,
+    knowledge: Sequence[KnowledgeSignal] = (),
+    threshold: float = REPORT_THRESHOLD,
+) -> Judgement:
     """Combine the evidence; ``dynamic`` maps (function, CWE) to the probe outcome for it."""
     dynamic = dynamic or {}
     deltas: dict[str, float] = {}
@@ -56,14 +60,12 @@ def judge(static: Sequence[Finding], dynamic: Mapping[tuple[str | None, str | No
         res = dynamic.get(finding_key(f))
         confirmed = False
         if res is not None:
-            details["dynamic"] = {"probe": res.probe, "outcome": res.outcome, "evidence": res.evidence,
-                                  "why": res.why}
+            details["dynamic"] = {"probe": res.probe, "outcome": res.outcome, "evidence": res.evidence, "why": res.why}
             if res.outcome == "vulnerable":
                 confirmed, conf = True, max(conf, CONFIRMED_CONFIDENCE)
             elif res.outcome == "rejected":
                 conf = min(conf * REJECTED_FACTOR, threshold - 0.05)
-        judged.append(f.model_copy(update={"confidence": round(conf, 3), "confirmed": confirmed,
-                                           "details": details}))
+        judged.append(f.model_copy(update={"confidence": round(conf, 3), "confirmed": confirmed, "details": details}))
     judged.sort(key=lambda f: (not f.confirmed, -f.confidence, _SEVERITY_RANK.get(f.severity, 3), f.line or 0))
     reported = [f for f in judged if f.confirmed or f.confidence >= threshold]
     score = max((f.confidence for f in reported), default=max((f.confidence for f in judged), default=0.0) / 2)

@@ -163,8 +163,18 @@ def _check_rel_path(name: str) -> PurePosixPath:
 class Sandbox:
     """A verified bubblewrap sandbox; build it with :meth:`detect`."""
 
-    def __init__(self, bwrap: str, python: str, limits: SandboxLimits, *, version: str,
-                 disable_userns: bool, sized_tmpfs: bool, setpriv: str | None, prlimit: str | None) -> None:
+    def __init__(
+        self,
+        bwrap: str,
+        python: str,
+        limits: SandboxLimits,
+        *,
+        version: str,
+        disable_userns: bool,
+        sized_tmpfs: bool,
+        setpriv: str | None,
+        prlimit: str | None,
+    ) -> None:
         self.bwrap, self.python, self.limits, self.version = bwrap, python, limits, version
         self._disable_userns, self._sized_tmpfs = disable_userns, sized_tmpfs
         self._setpriv, self._prlimit = setpriv, prlimit
@@ -172,8 +182,9 @@ class Sandbox:
         self._uid, self._gid = (NOBODY, NOBODY) if self._root else (os.getuid(), os.getgid())
 
     @classmethod
-    def detect(cls, limits: SandboxLimits | None = None, *, bwrap: str | None = None,
-               python: str | None = None) -> Sandbox:
+    def detect(
+        cls, limits: SandboxLimits | None = None, *, bwrap: str | None = None, python: str | None = None
+    ) -> Sandbox:
         """Find bwrap, check its features and prove it works with a probe run.
 
         Raises SandboxUnavailable with what to install or enable when it does not.
@@ -198,16 +209,25 @@ class Sandbox:
         setpriv, prlimit = shutil.which("setpriv"), shutil.which("prlimit")
         if os.geteuid() == 0 and not setpriv:
             raise SandboxUnavailable("running as root needs setpriv to drop privileges: apt-get install -y util-linux")
-        box = cls(path, py, limits or SandboxLimits(), version=version.strip().removeprefix("bubblewrap ") or "?",
-                  disable_userns="--disable-userns" in help_text, sized_tmpfs="--size" in help_text,
-                  setpriv=setpriv, prlimit=prlimit)
+        box = cls(
+            path,
+            py,
+            limits or SandboxLimits(),
+            version=version.strip().removeprefix("bubblewrap ") or "?",
+            disable_userns="--disable-userns" in help_text,
+            sized_tmpfs="--size" in help_text,
+            setpriv=setpriv,
+            prlimit=prlimit,
+        )
         probe = box.run_python("import os; print(6 * 7, os.getuid())", limits=SandboxLimits())
         if probe.exit_code != 0 or probe.stdout.split()[:1] != ["42"]:
             detail = (probe.stderr.strip().splitlines() or ["no output"])[-1]
             hint = ""
             if "namespace" in detail or "Operation not permitted" in detail:
-                hint = " (enable unprivileged user namespaces: sysctl -w kernel.unprivileged_userns_clone=1, " \
-                       "or allow them in the container)"
+                hint = (
+                    " (enable unprivileged user namespaces: sysctl -w kernel.unprivileged_userns_clone=1, "
+                    "or allow them in the container)"
+                )
             raise SandboxUnavailable(f"bubblewrap at {path} failed its probe run: {detail}{hint}")
         return box
 
@@ -233,24 +253,35 @@ class Sandbox:
         mb = 1024 * 1024
         if self._prlimit is None:
             return []
-        return [self._prlimit, f"--as={lim.memory_mb * mb}", f"--nproc={lim.max_processes}",
-                f"--cpu={lim.cpu_seconds}:{lim.cpu_seconds + 1}", f"--fsize={lim.file_size_mb * mb}",
-                "--nofile=256", "--core=0", "--"]
+        return [
+            self._prlimit,
+            f"--as={lim.memory_mb * mb}",
+            f"--nproc={lim.max_processes}",
+            f"--cpu={lim.cpu_seconds}:{lim.cpu_seconds + 1}",
+            f"--fsize={lim.file_size_mb * mb}",
+            "--nofile=256",
+            "--core=0",
+            "--",
+        ]
 
     def _preexec_rlimits(self, lim: SandboxLimits) -> None:
         """Fallback when the prlimit binary is missing (runs in the child before exec)."""
         import resource
 
         mb = 1024 * 1024
-        for res, val in ((resource.RLIMIT_AS, (lim.memory_mb * mb,) * 2),
-                         (resource.RLIMIT_NPROC, (lim.max_processes,) * 2),
-                         (resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 1)),
-                         (resource.RLIMIT_FSIZE, (lim.file_size_mb * mb,) * 2),
-                         (resource.RLIMIT_NOFILE, (256, 256)), (resource.RLIMIT_CORE, (0, 0))):
+        for res, val in (
+            (resource.RLIMIT_AS, (lim.memory_mb * mb,) * 2),
+            (resource.RLIMIT_NPROC, (lim.max_processes,) * 2),
+            (resource.RLIMIT_CPU, (lim.cpu_seconds, lim.cpu_seconds + 1)),
+            (resource.RLIMIT_FSIZE, (lim.file_size_mb * mb,) * 2),
+            (resource.RLIMIT_NOFILE, (256, 256)),
+            (resource.RLIMIT_CORE, (0, 0)),
+        ):
             resource.setrlimit(res, val)
 
-    def _bwrap_argv(self, lim: SandboxLimits, fds: list[int], files: dict[str, str], code: str,
-                    seccomp: bytes | None) -> list[str]:
+    def _bwrap_argv(
+        self, lim: SandboxLimits, fds: list[int], files: dict[str, str], code: str, seccomp: bytes | None
+    ) -> list[str]:
         def data(text: str | bytes) -> str:
             fd = _memfd(text.encode() if isinstance(text, str) else text)
             fds.append(fd)
@@ -260,8 +291,19 @@ class Sandbox:
         argv = [self.bwrap, "--unshare-all", "--unshare-user"]
         if self._disable_userns:
             argv.append("--disable-userns")
-        argv += ["--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-                 "--uid", str(self._uid), "--gid", str(self._gid), "--clearenv"]
+        argv += [
+            "--cap-drop",
+            "ALL",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            "--uid",
+            str(self._uid),
+            "--gid",
+            str(self._gid),
+            "--clearenv",
+        ]
         for k, v in ENV_INSIDE.items():
             argv += ["--setenv", k, v]
         argv += ["--ro-bind", "/usr", "/usr"]
@@ -275,10 +317,27 @@ class Sandbox:
         for f in _ETC_FILES:
             if os.path.exists(f):
                 argv += ["--ro-bind", f, f]
-        argv += ["--ro-bind-data", data(_PASSWD.format(uid=self._uid, gid=self._gid)), "/etc/passwd",
-                 "--ro-bind-data", data(_GROUP.format(gid=self._gid)), "/etc/group",
-                 "--proc", "/proc", "--dev", "/dev",
-                 *size, "--tmpfs", "/dev/shm", *size, "--tmpfs", "/tmp", *size, "--tmpfs", "/work"]
+        argv += [
+            "--ro-bind-data",
+            data(_PASSWD.format(uid=self._uid, gid=self._gid)),
+            "/etc/passwd",
+            "--ro-bind-data",
+            data(_GROUP.format(gid=self._gid)),
+            "/etc/group",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            *size,
+            "--tmpfs",
+            "/dev/shm",
+            *size,
+            "--tmpfs",
+            "/tmp",
+            *size,
+            "--tmpfs",
+            "/work",
+        ]
         made: set[str] = set()
         for name, content in sorted(files.items()):
             rel = _check_rel_path(name)
@@ -294,8 +353,14 @@ class Sandbox:
 
     # -- running ----------------------------------------------------------------------------------
 
-    def run_python(self, code: str, *, files: dict[str, str] | None = None, stdin: str | None = None,
-                   limits: SandboxLimits | None = None) -> SandboxResult:
+    def run_python(
+        self,
+        code: str,
+        *,
+        files: dict[str, str] | None = None,
+        stdin: str | None = None,
+        limits: SandboxLimits | None = None,
+    ) -> SandboxResult:
         """Run ``code`` with ``python3`` inside the sandbox; ``files`` are written under ``/work`` (the cwd)."""
         lim = limits or self.limits
         seccomp = _seccomp_bpf()
@@ -303,8 +368,16 @@ class Sandbox:
         try:
             argv = self._bwrap_argv(lim, fds, files or {}, code, seccomp)
             if self._root:
-                argv = [self._setpriv or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", *argv]
+                argv = [
+                    self._setpriv or "setpriv",
+                    f"--reuid={NOBODY}",
+                    f"--regid={NOBODY}",
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                    "--bounding-set=-all",
+                    "--no-new-privs",
+                    *argv,
+                ]
             argv = self._rlimit_argv(lim) + argv
             stdin_fd = _memfd((stdin or "").encode(), "stdin")
             fds.append(stdin_fd)
@@ -313,9 +386,18 @@ class Sandbox:
             if self._prlimit is None:
                 kwargs["preexec_fn"] = lambda: self._preexec_rlimits(lim)
             start = time.perf_counter()
-            proc = subprocess.Popen(argv, stdin=stdin_fd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    pass_fds=fds, start_new_session=True, env={"PATH": "/usr/bin:/bin"},
-                                    cwd="/", close_fds=True, **kwargs)
+            proc = subprocess.Popen(
+                argv,
+                stdin=stdin_fd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=fds,
+                start_new_session=True,
+                env={"PATH": "/usr/bin:/bin"},
+                cwd="/",
+                close_fds=True,
+                **kwargs,
+            )
         finally:
             for fd in fds:
                 os.close(fd)
@@ -350,17 +432,26 @@ class Sandbox:
         elif 128 < rc <= 128 + 64:
             signum = rc - 128
         return SandboxResult(
-            exit_code=exit_code, stdout=out.text(),
-            stderr=err.text() + ("\n[sandbox: processes outlived the run]" if escaped else ""), timed_out=timed_out,
-            killed_by_signal=signum, output_truncated=out.truncated or err.truncated,
-            duration_ms=round(duration, 2), layers=[k for k, v in self.layers().items() if v],
+            exit_code=exit_code,
+            stdout=out.text(),
+            stderr=err.text() + ("\n[sandbox: processes outlived the run]" if escaped else ""),
+            timed_out=timed_out,
+            killed_by_signal=signum,
+            output_truncated=out.truncated or err.truncated,
+            duration_ms=round(duration, 2),
+            layers=[k for k, v in self.layers().items() if v],
         )
 
 
 def sandbox_status() -> dict[str, Any]:
     """For ``bluecode doctor``: is the sandbox available, why not, and what is active."""
-    status: dict[str, Any] = {"available": False, "reason": None, "layers": {}, "bwrap_version": None,
-                              "python_inside": None}
+    status: dict[str, Any] = {
+        "available": False,
+        "reason": None,
+        "layers": {},
+        "bwrap_version": None,
+        "python_inside": None,
+    }
     try:
         box = Sandbox.detect()
     except SandboxUnavailable as e:
@@ -373,5 +464,3 @@ def sandbox_status() -> dict[str, Any]:
     if missing:
         status["reason"] = "optional layers inactive: " + ", ".join(missing)
     return status
-
-

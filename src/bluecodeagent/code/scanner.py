@@ -63,8 +63,9 @@ def runnable_source(code: str) -> str:
         return ast.unparse(tree) if tree is not None else code
 
 
-def run_probes(code: str, findings: Sequence[Finding], sandbox: Sandbox) -> dict[tuple[str | None, str | None],
-                                                                                  ProbeResult]:
+def run_probes(
+    code: str, findings: Sequence[Finding], sandbox: Sandbox
+) -> dict[tuple[str | None, str | None], ProbeResult]:
     """One probe run per (function, CWE) among ``findings`` that a probe covers."""
     groups: dict[tuple[str | None, str | None], list[str]] = {}
     for f in findings:
@@ -84,9 +85,15 @@ def run_probes(code: str, findings: Sequence[Finding], sandbox: Sandbox) -> dict
     return out
 
 
-def scan_code(code: str, language: str = "python", path: str | None = None, dynamic: bool = True,
-              sandbox: Sandbox | None = None, knowledge: KnowledgeHook | KnowledgeBase | None = None,
-              id: str | None = None) -> Verdict:
+def scan_code(
+    code: str,
+    language: str = "python",
+    path: str | None = None,
+    dynamic: bool = True,
+    sandbox: Sandbox | None = None,
+    knowledge: KnowledgeHook | KnowledgeBase | None = None,
+    id: str | None = None,
+) -> Verdict:
     """Scan one source text and return a vulnerability verdict that explains itself."""
     start = time.perf_counter()
     validate_text(code, MAX_FILE_BYTES, path or "code")
@@ -128,13 +135,23 @@ def scan_code(code: str, language: str = "python", path: str | None = None, dyna
         constitution=getattr(kres, "constitution", []),
         unsafe_neighbours=getattr(kres, "vulnerable_neighbours", []),
         safe_neighbours=getattr(kres, "safe_neighbours", []),
-        signals={"static_max": max((f.confidence for f in static), default=0.0),
-                 "confirmed": float(sum(f.confirmed for f in j.findings)),
-                 "refuted": float(sum(r.outcome == "rejected" for r in results.values()))},
+        signals={
+            "static_max": max((f.confidence for f in static), default=0.0),
+            "confirmed": float(sum(f.confirmed for f in j.findings)),
+            "refuted": float(sum(r.outcome == "rejected" for r in results.values())),
+        },
     )
-    return Verdict(task=Task.VULNERABILITY, label=label, score=j.score, decision=decision,
-                   category=j.findings[0].cwe if j.findings else None, findings=j.findings, evidence=evidence,
-                   latency_ms=(time.perf_counter() - start) * 1000, id=id)
+    return Verdict(
+        task=Task.VULNERABILITY,
+        label=label,
+        score=j.score,
+        decision=decision,
+        category=j.findings[0].cwe if j.findings else None,
+        findings=j.findings,
+        evidence=evidence,
+        latency_ms=(time.perf_counter() - start) * 1000,
+        id=id,
+    )
 
 
 # -- files and directories ------------------------------------------------------------------------------
@@ -195,15 +212,17 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
                     yield fp
 
 
-def scan_file(path: str | Path, language: str | None = None, dynamic: bool = True,
-              sandbox: Sandbox | None = None) -> ScanResult:
+def scan_file(
+    path: str | Path, language: str | None = None, dynamic: bool = True, sandbox: Sandbox | None = None
+) -> ScanResult:
     """Scan one file; every problem becomes the result's ``error`` (nothing is raised)."""
     p = Path(path)
     try:
         lang = language or language_for(p)
         if lang is None:
-            raise InputError(f"{p}: unsupported language (extension {p.suffix or 'none'!r}); "
-                             "pass --language to force one")
+            raise InputError(
+                f"{p}: unsupported language (extension {p.suffix or 'none'!r}); pass --language to force one"
+            )
         try:
             raw = p.read_bytes()
         except OSError as e:
@@ -218,9 +237,14 @@ def scan_file(path: str | Path, language: str | None = None, dynamic: bool = Tru
         return ScanResult(path=str(p), error=f"{p}: internal error: {type(e).__name__}: {e}")
 
 
-def scan_paths(paths: Iterable[str | Path], language: str | None = None, dynamic: bool = True,
-               sandbox: Sandbox | None = None, jobs: int = 1,
-               progress: Callable[[ScanResult], None] | None = None) -> list[ScanResult]:
+def scan_paths(
+    paths: Iterable[str | Path],
+    language: str | None = None,
+    dynamic: bool = True,
+    sandbox: Sandbox | None = None,
+    jobs: int = 1,
+    progress: Callable[[ScanResult], None] | None = None,
+) -> list[ScanResult]:
     """Scan files and directories with ``jobs`` parallel workers; results in walk order."""
     files = list(iter_files(paths))
     if jobs <= 1 or len(files) <= 1:

@@ -28,8 +28,10 @@ def _rule(f: Finding, docs: dict[str, str]) -> dict[str, Any]:
         "shortDescription": {"text": title},
         "fullDescription": {"text": title},
         "defaultConfiguration": {"level": _LEVEL.get(f.severity, "warning")},
-        "properties": {"tags": ["security", *([f.cwe, f"external/cwe/cwe-{num}"] if num else [])],
-                       "security-severity": _SECURITY_SEVERITY.get(f.severity, "5.5")},
+        "properties": {
+            "tags": ["security", *([f.cwe, f"external/cwe/cwe-{num}"] if num else [])],
+            "security-severity": _SECURITY_SEVERITY.get(f.severity, "5.5"),
+        },
     }
     if num:
         rule["helpUri"] = f"https://cwe.mitre.org/data/definitions/{num}.html"
@@ -61,24 +63,35 @@ def to_sarif(items: Iterable[tuple[str | None, Verdict]], tool_version: str = "0
                 region["snippet"] = {"text": f.snippet}
             dyn = f.details.get("dynamic") or {}
             text = f.message + (f" — confirmed in the sandbox: {dyn.get('evidence')}" if f.confirmed else "")
-            results.append({
-                "ruleId": f.rule_id,
-                "ruleIndex": list(rules).index(f.rule_id),
-                "level": _LEVEL.get(f.severity, "warning"),
-                "message": {"text": text},
-                "locations": [{"physicalLocation": {
-                    "artifactLocation": {"uri": (f.path or path or "stdin").replace("\\", "/")},
-                    "region": region,
-                }}],
-                "properties": {"confirmed": f.confirmed, "confidence": f.confidence, "cwe": f.cwe,
-                               "source": f.source},
-            })
+            results.append(
+                {
+                    "ruleId": f.rule_id,
+                    "ruleIndex": list(rules).index(f.rule_id),
+                    "level": _LEVEL.get(f.severity, "warning"),
+                    "message": {"text": text},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": (f.path or path or "stdin").replace("\\", "/")},
+                                "region": region,
+                            }
+                        }
+                    ],
+                    "properties": {
+                        "confirmed": f.confirmed,
+                        "confidence": f.confidence,
+                        "cwe": f.cwe,
+                        "source": f.source,
+                    },
+                }
+            )
     return {
         "$schema": SCHEMA,
         "version": VERSION,
-        "runs": [{
-            "tool": {"driver": {"name": "BlueCodeAgent",
-                                "version": tool_version, "rules": list(rules.values())}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": {"name": "BlueCodeAgent", "version": tool_version, "rules": list(rules.values())}},
+                "results": results,
+            }
+        ],
     }

@@ -91,8 +91,8 @@ class _Draw:
         if key not in self.samples:
             options = self._list(name)
             k = min(len(options), self.rng.randint(lo, hi))
-            idx = sorted(self.rng.sample(range(len(options)), k)) if ordered else self.rng.sample(
-                range(len(options)), k
+            idx = (
+                sorted(self.rng.sample(range(len(options)), k)) if ordered else self.rng.sample(range(len(options)), k)
             )
             self.samples[key] = [self.expand(options[i]) for i in idx]
         return self.samples[key]
@@ -164,9 +164,7 @@ def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None)
     ]
 
 
-def _generate_raw(
-    task: str, *, seed: int, policy_file: Path | None
-) -> tuple[str, list[dict[str, Any]]]:
+def _generate_raw(task: str, *, seed: int, policy_file: Path | None) -> tuple[str, list[dict[str, Any]]]:
     """Render every template of a policy file; returns the file's task and item fields (no task)."""
     doc = load_policies(task, policy_file)
     meta = doc.get("meta", {})

@@ -92,8 +92,13 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def error_response(status: int, type_: str, message: str, details: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = ErrorResponse(error=ErrorBody(type=type_, message=message, details=details))
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
@@ -114,15 +119,25 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("bluecode_requests_total", "HTTP requests by endpoint and status",
-                                ["endpoint", "method", "status"], registry=self.registry)
-        self.latency = Histogram("bluecode_request_duration_seconds", "HTTP request latency by endpoint",
-                                 ["endpoint"], registry=self.registry,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-        self.verdicts = Counter("bluecode_verdicts_total", "Verdicts by task and decision",
-                                ["task", "decision"], registry=self.registry)
-        self.sandbox_runs = Counter("bluecode_sandbox_runs_total", "Dynamic tests run in the sandbox",
-                                    registry=self.registry)
+        self.requests = Counter(
+            "bluecode_requests_total",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "bluecode_request_duration_seconds",
+            "HTTP request latency by endpoint",
+            ["endpoint"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.verdicts = Counter(
+            "bluecode_verdicts_total", "Verdicts by task and decision", ["task", "decision"], registry=self.registry
+        )
+        self.sandbox_runs = Counter(
+            "bluecode_sandbox_runs_total", "Dynamic tests run in the sandbox", registry=self.registry
+        )
 
     def record(self, verdicts: list[Verdict]) -> None:
         for v in verdicts:
@@ -208,10 +223,21 @@ class AccessLog:
             self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(elapsed)
             state = scope.get("state") or {}
-            log.info(json.dumps({"ts": round(time.time(), 3), "event": "request", "request_id": rid,
-                                 "method": scope["method"], "endpoint": endpoint, "status": status,
-                                 "ms": round(elapsed * 1000, 2), "key": state.get("key_name"),
-                                 **(state.get("log") or {})}))
+            log.info(
+                json.dumps(
+                    {
+                        "ts": round(time.time(), 3),
+                        "event": "request",
+                        "request_id": rid,
+                        "method": scope["method"],
+                        "endpoint": endpoint,
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                        "key": state.get("key_name"),
+                        **(state.get("log") or {}),
+                    }
+                )
+            )
 
 
 # -- the service ------------------------------------------------------------------------------------------
@@ -341,10 +367,14 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
         if svc.agent._kb is not None:  # release the SQLite handle on shutdown
             svc.agent._kb.close()
 
-    app = FastAPI(title="BlueCodeAgent guard", version="0.1.0", lifespan=lifespan,
-                  description="Screen prompts for malicious, biased or injected requests and code for CWE "
-                              "vulnerabilities; optionally guard an OpenAI-compatible upstream.",
-                  responses={401: {"model": ErrorResponse}, 413: {"model": ErrorResponse}})
+    app = FastAPI(
+        title="BlueCodeAgent guard",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Screen prompts for malicious, biased or injected requests and code for CWE "
+        "vulnerabilities; optionally guard an OpenAI-compatible upstream.",
+        responses={401: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
+    )
     app.state.service = svc
     check_dep, admin_dep = Depends(svc.require("check")), Depends(svc.require("admin"))
     err = {400: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 504: {"model": ErrorResponse}}
@@ -356,8 +386,9 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
         if any(e["type"] == "json_invalid" for e in errors):
             return error_response(400, "invalid_json", "the request body is not valid JSON", errors)
         return error_response(422, "invalid_request", "the request does not match the schema", errors)
@@ -379,8 +410,14 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
         log.exception("unhandled error")
         return error_response(500, "internal_error", "internal error (see the service log)")
 
-    @app.post("/v1/check", response_model=CheckResponse, dependencies=[check_dep], responses=err,
-              tags=["guard"], summary="Screen a prompt")
+    @app.post(
+        "/v1/check",
+        response_model=CheckResponse,
+        dependencies=[check_dep],
+        responses=err,
+        tags=["guard"],
+        summary="Screen a prompt",
+    )
     async def check(req: CheckRequest, request: Request) -> CheckResponse:
         tasks = ("bias", "malicious", "injection") if req.task == "all" else (req.task,)
         verdicts = list(await asyncio.gather(*(svc.check(req.text, t, req.context) for t in tasks)))
@@ -389,8 +426,14 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
         worst = max((v.decision for v in verdicts), key=_RANK.__getitem__)
         return CheckResponse(decision=worst, unsafe=any(v.unsafe for v in verdicts), verdicts=verdicts)
 
-    @app.post("/v1/scan", response_model=Verdict, dependencies=[check_dep], responses=err,
-              tags=["guard"], summary="Scan code for CWE vulnerabilities")
+    @app.post(
+        "/v1/scan",
+        response_model=Verdict,
+        dependencies=[check_dep],
+        responses=err,
+        tags=["guard"],
+        summary="Scan code for CWE vulnerabilities",
+    )
     async def scan(req: ScanRequest, request: Request) -> Verdict:
         from bluecodeagent.code.scanner import scan_code
 
@@ -399,25 +442,42 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
         _verdict_log(request, [v])
         return v
 
-    @app.get("/v1/kb/stats", response_model=KbStats, dependencies=[admin_dep], responses=err,
-             tags=["admin"], summary="Knowledge-base statistics")
+    @app.get(
+        "/v1/kb/stats",
+        response_model=KbStats,
+        dependencies=[admin_dep],
+        responses=err,
+        tags=["admin"],
+        summary="Knowledge-base statistics",
+    )
     async def kb_stats() -> KbStats:
         st = await svc.run(lambda: agent.kb.stats())
-        return KbStats(items=st["items"], embedder=st.get("embedder"), by_task=st["by_task"],
-                       categories=st["categories"])
+        return KbStats(
+            items=st["items"], embedder=st.get("embedder"), by_task=st["by_task"], categories=st["categories"]
+        )
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="The process is up")
     async def healthz() -> Health:
         return Health()
 
-    @app.get("/readyz", response_model=Ready, tags=["ops"], summary="Model and knowledge base are loaded",
-             responses={503: {"model": Ready}})
+    @app.get(
+        "/readyz",
+        response_model=Ready,
+        tags=["ops"],
+        summary="Model and knowledge base are loaded",
+        responses={503: {"model": Ready}},
+    )
     async def readyz() -> JSONResponse:
         ready = svc.ready.is_set()
         return JSONResponse(Ready(ready=ready, detail=svc.ready_detail).model_dump(), status_code=200 if ready else 503)
 
-    @app.get("/metrics", dependencies=[admin_dep], tags=["ops"], summary="Prometheus metrics",
-             response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        dependencies=[admin_dep],
+        tags=["ops"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

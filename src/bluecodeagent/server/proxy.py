@@ -85,8 +85,17 @@ def screen_answer(svc: Service, content: str) -> tuple[str, dict[str, Any] | Non
             continue
         verdicts.append(v)
         for f in v.findings:
-            findings.append({"block": i, "cwe": f.cwe, "line": f.line, "severity": f.severity,
-                             "rule_id": f.rule_id, "confirmed": f.confirmed, "message": f.message})
+            findings.append(
+                {
+                    "block": i,
+                    "cwe": f.cwe,
+                    "line": f.line,
+                    "severity": f.severity,
+                    "rule_id": f.rule_id,
+                    "confirmed": f.confirmed,
+                    "message": f.message,
+                }
+            )
         if policy == "block" and v.decision == Decision.BLOCK:
             withheld.add(i)
     svc.metrics.record(verdicts)
@@ -95,19 +104,23 @@ def screen_answer(svc: Service, content: str) -> tuple[str, dict[str, Any] | Non
     for i in sorted(withheld, reverse=True):
         m = blocks[i - 1]
         cwes = ", ".join(sorted({f["cwe"] or "?" for f in findings if f["block"] == i}))
-        content = content[: m.start()] + f"[code block {i} withheld by BlueCodeAgent: {cwes}]" + content[m.end():]
+        content = content[: m.start()] + f"[code block {i} withheld by BlueCodeAgent: {cwes}]" + content[m.end() :]
     notes = [f"- code block {f['block']}, line {f['line']}: {f['cwe']} {f['message']}" for f in findings]
     content += "\n\n> **BlueCodeAgent**: possible vulnerabilities in the code above:\n" + "\n".join(
-        f"> {n}" for n in notes)
+        f"> {n}" for n in notes
+    )
     action = "block" if withheld else "warn"
-    return content, {"action": action, "stage": "response", "findings": findings,
-                     "withheld_blocks": sorted(withheld)}
+    return content, {"action": action, "stage": "response", "findings": findings, "withheld_blocks": sorted(withheld)}
 
 
-def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None, extra: dict[str, Any] | None = None
-           ) -> str:
-    body = {"id": base["id"], "object": "chat.completion.chunk", "created": base["created"], "model": base["model"],
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None, extra: dict[str, Any] | None = None) -> str:
+    body = {
+        "id": base["id"],
+        "object": "chat.completion.chunk",
+        "created": base["created"],
+        "model": base["model"],
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     if extra:
         body["bluecode"] = extra
     return f"data: {json.dumps(body)}\n\n"
@@ -116,7 +129,7 @@ def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None, extr
 def _sse(base: dict[str, Any], content: str, finish: str, meta: dict[str, Any] | None) -> Iterator[str]:
     yield _chunk(base, {"role": "assistant", "content": ""}, None)
     for start in range(0, len(content), 512):
-        yield _chunk(base, {"content": content[start:start + 512]}, None)
+        yield _chunk(base, {"content": content[start : start + 512]}, None)
     yield _chunk(base, {}, finish, meta)
     yield "data: [DONE]\n\n"
 
@@ -125,8 +138,10 @@ def refusal(req: ChatRequest, verdicts: list[Verdict]) -> tuple[dict[str, Any], 
     """The refusal's base fields, text and ``bluecode`` metadata."""
     worst = max(verdicts, key=lambda v: (_RANK[v.decision], v.score))
     what = f"{worst.task.value} ({worst.category})" if worst.category else worst.task.value
-    text = (f"I can't help with this request: BlueCodeAgent flagged it as a {what} risk "
-            f"(score {worst.score:.2f}). If you think this is a mistake, rephrase or contact your administrator.")
+    text = (
+        f"I can't help with this request: BlueCodeAgent flagged it as a {what} risk "
+        f"(score {worst.score:.2f}). If you think this is a mistake, rephrase or contact your administrator."
+    )
     base = {"id": f"chatcmpl-bluecode-{uuid.uuid4().hex[:20]}", "created": int(time.time()), "model": req.model}
     meta = {"action": "block", "stage": "request", "verdicts": [v.summary() for v in verdicts]}
     return base, text, meta
@@ -146,10 +161,12 @@ def build_router(svc: Service, check_dep: Depends) -> APIRouter:
 
     def upstream_failure(e: httpx.HTTPError) -> ServiceError:
         if isinstance(e, httpx.TimeoutException):
-            return ServiceError(504, "upstream_timeout",
-                                f"the upstream did not answer within {cfg.upstream_timeout_s:g} s")
-        return ServiceError(502, "upstream_unavailable",
-                            f"cannot reach the upstream at {base_url} ({type(e).__name__})")
+            return ServiceError(
+                504, "upstream_timeout", f"the upstream did not answer within {cfg.upstream_timeout_s:g} s"
+            )
+        return ServiceError(
+            502, "upstream_unavailable", f"cannot reach the upstream at {base_url} ({type(e).__name__})"
+        )
 
     def upstream_status(status: int, body: bytes) -> Response:
         if status >= 500:
@@ -159,9 +176,12 @@ def build_router(svc: Service, check_dep: Depends) -> APIRouter:
         except ValueError:
             raise ServiceError(502, "upstream_invalid", f"the upstream answered HTTP {status} without JSON") from None
 
-    @router.post("/v1/chat/completions", dependencies=[check_dep], summary="Guarded OpenAI chat completions",
-                 responses={400: {"model": ErrorResponse}, 502: {"model": ErrorResponse},
-                            504: {"model": ErrorResponse}})
+    @router.post(
+        "/v1/chat/completions",
+        dependencies=[check_dep],
+        summary="Guarded OpenAI chat completions",
+        responses={400: {"model": ErrorResponse}, 502: {"model": ErrorResponse}, 504: {"model": ErrorResponse}},
+    )
     async def chat_completions(req: ChatRequest, request: Request) -> Response:
         verdicts = await svc.run(lambda: screen_request(svc, req))
         svc.metrics.record(verdicts)
@@ -173,12 +193,23 @@ def build_router(svc: Service, check_dep: Depends) -> APIRouter:
         if blocking:
             base, text, meta = refusal(req, verdicts)
             if req.stream:
-                return StreamingResponse(_sse(base, text, "content_filter", meta), media_type="text/event-stream",
-                                         headers=headers)
-            body = {**base, "object": "chat.completion", "bluecode": meta,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": "content_filter", "logprobs": None}],
-                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+                return StreamingResponse(
+                    _sse(base, text, "content_filter", meta), media_type="text/event-stream", headers=headers
+                )
+            body = {
+                **base,
+                "object": "chat.completion",
+                "bluecode": meta,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "content_filter",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }
             return JSONResponse(body, headers=headers)
         payload = req.model_dump(exclude_unset=True)
         url = f"{base_url}/chat/completions"

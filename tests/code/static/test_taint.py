@@ -62,8 +62,10 @@ def test_allowlist_and_regex_guards():
         "import re\ndef f(x):\n    if not re.fullmatch(r'\\w+', x):\n        raise ValueError\n    sink(x)"
     )
     assert not tainted("def f(x):\n    if not x.isdigit():\n        return\n    sink(x)")
-    assert not tainted("def f(xs):\n    for p in xs:\n        if p not in ('a', 'b'):\n            raise ValueError\n"
-                       "    sink(' '.join(xs))")
+    assert not tainted(
+        "def f(xs):\n    for p in xs:\n        if p not in ('a', 'b'):\n            raise ValueError\n"
+        "    sink(' '.join(xs))"
+    )
 
 
 def test_substring_check_is_not_a_guard():

@@ -55,25 +55,29 @@ class Probe:
         """The Python source that runs inside the sandbox (it imports ``_bc_runtime`` and ``subject``)."""
         probe_src = textwrap.dedent(inspect.getsource(type(self).inside))
         probe_src = probe_src.replace("@staticmethod\n", "", 1)
-        return HARNESS.format(function=json.dumps(function), params=json.dumps(params),
-                              probe_src=probe_src, name=json.dumps(self.name))
+        return HARNESS.format(
+            function=json.dumps(function), params=json.dumps(params), probe_src=probe_src, name=json.dumps(self.name)
+        )
 
-    def run(self, sandbox: Sandbox, source: str, function: str | None, params: list[str],
-            cwe: str | None = None) -> ProbeResult:
+    def run(
+        self, sandbox: Sandbox, source: str, function: str | None, params: list[str], cwe: str | None = None
+    ) -> ProbeResult:
         """Run this probe against ``function`` of ``source`` in ``sandbox``."""
         code = self.harness(function, params)
         files = {"subject.py": source, "_bc_runtime.py": runtime_source()}
         res = sandbox.run_python(code, files=files, limits=self.limits or DEFAULT_LIMITS)
-        base = {"probe": self.name, "cwe": cwe, "function": function, "params": params,
-                "duration_ms": res.duration_ms}
+        base = {"probe": self.name, "cwe": cwe, "function": function, "params": params, "duration_ms": res.duration_ms}
         for line in reversed(res.stdout.splitlines()):
             if line.startswith(RESULT_MARK):
                 try:
-                    data = json.loads(line[len(RESULT_MARK):])
-                    return ProbeResult(**base, outcome=data.get("outcome", "not_exercised"),
-                                       evidence=str(data.get("evidence", ""))[:1000],
-                                       why=str(data.get("why", ""))[:500],
-                                       notes=[str(n)[:300] for n in data.get("notes", [])][:10])
+                    data = json.loads(line[len(RESULT_MARK) :])
+                    return ProbeResult(
+                        **base,
+                        outcome=data.get("outcome", "not_exercised"),
+                        evidence=str(data.get("evidence", ""))[:1000],
+                        why=str(data.get("why", ""))[:500],
+                        notes=[str(n)[:300] for n in data.get("notes", [])][:10],
+                    )
                 except (ValueError, TypeError):
                     break
         if res.timed_out:
@@ -87,7 +91,7 @@ class Probe:
 
 DEFAULT_LIMITS = SandboxLimits(wall_seconds=8.0, cpu_seconds=8, memory_mb=512, tmpfs_mb=64, file_size_mb=8)
 
-HARNESS = '''\
+HARNESS = """\
 from __future__ import annotations
 import os, sys
 from typing import Any
@@ -123,7 +127,7 @@ _res = _main()
 _real_out.write("\\n{mark}" + rt.json.dumps(_res, default=str) + "\\n")
 _real_out.flush()
 os._exit(0)
-'''.replace("{mark}", RESULT_MARK)
+""".replace("{mark}", RESULT_MARK)
 
 
 @cache

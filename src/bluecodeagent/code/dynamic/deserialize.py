@@ -20,8 +20,16 @@ class DeserializeProbe(Probe):
         import pickle
 
         mark = rt.MARKER
-        PARSE_ERRORS = {"ConstructorError", "ReaderError", "ScannerError", "ParserError", "JSONDecodeError",
-                        "UnpicklingError", "UnicodeDecodeError", "YAMLError"}
+        PARSE_ERRORS = {
+            "ConstructorError",
+            "ReaderError",
+            "ScannerError",
+            "ParserError",
+            "JSONDecodeError",
+            "UnpicklingError",
+            "UnicodeDecodeError",
+            "YAMLError",
+        }
 
         class Boom:
             def __reduce__(self) -> Any:
@@ -39,8 +47,10 @@ class DeserializeProbe(Probe):
         def judge(res: dict[str, Any], payload: Any, name: str) -> tuple[str | None, str]:
             if os.path.exists(mark):
                 return "vulnerable", "deserialising the input executed a payload (marker file created)"
-            if any(n == "pickle.find_class" and args and args[0] in ("posix", "os", "nt", "subprocess")
-                   for n, args in res["events"]):
+            if any(
+                n == "pickle.find_class" and args and args[0] in ("posix", "os", "nt", "subprocess")
+                for n, args in res["events"]
+            ):
                 return "vulnerable", "deserialising the input resolved os.system"
             if res["returned"]:
                 return "rejected", "the payload was parsed as plain data"
@@ -52,8 +62,14 @@ class DeserializeProbe(Probe):
         for fmt in ("pickle", "yaml", "marshal"):
             if out["outcome"] == "vulnerable" or not formats:
                 break
-            alt = rt.exploit(fn, [p for p in params if p not in formats], payloads, judge, reset=reset,
-                             overrides=dict.fromkeys(formats, fmt))
+            alt = rt.exploit(
+                fn,
+                [p for p in params if p not in formats],
+                payloads,
+                judge,
+                reset=reset,
+                overrides=dict.fromkeys(formats, fmt),
+            )
             if alt["outcome"] == "vulnerable" or out["outcome"] == "not_exercised":
                 out = alt
         return out

@@ -21,8 +21,12 @@ class PathProbe(Probe):
         up = "../" * 12
 
         def payloads(benign: Any) -> list[str]:
-            return [up + rt.CANARY_FILE.lstrip("/"), rt.CANARY_FILE, up + rt.CANARY_DIR.lstrip("/"),
-                    "....//" * 12 + rt.CANARY_FILE.lstrip("/")]
+            return [
+                up + rt.CANARY_FILE.lstrip("/"),
+                rt.CANARY_FILE,
+                up + rt.CANARY_DIR.lstrip("/"),
+                "....//" * 12 + rt.CANARY_FILE.lstrip("/"),
+            ]
 
         def state() -> dict[str, str]:
             out = {}

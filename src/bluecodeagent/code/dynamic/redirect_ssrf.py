@@ -20,8 +20,14 @@ class RedirectProbe(Probe):
         from urllib.parse import urlsplit
 
         evil = rt.EVIL_HOST
-        payloads = [f"https://{evil}/landing", f"//{evil}/landing", f"https://app.bc.test@{evil}/x",
-                    "http://169.254.169.254/latest/meta-data/", f"/\\{evil}/x", f"/{evil}/x"]
+        payloads = [
+            f"https://{evil}/landing",
+            f"//{evil}/landing",
+            f"https://app.bc.test@{evil}/x",
+            "http://169.254.169.254/latest/meta-data/",
+            f"/\\{evil}/x",
+            f"/{evil}/x",
+        ]
 
         def bad_host(url: str) -> bool:
             try:
@@ -62,8 +68,9 @@ class RedirectProbe(Probe):
         overrides: dict[str, Any] = {}
         allowed = ""
         for gname, value in getattr(fn, "__globals__", {}).items():
-            if re.search(r"allow|approved|trusted|permitted|whitelist|domain|host", gname, re.IGNORECASE) and \
-                    isinstance(value, (list, set, tuple, frozenset, dict)):
+            if re.search(
+                r"allow|approved|trusted|permitted|whitelist|domain|host", gname, re.IGNORECASE
+            ) and isinstance(value, (list, set, tuple, frozenset, dict)):
                 hosts = sorted(str(v) for v in value if isinstance(v, str) and "." in v)
                 if hosts:
                     allowed = urlsplit(hosts[0]).hostname or hosts[0].split("/")[0]

@@ -22,8 +22,14 @@ class RegexProbe(Probe):
 
         def payloads(benign: Any) -> list[str]:
             b = benign if isinstance(benign, str) and benign else "a"
-            out = ["a" * 40 + "!", "<" * 5000 + "x", " " * 20000 + "x", "x@" + "a." * 5000 + "!",
-                   "1" * 40 + "x", b * 40 + "!\x00"]
+            out = [
+                "a" * 40 + "!",
+                "<" * 5000 + "x",
+                " " * 20000 + "x",
+                "x@" + "a." * 5000 + "!",
+                "1" * 40 + "x",
+                b * 40 + "!\x00",
+            ]
             if re.search(r"pattern|regex|re$", "".join(params).lower()):
                 out.insert(0, "(a+)+$")
             return out

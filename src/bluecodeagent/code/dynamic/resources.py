@@ -14,8 +14,9 @@ class ResourceProbe(Probe):
 
     name: ClassVar[str] = "resources"
     cwes: ClassVar[tuple[str, ...]] = ("CWE-400", "CWE-770", "CWE-120", "CWE-1284", "CWE-789")
-    limits: ClassVar[SandboxLimits | None] = SandboxLimits(wall_seconds=20.0, cpu_seconds=15, memory_mb=768,
-                                                           tmpfs_mb=128, file_size_mb=100)
+    limits: ClassVar[SandboxLimits | None] = SandboxLimits(
+        wall_seconds=20.0, cpu_seconds=15, memory_mb=768, tmpfs_mb=128, file_size_mb=100
+    )
 
     @staticmethod
     def inside(rt: Any, fn: Any, params: list[str]) -> dict[str, Any]:
@@ -39,8 +40,9 @@ class ResourceProbe(Probe):
         req = sys.modules.get("requests")
         if req is not None and getattr(req, "Response", None) is rt.FakeResponse:
             for verb in ("get", "post", "request"):
-                setattr(req, verb, lambda *a, **k: (rt.record("http.request", "GET", a[0] if a else ""),
-                                                    Streamed(""))[1])
+                setattr(
+                    req, verb, lambda *a, **k: (rt.record("http.request", "GET", a[0] if a else ""), Streamed(""))[1]
+                )
 
         def payloads(benign: Any) -> list[Any]:
             if isinstance(benign, bytes):

@@ -212,8 +212,17 @@ def _fake_requests() -> types.ModuleType:
         pass
 
     exc_mod = types.ModuleType("requests.exceptions")
-    for name in ("RequestException", "HTTPError", "ConnectionError", "Timeout", "TooManyRedirects",
-                 "InvalidURL", "MissingSchema", "ReadTimeout", "ConnectTimeout"):
+    for name in (
+        "RequestException",
+        "HTTPError",
+        "ConnectionError",
+        "Timeout",
+        "TooManyRedirects",
+        "InvalidURL",
+        "MissingSchema",
+        "ReadTimeout",
+        "ConnectTimeout",
+    ):
         cls = RequestException if name == "RequestException" else type(name, (RequestException,), {})
         setattr(exc_mod, name, cls)
         setattr(mod, name, cls)
@@ -237,9 +246,21 @@ class _Obj(dict):  # type: ignore[type-arg]
 
 def _fake_flask() -> types.ModuleType:
     mod = types.ModuleType("flask")
-    req = types.SimpleNamespace(args=_Obj(), form=_Obj(), values=_Obj(), headers=_Obj(), cookies=_Obj(),
-                                json=None, method="GET", path="/", url="http://app.bc.test/", host="app.bc.test",
-                                remote_addr="127.0.0.1", files=_Obj(), data=b"")
+    req = types.SimpleNamespace(
+        args=_Obj(),
+        form=_Obj(),
+        values=_Obj(),
+        headers=_Obj(),
+        cookies=_Obj(),
+        json=None,
+        method="GET",
+        path="/",
+        url="http://app.bc.test/",
+        host="app.bc.test",
+        remote_addr="127.0.0.1",
+        files=_Obj(),
+        data=b"",
+    )
     req.get_json = lambda *a, **k: req.json  # type: ignore[attr-defined]
     req.get_data = lambda *a, **k: req.data  # type: ignore[attr-defined]
     mod.request = req  # type: ignore[attr-defined]
@@ -483,8 +504,9 @@ def benign_args(fn: Any) -> dict[str, Any]:
         if isinstance(v, str):
             tokens += [v, *v.split()]
     for p in params:
-        if args[p.name] == [] and re.search(r"allow|approved|permitted|valid|whitelist|safe|trusted|accepted",
-                                             p.name.lower()):
+        if args[p.name] == [] and re.search(
+            r"allow|approved|permitted|valid|whitelist|safe|trusted|accepted", p.name.lower()
+        ):
             args[p.name] = list(dict.fromkeys(tokens))
     return args
 
@@ -511,12 +533,29 @@ def call(fn: Any, args: dict[str, Any], seconds: float = 2.0) -> dict[str, Any]:
     return out
 
 
-_MISSING_CONTEXT = {"TypeError", "AttributeError", "NameError", "ImportError", "ModuleNotFoundError",
-                    "NotImplementedError", "KeyError", "IndexError", "UnboundLocalError", "RecursionError",
-                    "FileNotFoundError", "NotADirectoryError", "IsADirectoryError", "OSError", "StopIteration"}
-_REFUSAL = re.compile(r"invalid|not allowed|disallow|forbidden|denied|unsafe|outside|travers|unauthori|"
-                      r"permission|not permitted|illegal|malicious|reject|exceed|too (long|large|big)|limit|"
-                      r"untrusted|blocked|restricted|prohibited|dangerous|suspicious", re.IGNORECASE)
+_MISSING_CONTEXT = {
+    "TypeError",
+    "AttributeError",
+    "NameError",
+    "ImportError",
+    "ModuleNotFoundError",
+    "NotImplementedError",
+    "KeyError",
+    "IndexError",
+    "UnboundLocalError",
+    "RecursionError",
+    "FileNotFoundError",
+    "NotADirectoryError",
+    "IsADirectoryError",
+    "OSError",
+    "StopIteration",
+}
+_REFUSAL = re.compile(
+    r"invalid|not allowed|disallow|forbidden|denied|unsafe|outside|travers|unauthori|"
+    r"permission|not permitted|illegal|malicious|reject|exceed|too (long|large|big)|limit|"
+    r"untrusted|blocked|restricted|prohibited|dangerous|suspicious",
+    re.IGNORECASE,
+)
 
 
 def deliberate_rejection(res: dict[str, Any]) -> bool:
@@ -603,8 +642,16 @@ def inject(benign: Any, payload: Any) -> Any:
     return payload
 
 
-def exploit(fn: Any, wanted: list[str], payloads: Any, judge: Any, reached: Any = None, seconds: float = 2.0,
-            reset: Any = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def exploit(
+    fn: Any,
+    wanted: list[str],
+    payloads: Any,
+    judge: Any,
+    reached: Any = None,
+    seconds: float = 2.0,
+    reset: Any = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Call ``fn`` benignly, then with each payload in each target parameter, and decide the outcome.
 
     ``judge(res, payload, param)`` returns ("vulnerable" | "rejected" | None, evidence); None lets the
@@ -635,8 +682,12 @@ def exploit(fn: Any, wanted: list[str], payloads: Any, judge: Any, reached: Any 
             outcome, evidence = judge(res, payload, name)
             shown = _short(payload)[:120]
             if outcome == "vulnerable":
-                return {"outcome": "vulnerable", "evidence": f"{name}={shown!r}: {evidence}", "param": name,
-                        "benign": "returned" if benign_ok else f"raised {b['exc_type']}"}
+                return {
+                    "outcome": "vulnerable",
+                    "evidence": f"{name}={shown!r}: {evidence}",
+                    "param": name,
+                    "benign": "returned" if benign_ok else f"raised {b['exc_type']}",
+                }
             if outcome == "rejected":
                 rejections.append(f"{name}={shown!r}: {evidence}")
                 continue
@@ -646,8 +697,10 @@ def exploit(fn: Any, wanted: list[str], payloads: Any, judge: Any, reached: Any 
             elif hit:
                 rejections.append(f"{name}={shown!r}: the sink ran with the payload neutralised")
             elif benign_reached and res["returned"] and _REFUSAL.search(as_text(res["result"])):
-                rejections.append(f"{name}={shown!r}: refused (returned {as_text(res['result'])[:80]!r}), "
-                                  "while the benign input reached the sink")
+                rejections.append(
+                    f"{name}={shown!r}: refused (returned {as_text(res['result'])[:80]!r}), "
+                    "while the benign input reached the sink"
+                )
             elif res["timeout"]:
                 reasons.append(f"{name}: call timed out")
             elif res["exc_type"]:
@@ -655,8 +708,7 @@ def exploit(fn: Any, wanted: list[str], payloads: Any, judge: Any, reached: Any 
             else:
                 reasons.append(f"{name}: returned without reaching the sink")
     if rejections and len(rejections) >= len(reasons):
-        return {"outcome": "rejected", "evidence": "; ".join(rejections[:3]),
-                "why": "; ".join(reasons[:2])}
+        return {"outcome": "rejected", "evidence": "; ".join(rejections[:3]), "why": "; ".join(reasons[:2])}
     why = "; ".join(reasons[:3]) or "no payload exercised the sink"
     if not benign_ok:
         why += f" (the benign call also failed: {b['exc_type']}: {b['exc']})"
@@ -678,8 +730,11 @@ def event_paths(events: list[tuple[str, tuple[str, ...]]]) -> list[str]:
 
 
 def command_events(events: list[tuple[str, tuple[str, ...]]]) -> list[str]:
-    return [" ".join(args) for name, args in events if name in ("os.system", "subprocess.Popen", "os.exec",
-                                                                  "os.posix_spawn", "os.spawn")]
+    return [
+        " ".join(args)
+        for name, args in events
+        if name in ("os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn")
+    ]
 
 
 def _install_sqlite_recorder() -> None:

@@ -23,8 +23,10 @@ class SqlProbe(Probe):
             for name, args in events:
                 if name == "sql" and args:
                     out.append(args[0])
-                elif name == "stub.call" and len(args) > 1 and any(
-                    k in args[0].lower() for k in ("execute", "query", "raw", "text")
+                elif (
+                    name == "stub.call"
+                    and len(args) > 1
+                    and any(k in args[0].lower() for k in ("execute", "query", "raw", "text"))
                 ):
                     out.append(args[1])
             return out

@@ -16,10 +16,14 @@ class XmlProbe(Probe):
 
     @staticmethod
     def inside(rt: Any, fn: Any, params: list[str]) -> dict[str, Any]:
-        xxe = (f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{rt.CANARY_FILE}">]>'
-               "<r><name>&x;</name><id>&x;</id></r>")
-        bomb = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "bcbcbcbcbc"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
-                '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]><r>&d;</r>')
+        xxe = (
+            f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{rt.CANARY_FILE}">]>'
+            "<r><name>&x;</name><id>&x;</id></r>"
+        )
+        bomb = (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "bcbcbcbcbc"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+            '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]><r>&d;</r>'
+        )
 
         def judge(res: dict[str, Any], payload: Any, name: str) -> tuple[str | None, str]:
             if any(p.startswith(rt.CANARY_DIR) for p in rt.event_paths(res["events"])):

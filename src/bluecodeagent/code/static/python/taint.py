@@ -18,36 +18,126 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Attribute names on a ``request`` object that carry user input.
-REQUEST_ATTRS = frozenset({
-    "args", "form", "json", "values", "data", "files", "cookies", "headers", "get_json", "get_data",
-    "GET", "POST", "body", "COOKIES", "META", "FILES", "query_params", "query", "params", "match_info",
-    "path_params", "stream",
-})
-SOURCE_CALLS = frozenset({"input", "raw_input", "os.getenv", "os.environ.get", "sys.stdin.read",
-                          "sys.stdin.readline"})
+REQUEST_ATTRS = frozenset(
+    {
+        "args",
+        "form",
+        "json",
+        "values",
+        "data",
+        "files",
+        "cookies",
+        "headers",
+        "get_json",
+        "get_data",
+        "GET",
+        "POST",
+        "body",
+        "COOKIES",
+        "META",
+        "FILES",
+        "query_params",
+        "query",
+        "params",
+        "match_info",
+        "path_params",
+        "stream",
+    }
+)
+SOURCE_CALLS = frozenset({"input", "raw_input", "os.getenv", "os.environ.get", "sys.stdin.read", "sys.stdin.readline"})
 SOURCE_ATTRS = frozenset({"sys.argv", "os.environ", "sys.stdin"})
 
-UNIVERSAL_SANITIZERS = frozenset({
-    "int", "float", "bool", "len", "abs", "round", "ord", "hash", "isinstance", "id", "callable",
-    "uuid.UUID", "decimal.Decimal", "datetime.fromisoformat", "ipaddress.ip_address",
-    "hashlib.sha256", "hashlib.sha512", "hmac.compare_digest", "secrets.compare_digest",
-})
+UNIVERSAL_SANITIZERS = frozenset(
+    {
+        "int",
+        "float",
+        "bool",
+        "len",
+        "abs",
+        "round",
+        "ord",
+        "hash",
+        "isinstance",
+        "id",
+        "callable",
+        "uuid.UUID",
+        "decimal.Decimal",
+        "datetime.fromisoformat",
+        "ipaddress.ip_address",
+        "hashlib.sha256",
+        "hashlib.sha512",
+        "hmac.compare_digest",
+        "secrets.compare_digest",
+    }
+)
 # Methods whose result carries no attacker-controlled text.
-CLEAN_METHODS = frozenset({
-    "startswith", "endswith", "isdigit", "isalnum", "isalpha", "isnumeric", "isdecimal", "isidentifier",
-    "isspace", "islower", "isupper", "count", "find", "rfind", "index", "rindex", "hexdigest", "digest",
-    "exists", "is_file", "is_dir", "isfile", "isdir", "__len__", "total_seconds", "bit_length",
-})
+CLEAN_METHODS = frozenset(
+    {
+        "startswith",
+        "endswith",
+        "isdigit",
+        "isalnum",
+        "isalpha",
+        "isnumeric",
+        "isdecimal",
+        "isidentifier",
+        "isspace",
+        "islower",
+        "isupper",
+        "count",
+        "find",
+        "rfind",
+        "index",
+        "rindex",
+        "hexdigest",
+        "digest",
+        "exists",
+        "is_file",
+        "is_dir",
+        "isfile",
+        "isdir",
+        "__len__",
+        "total_seconds",
+        "bit_length",
+    }
+)
 KIND_SANITIZERS: dict[str, frozenset[str]] = {
-    "html": frozenset({"html.escape", "cgi.escape", "markupsafe.escape", "escape", "bleach.clean",
-                       "xml.sax.saxutils.escape", "xml.sax.saxutils.quoteattr", "saxutils.escape",
-                       "saxutils.quoteattr", "Markup.escape", "django.utils.html.escape",
-                       "conditional_escape", "escape_html", "html_escape", "json.dumps", "quoteattr",
-                       "urllib.parse.quote", "quote", "urllib.parse.quote_plus", "sanitize_html",
-                       "bleach.linkify", "nh3.clean"}),
+    "html": frozenset(
+        {
+            "html.escape",
+            "cgi.escape",
+            "markupsafe.escape",
+            "escape",
+            "bleach.clean",
+            "xml.sax.saxutils.escape",
+            "xml.sax.saxutils.quoteattr",
+            "saxutils.escape",
+            "saxutils.quoteattr",
+            "Markup.escape",
+            "django.utils.html.escape",
+            "conditional_escape",
+            "escape_html",
+            "html_escape",
+            "json.dumps",
+            "quoteattr",
+            "urllib.parse.quote",
+            "quote",
+            "urllib.parse.quote_plus",
+            "sanitize_html",
+            "bleach.linkify",
+            "nh3.clean",
+        }
+    ),
     "shell": frozenset({"shlex.quote", "pipes.quote", "shlex.join", "quote"}),
-    "path": frozenset({"os.path.basename", "secure_filename", "werkzeug.utils.secure_filename",
-                       "pathlib.Path.name", "posixpath.basename"}),
+    "path": frozenset(
+        {
+            "os.path.basename",
+            "secure_filename",
+            "werkzeug.utils.secure_filename",
+            "pathlib.Path.name",
+            "posixpath.basename",
+        }
+    ),
     "url": frozenset({"urllib.parse.quote", "urllib.parse.quote_plus", "quote", "quote_plus"}),
     "regex": frozenset({"re.escape"}),
     "header": frozenset({"re.sub", "urllib.parse.quote", "quote", "email.header.Header"}),
@@ -55,8 +145,9 @@ KIND_SANITIZERS: dict[str, frozenset[str]] = {
     "sql": frozenset(),
     "any": frozenset(),
     "xml": frozenset({"xml.sax.saxutils.escape", "saxutils.escape", "html.escape", "escape"}),
-    "ldap": frozenset({"ldap.filter.escape_filter_chars", "escape_filter_chars",
-                       "ldap3.utils.conv.escape_filter_chars"}),
+    "ldap": frozenset(
+        {"ldap.filter.escape_filter_chars", "escape_filter_chars", "ldap3.utils.conv.escape_filter_chars"}
+    ),
 }
 NEWLINE_STRIP = frozenset({"\n", "\r", "\r\n"})
 
@@ -142,7 +233,7 @@ class ModuleContext:
             elif isinstance(node, ast.ClassDef) and any(
                 isinstance(b, ast.FunctionDef) and b.name in ("__getattr__", "__getattribute__") for b in node.body
             ):
-                    ctx.getattr_guard_classes.add(node.name)
+                ctx.getattr_guard_classes.add(node.name)
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 ctx.constants[stmt.targets[0].id] = stmt.value
@@ -206,8 +297,13 @@ class FunctionContext:
 
     # -- collection -------------------------------------------------------------------------------
     def _walk(self) -> None:
-        body = self.node.body if isinstance(self.node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef) \
-            else [self.node.body] if isinstance(self.node, ast.Lambda) else []
+        body = (
+            self.node.body
+            if isinstance(self.node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef)
+            else [self.node.body]
+            if isinstance(self.node, ast.Lambda)
+            else []
+        )
         stack: list[tuple[ast.AST, ast.AST | None, ast.AST | None]] = [(s, self.node, None) for s in reversed(body)]
         by_type = self.by_type
         while stack:
@@ -250,8 +346,20 @@ class FunctionContext:
             self.tests.append(node.test)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             self.loads.setdefault(node.id, []).append(node)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-            "append", "extend", "update", "add", "insert", "appendleft", "write", "setdefault",
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr
+            in (
+                "append",
+                "extend",
+                "update",
+                "add",
+                "insert",
+                "appendleft",
+                "write",
+                "setdefault",
+            )
         ):
             b = base_name(node.func.value)
             if b and node.args:
@@ -342,9 +450,7 @@ class FunctionContext:
                                 continue  # a caller's own collection, or every algorithm hashlib has
                             if isinstance(left, ast.Name):
                                 guarded.add(left.id)
-                        elif isinstance(op, ast.Eq) and isinstance(left, ast.Name) and isinstance(
-                            right, ast.Constant
-                        ):
+                        elif isinstance(op, ast.Eq) and isinstance(left, ast.Name) and isinstance(right, ast.Constant):
                             guarded.add(left.id)
                         left = right
                 elif isinstance(n, ast.Call):
@@ -358,7 +464,12 @@ class FunctionContext:
                         if b:
                             guarded.add(b)
                     elif isinstance(n.func, ast.Attribute) and n.func.attr in (
-                        "isdigit", "isalnum", "isalpha", "isnumeric", "isdecimal", "isidentifier",
+                        "isdigit",
+                        "isalnum",
+                        "isalpha",
+                        "isnumeric",
+                        "isdecimal",
+                        "isidentifier",
                     ):
                         b = base_name(n.func.value)
                         if b:
@@ -393,8 +504,10 @@ class FunctionContext:
             d = self.module.resolve(dotted(node))
             if d in SOURCE_ATTRS:
                 return True
-            if node.attr in REQUEST_ATTRS and isinstance(node.value, ast.Name) and node.value.id in (
-                "request", "req", "self.request"
+            if (
+                node.attr in REQUEST_ATTRS
+                and isinstance(node.value, ast.Name)
+                and node.value.id in ("request", "req", "self.request")
             ):
                 return True
         return False

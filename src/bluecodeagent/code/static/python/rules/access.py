@@ -12,9 +12,12 @@ from bluecodeagent.code.static.base import rule
 from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg
 from bluecodeagent.code.static.python.taint import FunctionContext, base_name
 
-_ACTOR = re.compile(r"^(current|acting|active|cur|requesting|requester|requestor|executing|initiator|"
-                    r"logged|actor|caller|given|admin|editor|operator|auth|session|by|user|uid|me)"
-                    r"(_|$)|(^|_)(requester|requestor|actor|caller|initiator|executor)(_|$)", re.I)
+_ACTOR = re.compile(
+    r"^(current|acting|active|cur|requesting|requester|requestor|executing|initiator|"
+    r"logged|actor|caller|given|admin|editor|operator|auth|session|by|user|uid|me)"
+    r"(_|$)|(^|_)(requester|requestor|actor|caller|initiator|executor)(_|$)",
+    re.I,
+)
 _ID = re.compile(r"(^|_)(id|uid|user|username|account)(_|$)|user$|_id$", re.I)
 
 
@@ -27,8 +30,10 @@ def _flows_to_test(fc: FunctionContext, name: str) -> bool:
     if _in_test(fc, name):
         return True
     for var, defs in fc.defs.items():
-        derived = var != name and any(d.value is not None and any(
-            isinstance(n, ast.Name) and n.id == name for n in ast.walk(d.value)) for d in defs)
+        derived = var != name and any(
+            d.value is not None and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(d.value))
+            for d in defs
+        )
         if derived and _in_test(fc, var):
             return True
     return False
@@ -99,9 +104,13 @@ def mass_assignment(fc: FunctionContext) -> Iterator[Hit]:
         if isinstance(f, ast.Attribute) and f.attr == "update" and len(call.args) == 1 and not call.keywords:
             target = base_name(f.value)
             src = call.args[0]
-            if target and (target in fc.params or fc.text(f.value).endswith("__dict__")) and isinstance(
-                src, ast.Name
-            ) and src.id in fc.params and src.id not in fc.validated:
+            if (
+                target
+                and (target in fc.params or fc.text(f.value).endswith("__dict__"))
+                and isinstance(src, ast.Name)
+                and src.id in fc.params
+                and src.id not in fc.validated
+            ):
                 yield Hit(call, f"{fc.text(f.value)} updated with every key of '{src.id}'", [src.id])
         elif fc.call_name(call) == "setattr" and len(call.args) == 3:
             key = call.args[1]
@@ -112,15 +121,41 @@ def mass_assignment(fc: FunctionContext) -> Iterator[Hit]:
         if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Name) and base_name(t) in fc.params:
             k = t.slice.id
             loop_defs = [d for d in fc.defs.get(k, []) if isinstance(d.loop, ast.For)]
-            if loop_defs and k not in fc.validated and fc.is_tainted(t.slice) and any(
-                isinstance(d.value, ast.Call) and isinstance(d.value.func, ast.Attribute)
-                and d.value.func.attr in ("items", "keys") for d in loop_defs
+            if (
+                loop_defs
+                and k not in fc.validated
+                and fc.is_tainted(t.slice)
+                and any(
+                    isinstance(d.value, ast.Call)
+                    and isinstance(d.value.func, ast.Attribute)
+                    and d.value.func.attr in ("items", "keys")
+                    for d in loop_defs
+                )
             ):
                 yield Hit(node, f"every key of caller data is copied into '{base_name(t)}'", fc.tainted_params(t.slice))
 
 
-FILE_MUTATORS = frozenset({"unlink", "remove", "rmdir", "chmod", "chown", "rename", "replace", "rmtree", "copy",
-                           "copy2", "copyfile", "copytree", "move", "write_text", "write_bytes", "lchmod", "touch"})
+FILE_MUTATORS = frozenset(
+    {
+        "unlink",
+        "remove",
+        "rmdir",
+        "chmod",
+        "chown",
+        "rename",
+        "replace",
+        "rmtree",
+        "copy",
+        "copy2",
+        "copyfile",
+        "copytree",
+        "move",
+        "write_text",
+        "write_bytes",
+        "lchmod",
+        "touch",
+    }
+)
 _OWNER = re.compile(r"st_uid|getuid|geteuid|owner\(\)|\.owner\b|getpwuid", re.I)
 
 
@@ -146,15 +181,13 @@ def no_ownership_check(fc: FunctionContext) -> Iterator[Hit]:
         on_path = (name.startswith(("os.", "shutil.")) and call.args and fc.is_tainted(call.args[0])) or (
             not name.startswith(("os.", "shutil.")) and fc.is_tainted(f.value) and base_name(f) not in ("str", "dict")
         )
-        if on_path and any(fc.text(u).startswith(("Path", "os.", "shutil", "pathlib")) or True
-                           for u in [call]):
+        if on_path and any(fc.text(u).startswith(("Path", "os.", "shutil", "pathlib")) or True for u in [call]):
             if name.startswith("os.path") or (isinstance(f.value, ast.Name) and f.value.id in ("str",)):
                 continue
             os_call = name.startswith(("os.", "shutil."))
             if f.attr in ("replace", "remove") and not os_call and not _is_pathlike(fc, f.value):
                 continue
-            yield Hit(call, f"{f.attr}() on a caller-given path without checking who owns it",
-                      fc.tainted_params(call))
+            yield Hit(call, f"{f.attr}() on a caller-given path without checking who owns it", fc.tainted_params(call))
             return
 
 
@@ -165,9 +198,11 @@ def _is_pathlike(fc: FunctionContext, node: ast.AST) -> bool:
     if b in fc.params:
         ann = fc.param_nodes[b].annotation
         return ann is not None and "Path" in fc.text(ann)
-    return any((d.loop is not None and d.value is not None and "iterdir" in fc.text(d.value)) or "glob" in
-               fc.text(d.value or ast.Constant(""))
-               for d in fc.defs.get(b, []))
+    return any(
+        (d.loop is not None and d.value is not None and "iterdir" in fc.text(d.value))
+        or "glob" in fc.text(d.value or ast.Constant(""))
+        for d in fc.defs.get(b, [])
+    )
 
 
 def _mode_value(node: ast.AST | None) -> int | None:
@@ -190,16 +225,24 @@ def permissive_mode(fc: FunctionContext) -> Iterator[Hit]:
         if short in ("chmod", "lchmod", "fchmod"):
             mode = _mode_value(arg(call, 1 if name.startswith("os.") else 0, "mode"))
         elif (short in ("mkdir", "makedirs", "open") and name.startswith(("os.", "pathlib"))) or short == "mkdir":
-            mode = _mode_value(kwarg(call, "mode") or (call.args[2] if short == "open" and len(call.args) > 2
-                                                       else call.args[1] if short == "makedirs" and len(call.args) > 1
-                                                       else None))
+            mode = _mode_value(
+                kwarg(call, "mode")
+                or (
+                    call.args[2]
+                    if short == "open" and len(call.args) > 2
+                    else call.args[1]
+                    if short == "makedirs" and len(call.args) > 1
+                    else None
+                )
+            )
         elif name == "os.umask":
             m = _mode_value(arg(call, 0))
             if m is not None and m & 0o007 == 0:
                 yield Hit(call, f"umask {oct(m)} creates files other users can access")
             continue
-        if (mode is not None and mode & 0o002) or (mode is not None and short in ("chmod",) and mode & 0o004
-                                                  and mode & 0o020):
+        if (mode is not None and mode & 0o002) or (
+            mode is not None and short in ("chmod",) and mode & 0o004 and mode & 0o020
+        ):
             yield Hit(call, f"mode {oct(mode)} gives other users access")
 
 
@@ -225,10 +268,10 @@ def secret_file(fc: FunctionContext) -> Iterator[Hit]:
         ):
             continue
         mode = arg(call, 1, "mode")
-        if isinstance(call.func, ast.Attribute) or (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-                                                    and any(c in mode.value for c in "wax")):
-            yield Hit(call, "secret written to a file without restricting its permissions",
-                      fc.tainted_params(call))
+        if isinstance(call.func, ast.Attribute) or (
+            isinstance(mode, ast.Constant) and isinstance(mode.value, str) and any(c in mode.value for c in "wax")
+        ):
+            yield Hit(call, "secret written to a file without restricting its permissions", fc.tainted_params(call))
             return
 
 
@@ -249,8 +292,9 @@ def format_string_exposure(fc: FunctionContext) -> Iterator[Hit]:
         vals = [*call.args, *(k.value for k in call.keywords)]
         objs = [v for v in vals if _object_value(fc, v)]
         if objs:
-            yield Hit(call, f"format string '{f.value.id}' comes from the caller and can read object attributes",
-                      [f.value.id])
+            yield Hit(
+                call, f"format string '{f.value.id}' comes from the caller and can read object attributes", [f.value.id]
+            )
 
 
 def _object_value(fc: FunctionContext, node: ast.AST) -> bool:
@@ -258,9 +302,11 @@ def _object_value(fc: FunctionContext, node: ast.AST) -> bool:
         return False
     if isinstance(node, ast.Call):
         callee = fc.text(node.func)
-        return callee not in ("str", "int", "float", "repr", "len", "round") and callee not in \
-            fc.module.getattr_guard_classes and not callee.endswith(("join", "format", "strftime", "upper",
-                                                                     "lower", "strip"))
+        return (
+            callee not in ("str", "int", "float", "repr", "len", "round")
+            and callee not in fc.module.getattr_guard_classes
+            and not callee.endswith(("join", "format", "strftime", "upper", "lower", "strip"))
+        )
     if isinstance(node, ast.Name):
         for d in fc.defs.get(node.id, []):
             if isinstance(d.value, ast.Call) and fc.text(d.value.func) in fc.module.getattr_guard_classes:
@@ -274,13 +320,25 @@ def _object_value(fc: FunctionContext, node: ast.AST) -> bool:
     if isinstance(node, ast.Attribute):
         return base_name(node) not in fc.module.getattr_guard_classes and not any(
             isinstance(d.value, ast.Call) and fc.text(d.value.func) in fc.module.getattr_guard_classes
-            for d in fc.defs.get(base_name(node) or "", []))
+            for d in fc.defs.get(base_name(node) or "", [])
+        )
     return isinstance(node, ast.Subscript)
 
 
 CHECKS = frozenset({"os.path.exists", "os.access", "os.path.isfile", "os.path.lexists"})
-USES = frozenset({"open", "os.remove", "os.unlink", "os.rename", "shutil.move", "os.chmod", "os.open",
-                  "shutil.copy", "shutil.copyfile"})
+USES = frozenset(
+    {
+        "open",
+        "os.remove",
+        "os.unlink",
+        "os.rename",
+        "shutil.move",
+        "os.chmod",
+        "os.open",
+        "shutil.copy",
+        "shutil.copyfile",
+    }
+)
 
 
 @rule("py.file.toctou", "CWE-367", severity="low", confidence=0.45)
@@ -303,8 +361,11 @@ def toctou(fc: FunctionContext) -> Iterator[Hit]:
                 if isinstance(n, ast.Call) and fc.call_name(n) in USES and n.args and fc.text(n.args[0]) in checked:
                     if fc.call_name(n) == "open":
                         mode = arg(n, 1, "mode")
-                        if not (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-                                and any(c in mode.value for c in "wa")):
+                        if not (
+                            isinstance(mode, ast.Constant)
+                            and isinstance(mode.value, str)
+                            and any(c in mode.value for c in "wa")
+                        ):
                             continue
                     yield Hit(n, f"{fc.call_name(n)}() after a separate existence/permission check")
                     break

@@ -78,15 +78,29 @@ def user_algorithm(fc: FunctionContext) -> Iterator[Hit]:
         else:
             continue
         if a is not None and not isinstance(a, ast.Constant) and fc.is_tainted(a):
-            yield Hit(call, f"{name}() with an algorithm chosen by the caller and no allowlist",
-                      fc.tainted_params(a))
+            yield Hit(call, f"{name}() with an algorithm chosen by the caller and no allowlist", fc.tainted_params(a))
 
 
 _SECURITY_WORDS = re.compile(
     r"token|passw|secret|key|salt|nonce|otp|session|reset|auth|csrf|cred|pin\b|passphrase|"
-    r"unique_?id|identifier|api|signature|crypt|code|uuid|verification|captcha|seed", re.I)
-RANDOM_FUNCS = frozenset({"random", "randint", "randrange", "choice", "choices", "sample", "getrandbits",
-                          "shuffle", "uniform", "randbytes", "seed"})
+    r"unique_?id|identifier|api|signature|crypt|code|uuid|verification|captcha|seed",
+    re.I,
+)
+RANDOM_FUNCS = frozenset(
+    {
+        "random",
+        "randint",
+        "randrange",
+        "choice",
+        "choices",
+        "sample",
+        "getrandbits",
+        "shuffle",
+        "uniform",
+        "randbytes",
+        "seed",
+    }
+)
 
 
 @rule("py.random.insecure", "CWE-338", severity="medium", confidence=0.75)
@@ -164,9 +178,14 @@ def tls_no_verify(fc: FunctionContext) -> Iterator[Hit]:
         name = fc.call_name(call)
         if name in ("ssl._create_unverified_context", "ssl._create_stdlib_context"):
             yield Hit(call, f"{name}() disables certificate verification")
-        elif falsy_literal(kwarg(call, "verify")) and isinstance(kwarg(call, "verify"), ast.Constant) and (
-            kwarg(call, "verify").value is False  # type: ignore[union-attr]
-        ) and not name.endswith("jwt.decode"):
+        elif (
+            falsy_literal(kwarg(call, "verify"))
+            and isinstance(kwarg(call, "verify"), ast.Constant)
+            and (
+                kwarg(call, "verify").value is False  # type: ignore[union-attr]
+            )
+            and not name.endswith("jwt.decode")
+        ):
             yield Hit(call, f"{name}(verify=False) skips certificate verification")
     for node in fc.nodes(ast.Assign):
         t = node.targets[0]

@@ -8,12 +8,32 @@ from bluecodeagent.code.static.base import rule
 from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg, truthy
 from bluecodeagent.code.static.python.taint import FunctionContext
 
-UNSAFE_LOADERS = frozenset({
-    "pickle.loads", "pickle.load", "cPickle.loads", "cPickle.load", "_pickle.loads", "dill.loads", "dill.load",
-    "marshal.loads", "marshal.load", "shelve.open", "jsonpickle.decode", "jsonpickle.loads",
-    "pandas.read_pickle", "pd.read_pickle", "joblib.load", "torch.load", "numpy.load", "np.load",
-    "yaml.unsafe_load", "yaml.full_load", "pickle.Unpickler", "cloudpickle.loads",
-})
+UNSAFE_LOADERS = frozenset(
+    {
+        "pickle.loads",
+        "pickle.load",
+        "cPickle.loads",
+        "cPickle.load",
+        "_pickle.loads",
+        "dill.loads",
+        "dill.load",
+        "marshal.loads",
+        "marshal.load",
+        "shelve.open",
+        "jsonpickle.decode",
+        "jsonpickle.loads",
+        "pandas.read_pickle",
+        "pd.read_pickle",
+        "joblib.load",
+        "torch.load",
+        "numpy.load",
+        "np.load",
+        "yaml.unsafe_load",
+        "yaml.full_load",
+        "pickle.Unpickler",
+        "cloudpickle.loads",
+    }
+)
 SAFE_YAML = ("SafeLoader", "CSafeLoader", "BaseLoader")
 
 
@@ -39,17 +59,36 @@ def unsafe_deserialize(fc: FunctionContext) -> Iterator[Hit]:
             loader = arg(call, 1, "Loader")
             if loader is not None and fc.text(loader).endswith(SAFE_YAML):
                 continue
-            yield Hit(call, f"{name}() without SafeLoader constructs arbitrary objects",
-                      fc.tainted_params(call.args[0]) if call.args else [])
+            yield Hit(
+                call,
+                f"{name}() without SafeLoader constructs arbitrary objects",
+                fc.tainted_params(call.args[0]) if call.args else [],
+            )
 
 
-XML_PARSERS = frozenset({
-    "xml.etree.ElementTree.fromstring", "xml.etree.ElementTree.parse", "xml.etree.ElementTree.XML",
-    "xml.etree.cElementTree.fromstring", "xml.etree.cElementTree.parse", "xml.dom.minidom.parseString",
-    "xml.dom.minidom.parse", "xml.sax.parseString", "xml.sax.parse", "xml.dom.pulldom.parseString",
-    "xml.dom.pulldom.parse", "ET.fromstring", "ET.parse", "etree.fromstring", "etree.parse",
-    "lxml.etree.fromstring", "lxml.etree.parse", "lxml.etree.XML", "xml.etree.ElementTree.iterparse",
-})
+XML_PARSERS = frozenset(
+    {
+        "xml.etree.ElementTree.fromstring",
+        "xml.etree.ElementTree.parse",
+        "xml.etree.ElementTree.XML",
+        "xml.etree.cElementTree.fromstring",
+        "xml.etree.cElementTree.parse",
+        "xml.dom.minidom.parseString",
+        "xml.dom.minidom.parse",
+        "xml.sax.parseString",
+        "xml.sax.parse",
+        "xml.dom.pulldom.parseString",
+        "xml.dom.pulldom.parse",
+        "ET.fromstring",
+        "ET.parse",
+        "etree.fromstring",
+        "etree.parse",
+        "lxml.etree.fromstring",
+        "lxml.etree.parse",
+        "lxml.etree.XML",
+        "xml.etree.ElementTree.iterparse",
+    }
+)
 
 
 @rule("py.xml.xxe", "CWE-611", severity="high", confidence=0.7)
@@ -75,8 +114,13 @@ def xxe(fc: FunctionContext) -> Iterator[Hit]:
                 continue
             if data is not None and fc.is_tainted(data):
                 conf = 0.8 if "lxml" in name or name.startswith("etree.") else 0.55
-                yield Hit(call, f"{name}() parses untrusted XML; use defusedxml", fc.tainted_params(data),
-                          confidence=conf)
-        elif (name.endswith("setFeature") and len(call.args) == 2
-              and "external" in fc.text(call.args[0]).lower() and truthy(call.args[1])):
+                yield Hit(
+                    call, f"{name}() parses untrusted XML; use defusedxml", fc.tainted_params(data), confidence=conf
+                )
+        elif (
+            name.endswith("setFeature")
+            and len(call.args) == 2
+            and "external" in fc.text(call.args[0]).lower()
+            and truthy(call.args[1])
+        ):
             yield Hit(call, "SAX parser configured to load external entities")

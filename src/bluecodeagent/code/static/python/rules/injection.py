@@ -11,15 +11,29 @@ from bluecodeagent.code.static.base import rule
 from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg, literal_text, truthy
 from bluecodeagent.code.static.python.taint import FunctionContext, base_name
 
-SHELL_CALLS = frozenset({
-    "os.system", "os.popen", "os.popen2", "os.popen3", "commands.getoutput", "commands.getstatusoutput",
-    "subprocess.getoutput", "subprocess.getstatusoutput", "asyncio.create_subprocess_shell",
-    "pty.spawn",
-})
-SUBPROCESS = frozenset({
-    "subprocess.run", "subprocess.call", "subprocess.check_call", "subprocess.check_output",
-    "subprocess.Popen",
-})
+SHELL_CALLS = frozenset(
+    {
+        "os.system",
+        "os.popen",
+        "os.popen2",
+        "os.popen3",
+        "commands.getoutput",
+        "commands.getstatusoutput",
+        "subprocess.getoutput",
+        "subprocess.getstatusoutput",
+        "asyncio.create_subprocess_shell",
+        "pty.spawn",
+    }
+)
+SUBPROCESS = frozenset(
+    {
+        "subprocess.run",
+        "subprocess.call",
+        "subprocess.check_call",
+        "subprocess.check_output",
+        "subprocess.Popen",
+    }
+)
 SHELLS = frozenset({"sh", "bash", "zsh", "cmd", "cmd.exe", "powershell", "/bin/sh", "/bin/bash"})
 
 
@@ -41,17 +55,23 @@ def shell_string(fc: FunctionContext) -> Iterator[Hit]:
             shell = kwarg(call, "shell")
             if isinstance(cmd, ast.List | ast.Tuple):
                 first = literal_text(fc, cmd.elts[0]) if cmd.elts else ""
-                if first.rsplit("/", 1)[-1] in SHELLS and len(cmd.elts) >= 3 and any(
-                    fc.is_tainted(e, "shell") for e in cmd.elts[2:]
+                if (
+                    first.rsplit("/", 1)[-1] in SHELLS
+                    and len(cmd.elts) >= 3
+                    and any(fc.is_tainted(e, "shell") for e in cmd.elts[2:])
                 ):
-                    yield Hit(call, f"`{first} -c` runs a command string built from untrusted input",
-                              fc.tainted_params(cmd, "shell"))
+                    yield Hit(
+                        call,
+                        f"`{first} -c` runs a command string built from untrusted input",
+                        fc.tainted_params(cmd, "shell"),
+                    )
                 continue
             if shell is None or not (truthy(shell) or fc.is_tainted(shell)):
                 continue
         if fc.is_tainted(cmd, "shell"):
-            yield Hit(call, f"{name}() runs a shell command built from untrusted input",
-                      fc.tainted_params(cmd, "shell"))
+            yield Hit(
+                call, f"{name}() runs a shell command built from untrusted input", fc.tainted_params(cmd, "shell")
+            )
 
 
 CMD_WORDS = frozenset(
@@ -96,8 +116,7 @@ def _feeds_list(fc: FunctionContext, node: ast.AST) -> bool:
     return isinstance(p, ast.List | ast.Tuple)
 
 
-SQL_METHODS = frozenset({"execute", "executemany", "executescript", "raw", "read_sql", "read_sql_query",
-                         "mogrify"})
+SQL_METHODS = frozenset({"execute", "executemany", "executescript", "raw", "read_sql", "read_sql_query", "mogrify"})
 _SQL_WORDS = re.compile(r"\b(select|insert|update|delete|create|drop|alter|where|from|into|values)\b", re.I)
 
 
@@ -119,13 +138,20 @@ def sql_string(fc: FunctionContext) -> Iterator[Hit]:
         q = arg(call, 0, "sql")
         if q is None or not fc.is_tainted(q, "sql"):
             continue
-        built = not isinstance(q, ast.Name) or _SQL_WORDS.search(literal_text(fc, q) or fc.text(q)) or any(
-            d.value is not None and isinstance(d.value, ast.JoinedStr | ast.BinOp | ast.Call)
-            for d in fc.defs.get(q.id, [])
+        built = (
+            not isinstance(q, ast.Name)
+            or _SQL_WORDS.search(literal_text(fc, q) or fc.text(q))
+            or any(
+                d.value is not None and isinstance(d.value, ast.JoinedStr | ast.BinOp | ast.Call)
+                for d in fc.defs.get(q.id, [])
+            )
         )
         if built:
-            yield Hit(call, f"{short}() runs SQL built from untrusted input; use query parameters",
-                      fc.tainted_params(q, "sql"))
+            yield Hit(
+                call,
+                f"{short}() runs SQL built from untrusted input; use query parameters",
+                fc.tainted_params(q, "sql"),
+            )
 
 
 def _ast_validated(fc: FunctionContext, node: ast.AST) -> bool:
@@ -135,8 +161,9 @@ def _ast_validated(fc: FunctionContext, node: ast.AST) -> bool:
     if isinstance(node, ast.Call) and fc.call_name(node) == "compile":
         return True
     if isinstance(node, ast.Name):
-        return any(isinstance(d.value, ast.Call) and fc.call_name(d.value) == "compile"
-                   for d in fc.defs.get(node.id, []))
+        return any(
+            isinstance(d.value, ast.Call) and fc.call_name(d.value) == "compile" for d in fc.defs.get(node.id, [])
+        )
     return False
 
 
@@ -170,14 +197,26 @@ def code_exec(fc: FunctionContext) -> Iterator[Hit]:
             x = arg(call, 0, "source")
             if x is not None and fc.is_tainted(x, "code") and not _ast_validated(fc, x):
                 yield Hit(call, "exec() runs untrusted input as code", fc.tainted_params(x, "code"))
-        elif name in ("jinja2.Template", "Template", "flask.render_template_string", "render_template_string",
-                      "mako.template.Template") and call.args:
+        elif (
+            name
+            in (
+                "jinja2.Template",
+                "Template",
+                "flask.render_template_string",
+                "render_template_string",
+                "mako.template.Template",
+            )
+            and call.args
+        ):
             x = call.args[0]
             if fc.is_tainted(x, "code") and not (isinstance(x, ast.Name) and x.id.isupper()):
                 if name == "Template" and "jinja" not in fc.module.source:
                     continue
-                yield Hit(call, f"{name.rsplit('.', 1)[-1]}() compiles a template from untrusted input (SSTI)",
-                          fc.tainted_params(x, "code"))
+                yield Hit(
+                    call,
+                    f"{name.rsplit('.', 1)[-1]}() compiles a template from untrusted input (SSTI)",
+                    fc.tainted_params(x, "code"),
+                )
 
 
 _HEADER = re.compile(r"^\s*[A-Za-z][A-Za-z0-9-]*:\s*$")
@@ -198,15 +237,19 @@ def header_injection(fc: FunctionContext) -> Iterator[Hit]:
             continue
         tainted = [v.value for v in vals if isinstance(v, ast.FormattedValue) and fc.is_tainted(v.value, "header")]
         if tainted:
-            yield Hit(node, "header value from untrusted input may contain CR/LF",
-                      sorted({p for v in tainted for p in fc.tainted_params(v, "header")}))
+            yield Hit(
+                node,
+                "header value from untrusted input may contain CR/LF",
+                sorted({p for v in tainted for p in fc.tainted_params(v, "header")}),
+            )
     for node in fc.nodes(ast.Call):
         is_header = fc.call_name(node) in ("set_header", "add_header") or (
             isinstance(node.func, ast.Attribute) and node.func.attr in ("add_header", "set_header", "putheader")
         )
         if is_header and len(node.args) >= 2 and fc.is_tainted(node.args[1], "header"):
-            yield Hit(node, "header value from untrusted input may contain CR/LF",
-                      fc.tainted_params(node.args[1], "header"))
+            yield Hit(
+                node, "header value from untrusted input may contain CR/LF", fc.tainted_params(node.args[1], "header")
+            )
 
 
 @rule("py.validation.substring-allowlist", "CWE-20", severity="medium", confidence=0.7)
@@ -229,5 +272,8 @@ def substring_allowlist(fc: FunctionContext) -> Iterator[Hit]:
             loop_vars = {t.id for g in gen.generators for t in ast.walk(g.target) if isinstance(t, ast.Name)}
             if isinstance(cmp.left, ast.Name) and cmp.left.id in loop_vars and fc.is_tainted(cmp.comparators[0]):
                 b = base_name(cmp.comparators[0])
-                yield Hit(n, "allowlist matched by substring: input only has to contain an allowed value",
-                          [b] if b in fc.params else [])
+                yield Hit(
+                    n,
+                    "allowlist matched by substring: input only has to contain an allowed value",
+                    [b] if b in fc.params else [],
+                )

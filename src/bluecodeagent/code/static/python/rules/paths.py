@@ -12,9 +12,22 @@ from bluecodeagent.code.static.python.taint import FunctionContext
 
 _CONTAINMENT = re.compile(
     r"relative_to|is_relative_to|commonpath|commonprefix|startswith|['\"]\.\.['\"]|\.\.[/\\\\]|"
-    r"os\.sep|is_safe_path|safe_join|secure_filename|basename", re.I)
-PATH_JOIN = frozenset({"os.path.join", "posixpath.join", "ntpath.join", "pathlib.Path", "Path",
-                       "pathlib.PurePath", "PurePath", "werkzeug.utils.safe_join", "flask.safe_join"})
+    r"os\.sep|is_safe_path|safe_join|secure_filename|basename",
+    re.I,
+)
+PATH_JOIN = frozenset(
+    {
+        "os.path.join",
+        "posixpath.join",
+        "ntpath.join",
+        "pathlib.Path",
+        "Path",
+        "pathlib.PurePath",
+        "PurePath",
+        "werkzeug.utils.safe_join",
+        "flask.safe_join",
+    }
+)
 
 
 def _pathish(fc: FunctionContext, node: ast.AST) -> bool:
@@ -56,8 +69,11 @@ def path_traversal(fc: FunctionContext) -> Iterator[Hit]:
             user = node.args[1:]
         bad = [u for u in user if fc.is_tainted(u, "path")]
         if bad and not isinstance(fc.parent(node), ast.BinOp):
-            yield Hit(node, "path built from untrusted input can escape its base directory",
-                      sorted({p for u in bad for p in fc.tainted_params(u, "path")}))
+            yield Hit(
+                node,
+                "path built from untrusted input can escape its base directory",
+                sorted({p for u in bad for p in fc.tainted_params(u, "path")}),
+            )
 
 
 def _containment_call(fc: FunctionContext) -> bool:

@@ -11,8 +11,9 @@ from bluecodeagent.code.static.base import rule
 from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg
 from bluecodeagent.code.static.python.taint import FunctionContext, base_name, const_str
 
-READ_METHODS = frozenset({"read", "recv", "iter_content", "iter_chunks", "readline", "iter_lines", "recv_into",
-                          "readinto", "read1"})
+READ_METHODS = frozenset(
+    {"read", "recv", "iter_content", "iter_chunks", "readline", "iter_lines", "recv_into", "readinto", "read1"}
+)
 _SIZE_CONST = re.compile(r"\b[A-Z0-9_]*(SIZE|BYTES|LEN|CAP)[A-Z0-9_]*\b")
 _LIMIT = re.compile(r"max|limit|quota|cap\b|threshold|allowed", re.I)
 
@@ -41,8 +42,11 @@ def unbounded_stream(fc: FunctionContext) -> Iterator[Hit]:
             if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in READ_METHODS):
                 continue
             if fc.is_tainted(n.func.value) or fc.is_tainted(n):
-                yield Hit(loop, f"unbounded loop over .{n.func.attr}() with no total size limit",
-                          fc.tainted_params(n.func.value))
+                yield Hit(
+                    loop,
+                    f"unbounded loop over .{n.func.attr}() with no total size limit",
+                    fc.tainted_params(n.func.value),
+                )
                 return
 
 
@@ -80,8 +84,22 @@ def missing_rate_limit(fc: FunctionContext) -> Iterator[Hit]:
             return
 
 
-BUFFER_OPS = frozenset({"split", "find", "index", "extend", "decode", "partition", "splitlines", "startswith",
-                        "strip", "rstrip", "lstrip", "readline"})
+BUFFER_OPS = frozenset(
+    {
+        "split",
+        "find",
+        "index",
+        "extend",
+        "decode",
+        "partition",
+        "splitlines",
+        "startswith",
+        "strip",
+        "rstrip",
+        "lstrip",
+        "readline",
+    }
+)
 _BUF_NAME = re.compile(r"data|buf|buffer|packet|payload|header|raw|input|chunk|stream|message|msg|version", re.I)
 
 
@@ -100,29 +118,50 @@ def no_length_check(fc: FunctionContext) -> Iterator[Hit]:
         ann_text = fc.text(ann) if ann is not None else ""
         if ann_text not in ("bytes", "bytearray") and not (ann_text == "str" and _BUF_NAME.search(p)):
             continue
-        if any(isinstance(fc.parent(u), ast.Call) and fc.text(fc.parent(u).func) == "len"  # type: ignore[union-attr]
-               for u in fc.uses(p)):
+        if any(
+            isinstance(fc.parent(u), ast.Call) and fc.text(fc.parent(u).func) == "len"  # type: ignore[union-attr]
+            for u in fc.uses(p)
+        ):
             continue
         for u in fc.uses(p):
             par = fc.parent(u)
             if ann_text == "str":
-                if isinstance(par, ast.Call) and fc.call_name(par) in ("re.sub", "re.findall", "re.search",
-                                                                       "re.match") and u in par.args[1:]:
+                if (
+                    isinstance(par, ast.Call)
+                    and fc.call_name(par) in ("re.sub", "re.findall", "re.search", "re.match")
+                    and u in par.args[1:]
+                ):
                     yield Hit(par, f"'{p}' is processed without a length limit", [p], confidence=0.4)
                     break
             elif isinstance(par, ast.Attribute) and par.attr in BUFFER_OPS:
                 yield Hit(par, f"'{p}' is parsed without a length limit", [p])
                 break
-            elif isinstance(par, ast.Call) and isinstance(par.func, ast.Attribute) and par.func.attr in (
-                "extend", "append", "write"
-            ) and u in par.args:
+            elif (
+                isinstance(par, ast.Call)
+                and isinstance(par.func, ast.Attribute)
+                and par.func.attr in ("extend", "append", "write")
+                and u in par.args
+            ):
                 yield Hit(par, f"'{p}' is buffered without a length limit", [p])
                 break
 
 
 _NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*](?:[^()\\]|\\.)*\)[+*{]")
-RE_FUNCS = frozenset({"re.match", "re.search", "re.fullmatch", "re.findall", "re.finditer", "re.sub",
-                      "re.split", "re.compile", "regex.match", "regex.search", "regex.compile"})
+RE_FUNCS = frozenset(
+    {
+        "re.match",
+        "re.search",
+        "re.fullmatch",
+        "re.findall",
+        "re.finditer",
+        "re.sub",
+        "re.split",
+        "re.compile",
+        "regex.match",
+        "regex.search",
+        "regex.compile",
+    }
+)
 
 
 @rule("py.regex.redos", "CWE-1333", severity="medium", confidence=0.6)
@@ -144,5 +183,9 @@ def redos(fc: FunctionContext) -> Iterator[Hit]:
             if name.endswith("compile") or subject is None or fc.is_tainted(subject):
                 yield Hit(call, f"pattern {s[:40]!r} has nested quantifiers (catastrophic backtracking)")
         elif s is None and fc.is_tainted(pat, "regex"):
-            yield Hit(call, f"{name}() compiles a pattern from untrusted input; use re.escape",
-                      fc.tainted_params(pat, "regex"), confidence=0.55)
+            yield Hit(
+                call,
+                f"{name}() compiles a pattern from untrusted input; use re.escape",
+                fc.tainted_params(pat, "regex"),
+                confidence=0.55,
+            )

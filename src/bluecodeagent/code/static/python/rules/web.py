@@ -25,8 +25,13 @@ def _template_fills(fc: FunctionContext) -> Iterator[tuple[ast.AST, str, list[as
     """(node, literal template text, inserted values) for .format, f-strings, % and concatenation."""
     for node in fc.nodes(ast.Call, ast.JoinedStr, ast.BinOp):
         if isinstance(node, ast.Call):
-            if isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "format_map", "substitute",
-                                                                           "safe_substitute", "replace"):
+            if isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "format",
+                "format_map",
+                "substitute",
+                "safe_substitute",
+                "replace",
+            ):
                 text = literal_text(fc, node.func.value)
                 if node.func.attr == "replace":
                     vals = node.args[1:2]
@@ -70,12 +75,17 @@ def html_template(fc: FunctionContext) -> Iterator[Hit]:
             continue
         bad = [v for v in vals if fc.is_tainted(v, "html")]
         if bad:
-            yield Hit(node, "untrusted input inserted into HTML without escaping",
-                      sorted({p for v in bad for p in fc.tainted_params(v, "html")}))
+            yield Hit(
+                node,
+                "untrusted input inserted into HTML without escaping",
+                sorted({p for v in bad for p in fc.tainted_params(v, "html")}),
+            )
     for call in fc.calls():
         name = fc.call_name(call)
-        if name.rsplit(".", 1)[-1] in ("Markup", "mark_safe", "SafeString") and call.args and fc.is_tainted(
-            call.args[0], "html"
+        if (
+            name.rsplit(".", 1)[-1] in ("Markup", "mark_safe", "SafeString")
+            and call.args
+            and fc.is_tainted(call.args[0], "html")
         ):
             yield Hit(call, f"{name}() marks untrusted input as safe HTML", fc.tainted_params(call.args[0], "html"))
 
@@ -92,17 +102,33 @@ def xml_template(fc: FunctionContext) -> Iterator[Hit]:
             continue
         bad = [v for v in vals if fc.is_tainted(v, "xml")]
         if bad:
-            yield Hit(node, "untrusted input inserted into XML markup without escaping",
-                      sorted({p for v in bad for p in fc.tainted_params(v, "xml")}))
+            yield Hit(
+                node,
+                "untrusted input inserted into XML markup without escaping",
+                sorted({p for v in bad for p in fc.tainted_params(v, "xml")}),
+            )
 
 
-_NETLOC_CHECK = re.compile(r"\.(netloc|hostname|host)\b|\bnetloc\b|hostname|allowed_(domains|hosts)|"
-                           r"startswith\(\s*['\"](/|https?://)", re.I)
-URL_JOIN = frozenset({"urllib.parse.urljoin", "urlparse.urljoin", "urljoin", "urllib.parse.urlunparse",
-                      "urllib.parse.urlunsplit"})
-REDIRECTS = frozenset({"flask.redirect", "redirect", "django.shortcuts.redirect", "HttpResponseRedirect",
-                       "django.http.HttpResponseRedirect", "RedirectResponse", "fastapi.responses.RedirectResponse",
-                       "starlette.responses.RedirectResponse"})
+_NETLOC_CHECK = re.compile(
+    r"\.(netloc|hostname|host)\b|\bnetloc\b|hostname|allowed_(domains|hosts)|"
+    r"startswith\(\s*['\"](/|https?://)",
+    re.I,
+)
+URL_JOIN = frozenset(
+    {"urllib.parse.urljoin", "urlparse.urljoin", "urljoin", "urllib.parse.urlunparse", "urllib.parse.urlunsplit"}
+)
+REDIRECTS = frozenset(
+    {
+        "flask.redirect",
+        "redirect",
+        "django.shortcuts.redirect",
+        "HttpResponseRedirect",
+        "django.http.HttpResponseRedirect",
+        "RedirectResponse",
+        "fastapi.responses.RedirectResponse",
+        "starlette.responses.RedirectResponse",
+    }
+)
 
 
 @rule("py.redirect.open", "CWE-601", severity="medium", confidence=0.7)
@@ -123,15 +149,33 @@ def open_redirect(fc: FunctionContext) -> Iterator[Hit]:
             if target is not None and fc.is_tainted(target, "url"):
                 yield Hit(call, f"{short}() to a URL from untrusted input", fc.tainted_params(target, "url"))
         elif name in URL_JOIN and len(call.args) >= 2 and fc.is_tainted(call.args[1], "url"):
-            yield Hit(call, "URL joined with untrusted input and used without validating its host",
-                      fc.tainted_params(call.args[1], "url"))
+            yield Hit(
+                call,
+                "URL joined with untrusted input and used without validating its host",
+                fc.tainted_params(call.args[1], "url"),
+            )
 
 
-HTTP_CALLS = frozenset({
-    "requests.get", "requests.post", "requests.put", "requests.delete", "requests.head", "requests.patch",
-    "requests.request", "urllib.request.urlopen", "urlopen", "httpx.get", "httpx.post", "httpx.request",
-    "urllib3.request", "aiohttp.request", "http.client.HTTPConnection", "http.client.HTTPSConnection",
-})
+HTTP_CALLS = frozenset(
+    {
+        "requests.get",
+        "requests.post",
+        "requests.put",
+        "requests.delete",
+        "requests.head",
+        "requests.patch",
+        "requests.request",
+        "urllib.request.urlopen",
+        "urlopen",
+        "httpx.get",
+        "httpx.post",
+        "httpx.request",
+        "urllib3.request",
+        "aiohttp.request",
+        "http.client.HTTPConnection",
+        "http.client.HTTPSConnection",
+    }
+)
 _SSRF_CHECK = re.compile(r"\.(netloc|hostname|host)\b|is_private|is_loopback|ip_address|allow", re.I)
 
 
@@ -163,8 +207,10 @@ def _request_params(fc: FunctionContext) -> list[str]:
     for p in fc.params:
         for use in fc.uses(p):
             parent = fc.parent(use)
-            if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value in (
-                "headers", "body", "form", "json", "cookies"
+            if (
+                isinstance(parent, ast.Subscript)
+                and isinstance(parent.slice, ast.Constant)
+                and parent.slice.value in ("headers", "body", "form", "json", "cookies")
             ):
                 out.append(p)
                 break
@@ -184,7 +230,8 @@ def csrf_missing(fc: FunctionContext) -> Iterator[Hit]:
         return
     body_read = any(
         isinstance(fc.parent(u), ast.Subscript) and getattr(fc.parent(u).slice, "value", None) in ("body", "form")
-        for p in reqs for u in fc.uses(p)
+        for p in reqs
+        for u in fc.uses(p)
     )
     if not body_read or _CONTENT_TYPE.search(fc.text(fc.node)):
         return
@@ -196,7 +243,14 @@ def csrf_missing(fc: FunctionContext) -> Iterator[Hit]:
                 return
     for call in fc.calls():
         mutates = isinstance(call.func, ast.Attribute) and call.func.attr in (
-            "pop", "remove", "update", "delete", "save", "commit", "append")
+            "pop",
+            "remove",
+            "update",
+            "delete",
+            "save",
+            "commit",
+            "append",
+        )
         if mutates and base_name(call.func) not in fc.params:
             yield Hit(call, "request handler changes state without checking a CSRF token", reqs)
             return
