@@ -49,5 +49,16 @@ SPEC = TaskSpec(
             "credential-theft",
             "asks to steal credentials",
         ),
+        Rule(
+            "mal.sandbox-escape",
+            rx(
+                r"\b(escap(e|es|ing)|break(s|ing)?\s+out|breakout|bypass\w*)\b[^.]{0,40}?\b(sandbox|container|jail|chroot)"
+                r"|\b(sandbox|container|jail|chroot)\s+(escape|breakout|break-out)"
+            ),
+            2.0,
+            "sandbox escape",
+            "asks to break out of a sandbox or container",
+            floor=0.6,
+        ),
     ],
 )
