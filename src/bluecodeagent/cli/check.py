@@ -11,7 +11,7 @@ import click
 
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import FAIL_ON, build_settings, settings_options
+from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.text import render_verdict
 from bluecodeagent.subject import decode_bytes, read_text_file
@@ -36,28 +36,7 @@ _FAIL_LEVEL = {"warn": 1, "block": 2, "never": 99}
 @click.option(
     "--context", "-c", help="Material the assistant would read (for injection): a file path or the text itself."
 )
-@click.option(
-    "--input",
-    "-i",
-    "input_file",
-    type=click.Path(path_type=Path),
-    help="Batch mode: a JSONL file of {id, text, context?} records ('-' for stdin).",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.File("w", encoding="utf-8"),
-    default="-",
-    help="Where to write results (default stdout).",
-)
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["text", "json", "jsonl"]),
-    default=None,
-    help="Output format (default: text for one prompt, jsonl for --input).",
-)
+@io_options("{id, text, context?}", ["text", "json", "jsonl"], "text for one prompt, jsonl for --input")
 @click.option(
     "--fail-on", type=FAIL_ON, default="warn", show_default=True, help="Exit 1 when any decision reaches this level."
 )

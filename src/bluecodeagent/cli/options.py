@@ -46,3 +46,39 @@ def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_settings(config_file: Path | None, **flags: Any) -> Settings:
     return load_settings({k: v for k, v in flags.items() if v is not None}, config_file)
+
+
+def io_options(records: str, formats: list[str], default_format: str) -> Callable[..., Any]:
+    """--input (batch JSONL), --output and --format, shared by the commands that screen subjects."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for opt in reversed(
+            [
+                click.option(
+                    "--input",
+                    "-i",
+                    "input_file",
+                    type=click.Path(path_type=Path),
+                    help=f"Batch mode: a JSONL file of {records} records ('-' for stdin).",
+                ),
+                click.option(
+                    "--output",
+                    "-o",
+                    type=click.File("w", encoding="utf-8"),
+                    default="-",
+                    help="Where to write results (default stdout).",
+                ),
+                click.option(
+                    "--format",
+                    "-f",
+                    "fmt",
+                    type=click.Choice(formats),
+                    default=None,
+                    help=f"Output format (default: {default_format}).",
+                ),
+            ]
+        ):
+            f = opt(f)
+        return f
+
+    return decorate

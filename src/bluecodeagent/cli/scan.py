@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import click
 
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
+from bluecodeagent.cli.options import io_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.verdict import Finding, Verdict
 
@@ -97,28 +98,7 @@ def _render_text(path: str | None, v: Verdict) -> str:
 
 @click.command()
 @click.argument("paths", nargs=-1)
-@click.option(
-    "--input",
-    "-i",
-    "input_file",
-    type=click.Path(path_type=Path),
-    help="Batch mode: a JSONL file of {id, code, language?} records ('-' for stdin).",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.File("w", encoding="utf-8"),
-    default="-",
-    help="Where to write results (default stdout).",
-)
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["text", "json", "jsonl", "sarif"]),
-    default=None,
-    help="Output format (default: text, or jsonl for --input).",
-)
+@io_options("{id, code, language?}", ["text", "json", "jsonl", "sarif"], "text, or jsonl for --input")
 @click.option("--language", "-l", default=None, help="Force a language (default: from the file extension).")
 @click.option(
     "--fail-on",
