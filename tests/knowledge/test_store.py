@@ -22,7 +22,10 @@ def test_search_returns_nearest_with_filters(tiny_kb_path, embedder):
     assert {h.item.category for h in only} == {"ransomware"}
 
 
-def test_exact_topk_matches_brute_force(tmp_path):
+@pytest.mark.parametrize("chunk", [7, 20_000])
+def test_exact_topk_matches_brute_force(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr("bluecodeagent.knowledge.store.LOAD_CHUNK", chunk)
+
     class RandomEmbedder:
         name, dim = "random-test-double", 16
 

@@ -23,6 +23,7 @@ from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 
 SCHEMA_VERSION = 1
+LOAD_CHUNK = 20_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
@@ -279,16 +280,22 @@ class _Index:
 
     @classmethod
     def load(cls, db: sqlite3.Connection, meta: dict[str, str]) -> _Index:
+        """Read vectors in chunks into one preallocated matrix (peak memory stays near the matrix size)."""
         dim = int(meta.get("dim", "0") or 0)
-        rows = db.execute("SELECT rowid, task, label, category, vector FROM items ORDER BY rowid").fetchall()
-        n = len(rows)
-        matrix = (
-            np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float32).reshape(n, dim)
-            if n
-            else (np.zeros((0, dim), dtype=np.float32))
-        )
-        cols = {name: [r[i] for r in rows] for i, name in ((1, "task"), (2, "label"), (3, "category"))}
-        return cls(np.array([r[0] for r in rows], dtype=np.int64), matrix, cols)
+        n = int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        matrix = np.empty((n, dim), dtype=np.float32)
+        rowids = np.empty(n, dtype=np.int64)
+        cols: dict[str, list[str]] = {"task": [], "label": [], "category": []}
+        cur = db.execute("SELECT rowid, task, label, category, vector FROM items ORDER BY rowid")
+        i = 0
+        while chunk := cur.fetchmany(LOAD_CHUNK):
+            m = len(chunk)
+            matrix[i : i + m] = np.frombuffer(b"".join(r[4] for r in chunk), dtype=np.float32).reshape(m, dim)
+            rowids[i : i + m] = [r[0] for r in chunk]
+            for j, name in ((1, "task"), (2, "label"), (3, "category")):
+                cols[name].extend(r[j] for r in chunk)
+            i += m
+        return cls(rowids[:i], matrix[:i], cols)
 
     def mask(
         self,
