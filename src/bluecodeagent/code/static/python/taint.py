@@ -70,17 +70,13 @@ UNIVERSAL_SANITIZERS = frozenset(
         "secrets.compare_digest",
     }
 )
+# String predicates that validate their receiver: a branch on one of them guards the variable.
+VALIDATING_PREDICATES = frozenset({"isdigit", "isalnum", "isalpha", "isnumeric", "isdecimal", "isidentifier"})
 # Methods whose result carries no attacker-controlled text.
-CLEAN_METHODS = frozenset(
+CLEAN_METHODS = VALIDATING_PREDICATES | frozenset(
     {
         "startswith",
         "endswith",
-        "isdigit",
-        "isalnum",
-        "isalpha",
-        "isnumeric",
-        "isdecimal",
-        "isidentifier",
         "isspace",
         "islower",
         "isupper",
@@ -463,14 +459,7 @@ class FunctionContext:
                         b = base_name(n.args[0])
                         if b:
                             guarded.add(b)
-                    elif isinstance(n.func, ast.Attribute) and n.func.attr in (
-                        "isdigit",
-                        "isalnum",
-                        "isalpha",
-                        "isnumeric",
-                        "isdecimal",
-                        "isidentifier",
-                    ):
+                    elif isinstance(n.func, ast.Attribute) and n.func.attr in VALIDATING_PREDICATES:
                         b = base_name(n.func.value)
                         if b:
                             guarded.add(b)
