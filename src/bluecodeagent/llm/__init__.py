@@ -1,0 +1,1 @@
+"""Talking to language models: the backend interface, the OpenAI-compatible client, cache and traces."""
