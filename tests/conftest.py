@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -62,9 +64,19 @@ def tiny_kb_path(tmp_path: Path, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_kb_path(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
-    """The real shipped knowledge base, built once per test session (about a minute)."""
-    from bluecodeagent.knowledge.builder import build_kb
+    """The real shipped knowledge base, built once per test session (about three minutes).
+
+    Developers may set ``BLUECODE_TEST_KB_CACHE`` to a folder: the base is kept there, refreshed
+    incrementally when the shipped knowledge changes, and copied for the session. CI leaves it unset.
+    """
+    from bluecodeagent.knowledge.builder import build_kb, ensure_kb
 
     path = tmp_path_factory.mktemp("shipped") / "knowledge.sqlite"
+    if cache := os.environ.get("BLUECODE_TEST_KB_CACHE"):
+        cached = Path(cache) / "knowledge.sqlite"
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        ensure_kb(cached, embedder).close()
+        shutil.copyfile(cached, path)
+        return path
     build_kb(path, None, embedder).close()
     return path
