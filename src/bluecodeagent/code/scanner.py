@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -26,6 +26,9 @@ from bluecodeagent.errors import InputError, SandboxUnavailable
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.subject import decode_bytes, validate_text
 from bluecodeagent.verdict import Decision, Evidence, Finding, Task, Verdict
+
+if TYPE_CHECKING:
+    from bluecodeagent.code.llm.engine import LLMRoute
 
 MAX_FILE_BYTES = 2_000_000
 EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
@@ -93,10 +96,21 @@ def scan_code(
     sandbox: Sandbox | None = None,
     knowledge: KnowledgeHook | KnowledgeBase | None = None,
     id: str | None = None,
+    llm: LLMRoute | None = None,
 ) -> Verdict:
-    """Scan one source text and return a vulnerability verdict that explains itself."""
+    """Scan one source text and return a vulnerability verdict that explains itself.
+
+    With ``llm`` the LLM (or hybrid) engine decides; this offline scan is its fallback and first stage.
+    """
     start = time.perf_counter()
     validate_text(code, MAX_FILE_BYTES, path or "code")
+    if llm is not None:
+        from bluecodeagent.code.llm.engine import scan_llm
+
+        def offline() -> Verdict:
+            return scan_code(code, language, path, dynamic, sandbox, knowledge, id)
+
+        return scan_llm(code, llm.scanner, llm.options, offline, path, id)
     analyzer = get_analyzer(language)
     static = analyzer.analyze(code, path)
     notes: list[str] = []
@@ -213,7 +227,11 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 
 def scan_file(
-    path: str | Path, language: str | None = None, dynamic: bool = True, sandbox: Sandbox | None = None
+    path: str | Path,
+    language: str | None = None,
+    dynamic: bool = True,
+    sandbox: Sandbox | None = None,
+    llm: LLMRoute | None = None,
 ) -> ScanResult:
     """Scan one file; every problem becomes the result's ``error`` (nothing is raised)."""
     p = Path(path)
@@ -230,7 +248,7 @@ def scan_file(
         text = decode_bytes(raw, MAX_FILE_BYTES, str(p))
         if not text.strip():
             raise InputError(f"{p} is empty")
-        return ScanResult(path=str(p), verdict=scan_code(text, lang, str(p), dynamic, sandbox, id=str(p)))
+        return ScanResult(path=str(p), verdict=scan_code(text, lang, str(p), dynamic, sandbox, id=str(p), llm=llm))
     except InputError as e:
         return ScanResult(path=str(p), error=str(e))
     except Exception as e:  # a crash on one file must not lose the others
@@ -244,20 +262,24 @@ def scan_paths(
     sandbox: Sandbox | None = None,
     jobs: int = 1,
     progress: Callable[[ScanResult], None] | None = None,
+    llm: LLMRoute | None = None,
 ) -> list[ScanResult]:
-    """Scan files and directories with ``jobs`` parallel workers; results in walk order."""
+    """Scan files and directories with ``jobs`` parallel workers; results in walk order.
+
+    With ``llm``, workers are threads (the model client is shared) and model errors propagate.
+    """
     files = list(iter_files(paths))
     if jobs <= 1 or len(files) <= 1:
         out = []
         for f in files:
-            r = scan_file(f, language, dynamic, sandbox)
+            r = scan_file(f, language, dynamic, sandbox, llm)
             if progress:
                 progress(r)
             out.append(r)
         return out
-    pool: Executor = ProcessPoolExecutor(jobs) if sandbox is None else ThreadPoolExecutor(jobs)
+    pool: Executor = ProcessPoolExecutor(jobs) if sandbox is None and llm is None else ThreadPoolExecutor(jobs)
     with pool:
-        futures = [pool.submit(scan_file, f, language, dynamic, sandbox) for f in files]
+        futures = [pool.submit(scan_file, f, language, dynamic, sandbox, llm) for f in files]
         results = []
         for fut in futures:
             r = fut.result()

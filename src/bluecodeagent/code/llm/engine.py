@@ -1,0 +1,83 @@
+"""``--engine llm`` and ``--engine hybrid`` for code, with ``--fallback offline``.
+
+- ``llm``: the LLM agent decides every subject.
+- ``hybrid``: the offline scan (static + sandbox probes) runs first; it decides alone when it is
+  confident (a confirmed finding, or a score outside the uncertain band); only the band goes to the LLM.
+- fallback: when the model endpoint fails, the offline verdict is returned with a note instead of an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field, model_validator
+
+from bluecodeagent.code.llm.pipeline import LLMCodeScanner
+from bluecodeagent.llm.backend import LLMError
+from bluecodeagent.verdict import Verdict
+
+
+class CodeLLMOptions(BaseModel):
+    """How the code scanner uses the model."""
+
+    engine: str = Field(default="llm", pattern="^(llm|hybrid)$")
+    fallback_offline: bool = False
+    uncertain_low: float = Field(default=0.2, ge=0.0, le=1.0, description="Offline scores below: confidently safe.")
+    uncertain_high: float = Field(default=0.9, ge=0.0, le=1.0, description="At or above: confidently vulnerable.")
+
+    @model_validator(mode="after")
+    def _band(self) -> CodeLLMOptions:
+        if self.uncertain_low > self.uncertain_high:
+            raise ValueError("uncertain_low must not exceed uncertain_high")
+        return self
+
+
+@dataclass(frozen=True)
+class LLMRoute:
+    """What ``scan_code(..., llm=...)`` needs: the LLM agent and how to use it."""
+
+    scanner: LLMCodeScanner
+    options: CodeLLMOptions
+
+
+def offline_confident(v: Verdict, opts: CodeLLMOptions) -> bool:
+    """Whether the offline verdict stands without asking the model."""
+    if any(f.confirmed for f in v.findings):
+        return True
+    return v.score < opts.uncertain_low or v.score >= opts.uncertain_high
+
+
+def scan_llm(
+    code: str,
+    scanner: LLMCodeScanner,
+    opts: CodeLLMOptions,
+    offline: Callable[[], Verdict],
+    path: str | None = None,
+    id: str | None = None,
+) -> Verdict:
+    """One subject through the LLM (or hybrid) engine."""
+    first: Verdict | None = None
+    if opts.engine == "hybrid":
+        first = offline()
+        if offline_confident(first, opts):
+            first.engine = "hybrid"
+            first.evidence.notes.append(f"hybrid: offline verdict is confident (score {first.score:.2f}); no LLM call")
+            first.evidence.signals["llm_calls"] = 0.0
+            return first
+    try:
+        v = scanner.verdict(code, path, id)
+    except LLMError as e:
+        if not opts.fallback_offline:
+            raise
+        fb = first or offline()
+        fb.engine = "offline"
+        fb.evidence.notes.append(f"LLM engine failed ({e}); offline verdict (--fallback offline)")
+        return fb
+    if first is not None:
+        v.engine = "hybrid"
+        note = f"hybrid: offline verdict uncertain (score {first.score:.2f}, {first.label}); asked the LLM"
+        v.evidence.notes.insert(0, note)
+        v.evidence.signals["offline_score"] = first.score
+        v.evidence.static = first.evidence.static + v.evidence.static
+    return v

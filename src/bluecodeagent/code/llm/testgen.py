@@ -1,0 +1,79 @@
+"""The model writes a test that tries to trigger the claimed weakness; it runs in the sandbox.
+
+Up to ``attempts`` tries: when the test itself is broken (syntax error, wrong import or function
+name, no result reported, tampering with the code under test) the error is fed back and the model
+writes a new test. The code under test is never changed: every run hashes what executed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bluecodeagent.code.llm.calls import Caller
+from bluecodeagent.code.llm.harness import TestRun, run_test
+from bluecodeagent.code.llm.review import Review
+from bluecodeagent.code.llm.templates import load_prompt
+from bluecodeagent.code.sandbox import Sandbox
+
+MAX_ATTEMPTS = 3
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"reasoning": {"type": "string"}, "test_code": {"type": "string"}},
+    "required": ["reasoning", "test_code"],
+}
+
+
+class TestOut(BaseModel):
+    reasoning: str = ""
+    test_code: str = Field(min_length=1)
+
+
+def _feedback(runs: list[TestRun]) -> str:
+    if not runs:
+        return ""
+    last = runs[-1]
+    return (
+        f"\nYour previous test (attempt {last.attempt}) could not run as a test:\n```python\n"
+        f"{last.test_code.strip()}\n```\nError:\n```\n{last.error.strip()}\n```\n"
+        "Fix the test (not the code under test) and return the whole corrected test.\n"
+    )
+
+
+def strip_fences(text: str) -> str:
+    """Test code without surrounding markdown fences, which models add despite the JSON format."""
+    t = text.strip()
+    if t.startswith("```"):
+        t = t.split("\n", 1)[1] if "\n" in t else ""
+        t = t.rsplit("```", 1)[0]
+    return t.strip() + "\n"
+
+
+def generate_and_run(
+    caller: Caller, sandbox: Sandbox, code: str, claim: Review, attempts: int = MAX_ATTEMPTS
+) -> list[TestRun]:
+    """Every attempt with its sandbox result; stops at the first test that ran (whatever it found)."""
+    prompt = load_prompt("testgen")
+    runs: list[TestRun] = []
+    for attempt in range(1, attempts + 1):
+        out = caller.ask(
+            "testgen",
+            prompt,
+            {
+                "cwe": claim.cwe or "unknown CWE",
+                "function": claim.function or "(not named)",
+                "reasoning": claim.reasoning[:2000],
+                "code": code,
+                "feedback": _feedback(runs),
+            },
+            SCHEMA,
+            TestOut,
+            attempt=attempt,
+        )
+        run = run_test(sandbox, code, strip_fences(out.test_code), attempt, out.reasoning)
+        caller.event("sandbox", step="testgen", **run.model_dump(mode="json"))
+        runs.append(run)
+        if not run.retry:
+            break
+    return runs
