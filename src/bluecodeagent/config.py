@@ -42,6 +42,26 @@ class Settings(BaseModel):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key_env: str = "OPENAI_API_KEY"
+    llm_structured_output: str = Field(
+        default="auto",
+        description="json_schema (OpenAI, vLLM, Ollama) | json_object (llama.cpp) | text | auto (tries them in order).",
+    )
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=512, ge=16, description="Completion token limit per LLM call.")
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one LLM answer.")
+    llm_max_retries: int = Field(default=2, ge=0, description="Retries on 429, 5xx, timeouts and lost connections.")
+    llm_retry_backoff: float = Field(default=1.0, ge=0, description="First retry delay in seconds (doubles each time).")
+    llm_concurrency: int = Field(default=4, ge=1, description="LLM requests in flight at once.")
+    llm_max_cost: float | None = Field(default=None, ge=0, description="Stop the run once it has spent this (USD).")
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="USD per 1M prompt and completion tokens by model; unknown models cost 0."
+    )
+    llm_cache: bool = Field(default=True, description="Reuse answers to identical requests from the disk cache.")
+    llm_cache_path: Path | None = Field(default=None, description="Answer cache file; default under BLUECODE_HOME.")
+    llm_trace: Path | None = Field(default=None, description="Append every LLM call of each verdict to this JSONL.")
+    llm_fallback: str = Field(default="none", description="none | offline: on endpoint failure, the offline verdict.")
+    llm_hybrid_low: float = Field(default=0.2, ge=0.0, le=1.0, description="Hybrid: offline scores below are final.")
+    llm_hybrid_high: float = Field(default=0.8, ge=0.0, le=1.0, description="Hybrid: offline scores above are final.")
 
     @field_validator("engine")
     @classmethod
@@ -49,6 +69,23 @@ class Settings(BaseModel):
         if v not in {"offline", "llm", "hybrid"}:
             raise ValueError(f"unknown engine {v!r} (choose offline, llm or hybrid)")
         return v
+
+    @field_validator("llm_structured_output")
+    @classmethod
+    def _known_mode(cls, v: str) -> str:
+        if v not in {"auto", "json_schema", "json_object", "text"}:
+            raise ValueError(f"unknown structured-output mode {v!r} (auto, json_schema, json_object or text)")
+        return v
+
+    @field_validator("llm_fallback")
+    @classmethod
+    def _known_fallback(cls, v: str) -> str:
+        if v not in {"none", "offline"}:
+            raise ValueError(f"unknown fallback {v!r} (none or offline)")
+        return v
+
+    def resolved_llm_cache_path(self) -> Path:
+        return self.llm_cache_path or default_home() / "llm-cache.sqlite"
 
     def resolved_kb_path(self) -> Path:
         return self.kb_path or default_home() / "knowledge.sqlite"
