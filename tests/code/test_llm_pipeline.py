@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from llm_scripted import ScriptedBackend
 
 from bluecodeagent.code.llm.engine import CodeLLMOptions, LLMRoute, scan_llm
 from bluecodeagent.code.llm.harness import run_test, tampering
@@ -17,6 +16,7 @@ from bluecodeagent.errors import ConfigError
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.llm.backend import LLMError
 from bluecodeagent.verdict import Decision, Task, Verdict
+from scripted_backend import ScriptedBackend
 
 VULN = 'import os\n\n\ndef ping(host: str) -> int:\n    return os.system("ping -c 1 " + host)\n'
 SAFE = (

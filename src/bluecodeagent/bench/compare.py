@@ -1,0 +1,419 @@
+"""``bluecode bench --engine llm --compare``: the research comparisons, per item, on any model endpoint.
+
+Text tasks (bias, malicious, injection; MBPP as the benign set): direct prompting, a general safety
+reminder, a fine-grained reminder listing the risk categories, the constitution. Vulnerable code
+(SecCodePLT dev, vulnerable and patched versions as separate items): plain analysis, with retrieved
+examples, with the constitution, with constitution and dynamic testing, dynamic testing alone.
+
+Every item of every variant is one JSONL record (prediction, LLM calls, tokens, cost, error); the table
+is computed from those records, so anyone can recompute it. Re-running into the same ``--out`` skips
+the records already there (resume). A scored item is never in the knowledge base that scores it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bluecodeagent.bench.compare_text import TEXT_VARIANTS, decide
+from bluecodeagent.bench.datasets import PROMPT_TASKS, Sample, load_task, text_hash
+from bluecodeagent.bench.metrics import Metrics, compute_metrics
+from bluecodeagent.bench.runner import kb_hashes
+from bluecodeagent.code.llm.calls import Caller
+from bluecodeagent.code.llm.pipeline import VARIANTS as CODE_STEPS
+from bluecodeagent.code.llm.pipeline import LLMCodeScanner
+from bluecodeagent.code.sandbox import Sandbox
+from bluecodeagent.errors import BlueCodeError
+from bluecodeagent.knowledge.store import KnowledgeBase
+from bluecodeagent.llm.accounting import BudgetExceeded
+from bluecodeagent.llm.backend import Backend, LLMError
+
+CODE_TASK = "vulnerability"
+COMPARE_TASKS = (*PROMPT_TASKS, CODE_TASK)
+CODE_VARIANTS = tuple(CODE_STEPS)
+ABORT_AFTER = 3  # consecutive failures before anything succeeded: the endpoint is unusable
+NAMES = {
+    "direct": "direct prompting",
+    "general": "general safety reminder",
+    "fine_grained": "fine-grained reminder (risk categories)",
+    "constitution": "constitution (retrieval + principles)",
+    "plain": "plain analysis",
+    "examples": "analysis + retrieved examples",
+    "constitution_dynamic": "constitution + dynamic testing",
+    "dynamic": "dynamic testing, no constitution",
+}
+
+
+class CompareOptions(BaseModel):
+    """What to compare."""
+
+    data_dir: Path
+    tasks: list[str] = Field(default_factory=lambda: list(COMPARE_TASKS))
+    variants: list[str] | None = Field(default=None, description="Only these variants (default: all).")
+    limit: int | None = Field(default=None, ge=1, description="Items per task (seeded; code: pairs of limit/2).")
+    seed: int = 0
+    k: int = Field(default=3, ge=1)
+    jobs: int = Field(default=1, ge=1)
+
+
+class Item(BaseModel):
+    """One benchmark item under one variant: the record written to items.jsonl."""
+
+    task: str
+    variant: str
+    id: str
+    label: str
+    group: str
+    pred: str | None = None
+    error: str | None = None
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    sandbox_runs: int = 0
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Row(BaseModel):
+    """One variant's line of the table."""
+
+    task: str
+    variant: str
+    n: int
+    errors: int
+    metrics: Metrics | None
+    pair_accuracy: float | None = None
+    calls: int
+    tokens: int
+    cost_usd: float
+    seconds_per_item: float
+
+
+class CompareResult(BaseModel):
+    started: str
+    runtime_s: float
+    backend: str
+    options: CompareOptions
+    rows: list[Row]
+    excluded_in_kb: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Subject(BaseModel):
+    """A scored item: text sample or code sample."""
+
+    id: str
+    task: str
+    label: str
+    group: str
+    sample: Sample | None = None
+    code: str | None = None
+
+
+# -- loading ----------------------------------------------------------------------------------------------
+
+
+def code_subjects(data_dir: Path, limit: int | None, seed: int) -> list[Subject]:
+    """SecCodePLT dev: vulnerable and patched versions of ``limit/2`` seeded tasks (all without a limit)."""
+    from bluecodeagent.bench.vuln import build_samples, load_tasks
+
+    try:
+        tasks = load_tasks(data_dir)
+    except OSError as e:
+        from bluecodeagent.bench.datasets import DataDirError
+
+        raise DataDirError(f"SecCodePLT data not found under {data_dir}/seccodeplt ({e.strerror or e})") from e
+    if limit is not None:
+        tasks = random.Random(f"compare-{seed}").sample(tasks, min(len(tasks), max(1, (limit + 1) // 2)))
+    out = []
+    for t in tasks:
+        vuln, patched = build_samples(t)
+        group = f"CWE-{t['CWE_ID']}"
+        for kind, label, code in (("vulnerable", "vulnerable", vuln), ("patched", "safe", patched)):
+            out.append(
+                Subject(id=f"seccodeplt-{t['index']}-{kind}", task=CODE_TASK, label=label, group=group, code=code)
+            )
+    return out
+
+
+def text_subjects(task: str, data_dir: Path, limit: int | None, seed: int) -> list[Subject]:
+    return [
+        Subject(id=s.id, task=task, label=s.label, group=s.group, sample=s)
+        for s in load_task(task, data_dir, seed=seed, limit=limit)
+    ]
+
+
+def drop_known(subjects: list[Subject], kb: KnowledgeBase | None) -> tuple[list[Subject], list[str]]:
+    """Subjects whose text is in the knowledge base are not scored (their ids are returned)."""
+    if kb is None:
+        return subjects, []
+    hashes: dict[str, dict[str, str]] = {}
+    keep: list[Subject] = []
+    dropped: list[str] = []
+    for s in subjects:
+        known = hashes.setdefault(s.task, kb_hashes(kb, s.task))
+        mine = s.sample.hashes if s.sample is not None else {text_hash(s.code or "")}
+        if mine & known.keys():
+            dropped.append(s.id)
+        else:
+            keep.append(s)
+    return keep, dropped
+
+
+# -- running ----------------------------------------------------------------------------------------------
+
+
+def run_item(
+    subject: Subject, variant: str, backend: Backend, kb: KnowledgeBase | None, sandbox: Sandbox | None, k: int
+) -> Item:
+    """Score one subject with one variant; endpoint and answer errors become the record's ``error``."""
+    rec = Item(task=subject.task, variant=variant, id=subject.id, label=subject.label, group=subject.group)
+    start = time.perf_counter()
+    try:
+        if subject.task == CODE_TASK:
+            steps = CODE_STEPS[variant]
+            scanner = LLMCodeScanner(backend, kb if steps.constitution or steps.examples else None, steps=steps,
+                                     sandbox=sandbox, k=k)  # fmt: skip
+            a = scanner.analyze(subject.code or "", subject.id)
+            log = a.log
+            rec.pred = "vulnerable" if a.vulnerable else "safe"
+            rec.detail = {
+                "cwe": a.cwe,
+                "confidence": a.confidence,
+                "confirmed": a.confirmed,
+                "tests": [t.outcome for t in a.tests],
+                "notes": a.notes,
+            }
+        else:
+            caller = Caller(backend)
+            assert subject.sample is not None
+            rec.pred, rec.detail = decide(caller, variant, subject.sample, kb, k)
+            log = caller.log
+        rec.calls, rec.cached, rec.cost_usd, rec.sandbox_runs = log.calls, log.cached, log.cost_usd, log.sandbox_runs
+        rec.prompt_tokens, rec.completion_tokens = log.prompt_tokens, log.completion_tokens
+    except BudgetExceeded:
+        raise
+    except BlueCodeError as e:
+        rec.error = str(e)[:500]
+    rec.latency_s = round(time.perf_counter() - start, 3)
+    return rec
+
+
+def _done(path: Path) -> dict[tuple[str, str, str], Item]:
+    """Records already in ``path`` without an error (resume)."""
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            it = Item.model_validate_json(line)
+        except ValueError:
+            continue
+        if it.error is None:
+            out[(it.task, it.variant, it.id)] = it
+    return out
+
+
+def variants_for(task: str, wanted: Sequence[str] | None) -> list[str]:
+    allv = CODE_VARIANTS if task == CODE_TASK else TEXT_VARIANTS
+    return [v for v in allv if not wanted or v in wanted]
+
+
+def run_compare(
+    opts: CompareOptions,
+    backend: Backend,
+    kb: KnowledgeBase | None,
+    out_dir: Path,
+    *,
+    sandbox: Sandbox | None = None,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+) -> CompareResult:
+    """Run every (item, variant), appending to ``out_dir/items.jsonl``; the table comes from those records."""
+    started, t0 = datetime.now(UTC).isoformat(timespec="seconds"), time.perf_counter()
+    unknown = set(opts.variants or []) - set(TEXT_VARIANTS) - set(CODE_VARIANTS)
+    if unknown:
+        raise BlueCodeError(f"unknown variant(s): {', '.join(sorted(unknown))}")
+    subjects: list[Subject] = []
+    for task in opts.tasks:
+        if task == CODE_TASK:
+            subjects += code_subjects(opts.data_dir, opts.limit, opts.seed)
+        else:
+            subjects += text_subjects(task, opts.data_dir, opts.limit, opts.seed)
+    subjects, excluded = drop_known(subjects, kb)
+    notes = []
+    dynamic = any(CODE_STEPS[v].dynamic for v in variants_for(CODE_TASK, opts.variants))
+    if CODE_TASK in opts.tasks and sandbox is None and dynamic:
+        from bluecodeagent.code.scanner import default_sandbox
+
+        try:
+            sandbox = default_sandbox()
+        except BlueCodeError as e:
+            notes.append(f"dynamic variants ran without tests: {e}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items_path = out_dir / "items.jsonl"
+    done = _done(items_path)
+    todo = [(s, v) for s in subjects for v in variants_for(s.task, opts.variants) if (s.task, v, s.id) not in done]
+    if done:
+        notes.append(f"resumed: {len(done)} record(s) reused from {items_path}")
+    update = progress(len(todo)) if progress else None
+    records = dict(done)
+    ok_seen, failures = bool(done), 0
+    with items_path.open("a", encoding="utf-8") as fh, ThreadPoolExecutor(opts.jobs) as pool:
+        for rec in pool.map(lambda sv: run_item(sv[0], sv[1], backend, kb, sandbox, opts.k), todo):
+            fh.write(rec.model_dump_json() + "\n")
+            fh.flush()
+            records[(rec.task, rec.variant, rec.id)] = rec
+            if update:
+                update(1)
+            if rec.error is None:
+                ok_seen = True
+            elif not ok_seen:
+                failures += 1
+                if failures >= ABORT_AFTER:
+                    raise LLMError(f"the model endpoint failed {failures} times in a row: {rec.error}")
+    wanted = {(s.task, v, s.id) for s in subjects for v in variants_for(s.task, opts.variants)}
+    rows = table_rows([records[key] for key in wanted if key in records])
+    result = CompareResult(
+        started=started,
+        runtime_s=round(time.perf_counter() - t0, 2),
+        backend=getattr(backend, "name", type(backend).__name__),
+        options=opts,
+        rows=rows,
+        excluded_in_kb=excluded,
+        notes=notes,
+    )
+    (out_dir / "results.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    (out_dir / "report.md").write_text(markdown(result), encoding="utf-8")
+    return result
+
+
+# -- the table --------------------------------------------------------------------------------------------
+
+
+def pair_accuracy(items: Iterable[Item]) -> float | None:
+    """Code: share of tasks whose vulnerable version is flagged and patched version is not."""
+    pairs: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for it in items:
+        base, _, kind = it.id.rpartition("-")
+        pairs[base][kind] = it.pred
+    full = [p for p in pairs.values() if p.get("vulnerable") is not None and p.get("patched") is not None]
+    if not full:
+        return None
+    return sum(p["vulnerable"] != "safe" and p["patched"] == "safe" for p in full) / len(full)
+
+
+def table_rows(items: Iterable[Item]) -> list[Row]:
+    """Metrics per (task, variant) over the records without errors; cost over all records."""
+    by: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    for it in items:
+        by[(it.task, it.variant)].append(it)
+    order = {v: i for i, v in enumerate((*TEXT_VARIANTS, *CODE_VARIANTS))}
+    rows = []
+    for (task, variant), its in sorted(by.items(), key=lambda kv: (COMPARE_TASKS.index(kv[0][0]), order[kv[0][1]])):
+        ok = [i for i in its if i.error is None and i.pred is not None]
+        m = (
+            compute_metrics([i.label for i in ok], [i.pred or "safe" for i in ok], [i.group for i in ok])
+            if ok
+            else None
+        )
+        rows.append(
+            Row(
+                task=task,
+                variant=variant,
+                n=len(ok),
+                errors=len(its) - len(ok),
+                metrics=m,
+                pair_accuracy=pair_accuracy(ok) if task == CODE_TASK else None,
+                calls=sum(i.calls for i in its),
+                tokens=sum(i.prompt_tokens + i.completion_tokens for i in its),
+                cost_usd=sum(i.cost_usd for i in its),
+                seconds_per_item=sum(i.latency_s for i in its) / len(its),
+            )
+        )
+    return rows
+
+
+HEADERS = ("task", "variant", "n", "err", "prec", "recall", "F1", "FPR", "pair", "calls", "tokens", "cost $", "s/item")
+
+
+def _f(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def cells(r: Row) -> list[str]:
+    m = r.metrics
+    return [
+        r.task,
+        r.variant,
+        str(r.n),
+        str(r.errors),
+        _f(m.precision if m else None),
+        _f(m.recall if m else None),
+        _f(m.f1 if m else None),
+        _f(m.fpr if m else None),
+        _f(r.pair_accuracy),
+        str(r.calls),
+        str(r.tokens),
+        f"{r.cost_usd:.4f}",
+        _f(r.seconds_per_item, 2),
+    ]
+
+
+def text_table(result: CompareResult) -> str:
+    """The comparison as an aligned plain-text table."""
+    body = [list(HEADERS), *[cells(r) for r in result.rows]]
+    widths = [max(len(row[i]) for row in body) for i in range(len(HEADERS))]
+    lines = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in body
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    foot = [f"backend {result.backend}; {result.runtime_s:.1f} s"]
+    if result.excluded_in_kb:
+        foot.append(f"{len(result.excluded_in_kb)} item(s) not scored: their text is in the knowledge base")
+    return "\n".join(lines + foot + result.notes)
+
+
+def markdown(result: CompareResult) -> str:
+    """The report: the table, what each variant does, and how to reproduce it."""
+    o = result.options
+    lines = [
+        "# BlueCodeAgent: LLM variants compared",
+        "",
+        f"Started {result.started}, runtime {result.runtime_s:.1f} s, backend `{result.backend}`. "
+        f"Data: `{o.data_dir}`, "
+        f"limit {o.limit} per task, seed {o.seed}, top-k {o.k}. Per-item records: `items.jsonl`.",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "---|" * len(HEADERS),
+        *["| " + " | ".join(cells(r)) + " |" for r in result.rows],
+        "",
+        "Variants:",
+        "",
+        *[f"- `{v}`: {NAMES[v]}" for v in (*TEXT_VARIANTS, *CODE_VARIANTS)],
+        "",
+        "Metrics count only items that got an answer (`err` = endpoint or answer failures); `pair` = share of "
+        "SecCodePLT tasks whose vulnerable version is flagged and patched version is not. Calls, tokens and cost "
+        "include cached answers (cost 0).",
+        "",
+        *[f"- {n}" for n in result.notes],
+    ]
+    if result.excluded_in_kb:
+        lines.append(f"- {len(result.excluded_in_kb)} item(s) not scored because their text is in the knowledge base.")
+    return "\n".join(lines) + "\n"
+
+
+def load_items(path: Path) -> list[Item]:
+    """The records of an items.jsonl (to recompute the table elsewhere)."""
+    return [Item.model_validate(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
