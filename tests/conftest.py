@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bluecodeagent.knowledge.item import KnowledgeItem
+from llm.scripted_openai_server import llm_settings, scripted_llm  # noqa: F401 (fixtures of the LLM tests)
 
 
 @pytest.fixture(autouse=True)

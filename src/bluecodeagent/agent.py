@@ -6,7 +6,6 @@ from pathlib import Path
 
 from bluecodeagent.config import Settings, load_settings
 from bluecodeagent.engines.base import Engine
-from bluecodeagent.errors import ConfigError
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.subject import validate_text
 from bluecodeagent.tasks import PROMPT_TASKS, get_task
@@ -53,11 +52,18 @@ class BlueCodeAgent:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            if self.settings.engine != "offline":
-                raise ConfigError(f"engine {self.settings.engine!r} is not available yet; use --engine offline")
             from bluecodeagent.engines.offline import OfflineEngine
 
-            self._engine = OfflineEngine(self.kb, self.settings)
+            if self.settings.engine == "offline":
+                self._engine = OfflineEngine(self.kb, self.settings)
+            else:
+                from bluecodeagent.engines.hybrid import HybridEngine
+                from bluecodeagent.engines.llm import LLMEngine
+                from bluecodeagent.llm.factory import backend_from_settings
+
+                backend = backend_from_settings(self.settings)  # a ConfigError without base URL and model
+                llm = LLMEngine(self.kb, self.settings, backend, offline=OfflineEngine(self.kb, self.settings))
+                self._engine = llm if self.settings.engine == "llm" else HybridEngine(llm, self.settings)
         return self._engine
 
     def check(self, text: str, task: str = "malicious", context: str | None = None) -> Verdict:

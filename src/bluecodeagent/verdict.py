@@ -90,6 +90,7 @@ class Verdict(BaseModel):
     engine: str = "offline"
     latency_ms: float = 0.0
     id: str | None = None
+    trace_id: str | None = Field(default=None, description="Id of this verdict's records in the LLM trace file.")
 
     @property
     def unsafe(self) -> bool:
