@@ -283,7 +283,7 @@ def run_compare(
                 if failures >= ABORT_AFTER:
                     raise LLMError(f"the model endpoint failed {failures} times in a row: {rec.error}")
     wanted = {(s.task, v, s.id) for s in subjects for v in variants_for(s.task, opts.variants)}
-    rows = table_rows([records[key] for key in wanted if key in records])
+    rows = table_rows([rec for key, rec in records.items() if key in wanted])  # file order: reproducible sums
     result = CompareResult(
         started=started,
         runtime_s=round(time.perf_counter() - t0, 2),
@@ -415,5 +415,11 @@ def markdown(result: CompareResult) -> str:
 
 
 def load_items(path: Path) -> list[Item]:
-    """The records of an items.jsonl (to recompute the table elsewhere)."""
-    return [Item.model_validate(json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    """The records of an items.jsonl, the last one per (task, variant, id) (to recompute the table elsewhere)."""
+    last: dict[tuple[str, str, str], Item] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            it = Item.model_validate(json.loads(line))
+            last.pop((it.task, it.variant, it.id), None)
+            last[(it.task, it.variant, it.id)] = it
+    return list(last.values())

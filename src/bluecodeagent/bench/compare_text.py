@@ -34,6 +34,7 @@ DECIDE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"reasoning": {"type": "string"}, "verdict": {"type": "string", "enum": ["unsafe", "safe"]}},
     "required": ["reasoning", "verdict"],
+    "additionalProperties": False,
 }
 SUMMARY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -45,10 +46,12 @@ SUMMARY_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {"kind": {"type": "string", "enum": ["unsafe", "safe"]}, "text": {"type": "string"}},
                 "required": ["kind", "text"],
+                "additionalProperties": False,
             },
         },
     },
     "required": ["reasoning", "principles"],
+    "additionalProperties": False,
 }
 
 

@@ -113,10 +113,12 @@ SCHEMA: dict[str, Any] = {
                     "text": {"type": "string"},
                 },
                 "required": ["cwe", "kind", "text"],
+                "additionalProperties": False,
             },
         },
     },
     "required": ["reasoning", "principles"],
+    "additionalProperties": False,
 }
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field, model_validator
 
 from bluecodeagent.code.llm.pipeline import LLMCodeScanner
-from bluecodeagent.llm.backend import LLMError
+from bluecodeagent.config import Settings
+from bluecodeagent.knowledge.store import KnowledgeBase
+from bluecodeagent.llm.backend import Backend, LLMError
 from bluecodeagent.verdict import Verdict
 
 
@@ -81,3 +83,28 @@ def scan_llm(
         v.evidence.signals["offline_score"] = first.score
         v.evidence.static = first.evidence.static + v.evidence.static
     return v
+
+
+def route_from_settings(
+    settings: Settings, kb: KnowledgeBase | None = None, backend: Backend | None = None
+) -> LLMRoute:
+    """The code engine of ``settings`` (engine llm or hybrid): model backend, knowledge base, options.
+
+    Raises :class:`ConfigError` when no endpoint is configured. Nothing is contacted here.
+    """
+    if backend is None:
+        from bluecodeagent.llm.factory import backend_from_settings
+
+        backend = backend_from_settings(settings)
+    if kb is None:
+        from bluecodeagent.knowledge.builder import ensure_kb
+        from bluecodeagent.knowledge.embedders import get_embedder
+
+        kb = ensure_kb(settings.resolved_kb_path(), get_embedder(settings.embedder, settings.embedder_model))
+    opts = CodeLLMOptions(
+        engine=settings.engine,
+        fallback_offline=settings.llm_fallback == "offline",
+        uncertain_low=settings.llm_hybrid_low,
+        uncertain_high=settings.llm_hybrid_high,
+    )
+    return LLMRoute(LLMCodeScanner(backend, kb, k=settings.top_k), opts)

@@ -20,6 +20,7 @@ SCHEMA: dict[str, Any] = {
         "confidence": {"type": "number"},
     },
     "required": ["reasoning", "verdict", "cwe", "confidence"],
+    "additionalProperties": False,
 }
 
 

@@ -23,6 +23,7 @@ SCHEMA: dict[str, Any] = {
         "confidence": {"type": "number"},
     },
     "required": ["reasoning", "vulnerable", "cwe", "function", "lines", "confidence"],
+    "additionalProperties": False,
 }
 
 

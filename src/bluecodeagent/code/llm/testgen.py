@@ -22,6 +22,7 @@ SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"reasoning": {"type": "string"}, "test_code": {"type": "string"}},
     "required": ["reasoning", "test_code"],
+    "additionalProperties": False,
 }
 
 
