@@ -74,26 +74,26 @@ def box() -> Sandbox:
 def test_full_pipeline_feeds_harness_errors_back_and_confirms(code_kb, box) -> None:
     backend = ScriptedBackend(
         {
-            "constitution": CONSTITUTION,
-            "review": CLAIM,
-            "testgen": [
+            "code-constitution": CONSTITUTION,
+            "code-review": CLAIM,
+            "code-testgen": [
                 {"reasoning": "first try", "test_code": WRONG_NAME_TEST},
                 {"reasoning": "fixed the name", "test_code": "```python\n" + GOOD_TEST + "```"},
             ],
-            "judge": JUDGE_VULN,
+            "code-judge": JUDGE_VULN,
         }
     )
     events: list[dict] = []
     scanner = LLMCodeScanner(backend, code_kb, sandbox=box, trace=events.append)
     v = scanner.verdict(VULN, path="net.py", id="net.py")
 
-    assert backend.steps() == ["constitution", "review", "testgen", "testgen", "judge"]
+    assert backend.steps() == ["code-constitution", "code-review", "code-testgen", "code-testgen", "code-judge"]
     # the retrieved neighbours reached the summariser; the constitution reached the reviewer
-    assert "os.system" in backend.user_text("constitution") or "shell" in backend.user_text("constitution")
-    assert "Caller input concatenated into os.system" in backend.user_text("review")
+    assert "os.system" in backend.user_text("code-constitution") or "shell" in backend.user_text("code-constitution")
+    assert "Caller input concatenated into os.system" in backend.user_text("code-review")
     # the first test's AttributeError was fed back to the second attempt, not to the code under test
-    assert "has no attribute 'pong'" in backend.user_text("testgen", 1)
-    assert "outcome: vulnerable" in backend.user_text("judge")
+    assert "has no attribute 'pong'" in backend.user_text("code-testgen", 1)
+    assert "outcome: vulnerable" in backend.user_text("code-judge")
 
     assert v.task == Task.VULNERABILITY and v.engine == "llm" and v.label == "vulnerable"
     assert v.decision == Decision.BLOCK and v.category == "CWE-78"
@@ -113,9 +113,9 @@ def test_full_pipeline_feeds_harness_errors_back_and_confirms(code_kb, box) -> N
 
 
 def test_safe_claim_runs_no_tests_and_no_judge(code_kb) -> None:
-    backend = ScriptedBackend({"constitution": CONSTITUTION, "review": CLEAR})
+    backend = ScriptedBackend({"code-constitution": CONSTITUTION, "code-review": CLEAR})
     v = LLMCodeScanner(backend, code_kb).verdict(SAFE)
-    assert backend.steps() == ["constitution", "review"]
+    assert backend.steps() == ["code-constitution", "code-review"]
     assert v.label == "safe" and v.decision == Decision.ALLOW and not v.findings
     assert v.score == pytest.approx(0.1)
 
@@ -123,30 +123,30 @@ def test_safe_claim_runs_no_tests_and_no_judge(code_kb) -> None:
 def test_three_broken_tests_stop_and_the_judge_hears_it(box) -> None:
     backend = ScriptedBackend(
         {
-            "review": CLAIM,
-            "testgen": {"reasoning": "", "test_code": "def check(subject, bc):\n    pass\n"},
-            "judge": {"reasoning": "no evidence", "verdict": "safe", "cwe": None, "confidence": 0.6},
+            "code-review": CLAIM,
+            "code-testgen": {"reasoning": "", "test_code": "def check(subject, bc):\n    pass\n"},
+            "code-judge": {"reasoning": "no evidence", "verdict": "safe", "cwe": None, "confidence": 0.6},
         }
     )
     v = LLMCodeScanner(backend, None, steps=VARIANTS["dynamic"], sandbox=box).verdict(VULN)
-    assert backend.steps().count("testgen") == 3
+    assert backend.steps().count("code-testgen") == 3
     assert [r["outcome"] for r in v.evidence.dynamic] == ["harness_error"] * 3
-    assert "without calling bc.vulnerable" in backend.user_text("judge")
+    assert "without calling bc.vulnerable" in backend.user_text("code-judge")
     assert v.label == "safe" and any("no generated test produced a result" in n for n in v.evidence.notes)
 
 
 def test_refuted_claim_is_shown_to_the_judge(box) -> None:
     backend = ScriptedBackend(
         {
-            "review": CLAIM,
-            "testgen": {"reasoning": "", "test_code": GOOD_TEST},
-            "judge": {"reasoning": "refused", "verdict": "safe", "cwe": None, "confidence": 0.8},
+            "code-review": CLAIM,
+            "code-testgen": {"reasoning": "", "test_code": GOOD_TEST},
+            "code-judge": {"reasoning": "refused", "verdict": "safe", "cwe": None, "confidence": 0.8},
         }
     )
     safe_sys = VULN.replace('"ping -c 1 " + host', '"ping -c 1 " + __import__("shlex").quote(host.split(";")[0])')
     v = LLMCodeScanner(backend, None, steps=VARIANTS["dynamic"], sandbox=box).verdict(safe_sys)
     assert v.evidence.dynamic[0]["outcome"] == "safe"
-    assert "outcome: safe" in backend.user_text("judge")
+    assert "outcome: safe" in backend.user_text("code-judge")
     assert v.label == "safe" and not v.findings
 
 
@@ -177,7 +177,7 @@ def test_faking_what_the_code_uses_is_allowed() -> None:
 
 
 def test_unusable_model_answer_is_a_clear_error() -> None:
-    backend = ScriptedBackend({"review": {"reasoning": "?", "confidence": 0.3}})
+    backend = ScriptedBackend({"code-review": {"reasoning": "?", "confidence": 0.3}})
     with pytest.raises(LLMError, match="review: the model's answer is unusable"):
         LLMCodeScanner(backend, None, steps=VARIANTS["plain"]).verdict(VULN)
 
@@ -192,18 +192,18 @@ def _offline(score: float, label: str = "vulnerable") -> Verdict:
 
 
 def test_hybrid_asks_the_model_only_in_the_uncertain_band() -> None:
-    backend = ScriptedBackend({"review": CLEAR})
+    backend = ScriptedBackend({"code-review": CLEAR})
     route = LLMCodeScanner(backend, None, steps=VARIANTS["plain"])
     opts = CodeLLMOptions(engine="hybrid", uncertain_low=0.2, uncertain_high=0.8)
     sure = scan_llm(VULN, route, opts, lambda: _offline(0.05, "safe"))
     assert sure.engine == "hybrid" and sure.label == "safe" and backend.requests == []
     unsure = scan_llm(VULN, route, opts, lambda: _offline(0.5))
-    assert backend.steps() == ["review"]
+    assert backend.steps() == ["code-review"]
     assert unsure.engine == "hybrid" and unsure.label == "safe" and unsure.evidence.signals["offline_score"] == 0.5
 
 
 def test_endpoint_failure_raises_or_falls_back_to_offline() -> None:
-    backend = ScriptedBackend({"review": LLMError("connection refused by http://127.0.0.1:9")})
+    backend = ScriptedBackend({"code-review": LLMError("connection refused by http://127.0.0.1:9")})
     route = LLMCodeScanner(backend, None, steps=VARIANTS["plain"])
     with pytest.raises(LLMError, match="connection refused"):
         scan_llm(VULN, route, CodeLLMOptions(), lambda: _offline(0.9))
@@ -212,7 +212,7 @@ def test_endpoint_failure_raises_or_falls_back_to_offline() -> None:
 
 
 def test_scan_code_routes_to_the_llm_engine() -> None:
-    backend = ScriptedBackend({"review": CLAIM})
+    backend = ScriptedBackend({"code-review": CLAIM})
     route = LLMRoute(LLMCodeScanner(backend, None, steps=VARIANTS["plain"]), CodeLLMOptions())
     v = scan_code(VULN, llm=route, id="x")
     assert v.engine == "llm" and v.label == "vulnerable" and v.findings[0].cwe == "CWE-78"

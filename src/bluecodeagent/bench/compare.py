@@ -24,14 +24,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bluecodeagent.bench.compare_text import TEXT_VARIANTS, decide
+from bluecodeagent.bench.compare_text import TEXT_VARIANTS, TextSide
 from bluecodeagent.bench.datasets import PROMPT_TASKS, Sample, load_task, text_hash
 from bluecodeagent.bench.metrics import Metrics, compute_metrics
 from bluecodeagent.bench.runner import kb_hashes
-from bluecodeagent.code.llm.calls import Caller
 from bluecodeagent.code.llm.pipeline import VARIANTS as CODE_STEPS
 from bluecodeagent.code.llm.pipeline import LLMCodeScanner
 from bluecodeagent.code.sandbox import Sandbox
+from bluecodeagent.config import Settings
 from bluecodeagent.errors import BlueCodeError
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.llm.accounting import BudgetExceeded
@@ -175,7 +175,13 @@ def drop_known(subjects: list[Subject], kb: KnowledgeBase | None) -> tuple[list[
 
 
 def run_item(
-    subject: Subject, variant: str, backend: Backend, kb: KnowledgeBase | None, sandbox: Sandbox | None, k: int
+    subject: Subject,
+    variant: str,
+    backend: Backend,
+    kb: KnowledgeBase | None,
+    sandbox: Sandbox | None,
+    k: int,
+    text: TextSide | None = None,
 ) -> Item:
     """Score one subject with one variant; endpoint and answer errors become the record's ``error``."""
     rec = Item(task=subject.task, variant=variant, id=subject.id, label=subject.label, group=subject.group)
@@ -193,13 +199,13 @@ def run_item(
                 "confidence": a.confidence,
                 "confirmed": a.confirmed,
                 "tests": [t.outcome for t in a.tests],
+                "test_errors": [t.error[-300:] for t in a.tests if t.error],
                 "notes": a.notes,
             }
         else:
-            caller = Caller(backend)
-            assert subject.sample is not None
-            rec.pred, rec.detail = decide(caller, variant, subject.sample, kb, k)
-            log = caller.log
+            if text is None or subject.sample is None:
+                raise BlueCodeError("text variants need a knowledge base")
+            rec.pred, rec.detail, log = text.decide(backend, variant, subject.sample)
         rec.calls, rec.cached, rec.cost_usd, rec.sandbox_runs = log.calls, log.cached, log.cost_usd, log.sandbox_runs
         rec.prompt_tokens, rec.completion_tokens = log.prompt_tokens, log.completion_tokens
     except BudgetExceeded:
@@ -237,6 +243,7 @@ def run_compare(
     out_dir: Path,
     *,
     sandbox: Sandbox | None = None,
+    settings: Settings | None = None,
     progress: Callable[[int], Callable[[int], None]] | None = None,
 ) -> CompareResult:
     """Run every (item, variant), appending to ``out_dir/items.jsonl``; the table comes from those records."""
@@ -260,6 +267,7 @@ def run_compare(
             sandbox = default_sandbox()
         except BlueCodeError as e:
             notes.append(f"dynamic variants ran without tests: {e}")
+    text = TextSide(kb, settings) if kb is not None and set(opts.tasks) & set(PROMPT_TASKS) else None
     out_dir.mkdir(parents=True, exist_ok=True)
     items_path = out_dir / "items.jsonl"
     done = _done(items_path)
@@ -270,7 +278,7 @@ def run_compare(
     records = dict(done)
     ok_seen, failures = bool(done), 0
     with items_path.open("a", encoding="utf-8") as fh, ThreadPoolExecutor(opts.jobs) as pool:
-        for rec in pool.map(lambda sv: run_item(sv[0], sv[1], backend, kb, sandbox, opts.k), todo):
+        for rec in pool.map(lambda sv: run_item(sv[0], sv[1], backend, kb, sandbox, opts.k, text), todo):
             fh.write(rec.model_dump_json() + "\n")
             fh.flush()
             records[(rec.task, rec.variant, rec.id)] = rec
@@ -281,7 +289,7 @@ def run_compare(
             elif not ok_seen:
                 failures += 1
                 if failures >= ABORT_AFTER:
-                    raise LLMError(f"the model endpoint failed {failures} times in a row: {rec.error}")
+                    raise LLMError(f"stopped: the first {failures} items all failed: {rec.error}")
     wanted = {(s.task, v, s.id) for s in subjects for v in variants_for(s.task, opts.variants)}
     rows = table_rows([rec for key, rec in records.items() if key in wanted])  # file order: reproducible sums
     result = CompareResult(

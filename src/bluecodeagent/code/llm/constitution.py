@@ -126,7 +126,7 @@ def summarise(caller: Caller, code: str, retrieved: Retrieved) -> list[Principle
     """The model's constitution for ``code`` from its neighbours (principles as the Verdict stores them)."""
     prompt = load_prompt("constitution")
     out = caller.ask(
-        "constitution",
+        "code-constitution",
         prompt,
         {
             "cards": render_cards(retrieved.cwes()),

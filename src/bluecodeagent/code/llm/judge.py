@@ -68,7 +68,7 @@ def judge(caller: Caller, code: str, claim: Review, runs: list[TestRun], constit
     """The final verdict on ``code``."""
     c = f"{claim.cwe or 'unknown CWE'} in {claim.function or 'an unnamed function'} (confidence {claim.confidence:.2f})"
     return caller.ask(
-        "judge",
+        "code-judge",
         load_prompt("judge"),
         {
             "constitution": constitution,

@@ -60,4 +60,6 @@ class Review(BaseModel):
 
 def review(caller: Caller, code: str, guidance: str = "") -> Review:
     """Ask the model whether ``code`` is vulnerable, with an optional guidance block before the code."""
-    return caller.ask("review", load_prompt("review"), {"guidance": guidance, "code": numbered(code)}, SCHEMA, Review)
+    return caller.ask(
+        "code-review", load_prompt("review"), {"guidance": guidance, "code": numbered(code)}, SCHEMA, Review
+    )

@@ -59,7 +59,7 @@ def generate_and_run(
     runs: list[TestRun] = []
     for attempt in range(1, attempts + 1):
         out = caller.ask(
-            "testgen",
+            "code-testgen",
             prompt,
             {
                 "cwe": claim.cwe or "unknown CWE",
@@ -73,7 +73,7 @@ def generate_and_run(
             attempt=attempt,
         )
         run = run_test(sandbox, code, strip_fences(out.test_code), attempt, out.reasoning)
-        caller.event("sandbox", step="testgen", **run.model_dump(mode="json"))
+        caller.event("sandbox", step="code-testgen", **run.model_dump(mode="json"))
         runs.append(run)
         if not run.retry:
             break
