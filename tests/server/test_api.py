@@ -87,9 +87,12 @@ def test_missing_or_wrong_key_is_401(client: httpx.Client, headers: dict[str, st
 
 
 def test_scopes(client: httpx.Client) -> None:
-    assert client.get("/v1/kb/stats", headers=CHECK).status_code == 403
     assert client.get("/metrics", headers=CHECK).status_code == 403
-    stats = client.get("/v1/kb/stats", headers=ADMIN)
+    item = {"task": "malicious", "label": "unsafe", "text": "x"}
+    r = client.post("/v1/kb/items", json={"batch": "b", "items": [item]}, headers=CHECK)
+    assert r.status_code == 403 and r.json()["error"]["type"] == "forbidden"
+    assert client.delete("/v1/kb/batches/b", headers=CHECK).status_code == 403
+    stats = client.get("/v1/kb/stats", headers=CHECK)  # reading the knowledge base needs the check scope
     assert stats.status_code == 200 and stats.json()["items"] == 9
     assert stats.json()["by_task"] == {"malicious": {"unsafe": 4, "safe": 5}}
     assert client.post("/v1/check", json={"text": "Sort names", "task": "malicious"}, headers=ADMIN).status_code == 200

@@ -63,6 +63,9 @@ class ServerConfig(BaseModel):
     insecure_no_auth: bool = Field(default=False, description="Allow binding a non-loopback address without keys.")
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     check_timeout_s: float = Field(default=30.0, gt=0)
+    verdict_cache_size: int = Field(
+        default=1024, ge=0, description="Prompt verdicts kept for exact repeats (0: no cache); cleared on KB edits."
+    )
     warm_up: bool = Field(default=True, description="Load the model and knowledge base in the background at start.")
     # guarding proxy
     upstream_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://h/v1")

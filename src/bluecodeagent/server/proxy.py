@@ -1,37 +1,37 @@
-"""An OpenAI-compatible guarding proxy: ``POST /v1/chat/completions`` in front of a configured upstream.
+"""An OpenAI-compatible guarding proxy: ``/v1/chat/completions`` and ``/v1/completions`` before an upstream.
 
-Before forwarding, the latest user message is screened (malicious, bias) and system/tool content for
-injection; a blocked request gets a well-formed ``chat.completion`` refusal (``finish_reason`` is
-``content_filter``, details under ``bluecode``). After the upstream answers, its ```python code blocks
-are scanned (static analysis by default) and, per policy, annotated (warn) or withheld (block).
-Streaming is buffered whole in this version: the upstream stream is read to the end, screened, then
-re-emitted as SSE chunks (verbatim when nothing was flagged), so a blocked block never leaks.
+Before forwarding, the latest user message (or the legacy prompt) is screened for the configured prompt
+tasks, and system/developer/tool content for injection; a blocked request gets a well-formed refusal
+(``finish_reason`` ``content_filter``, details under ``bluecode``) and never reaches the upstream. The
+answer's Python code blocks are scanned (see ``answers.py``); streamed answers are relayed as they
+arrive, holding back only an open code block until it closes and is screened, so a blocked block never
+leaks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import APIRouter, Request
-from fastapi.params import Depends
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bluecodeagent.errors import BlueCodeError
-from bluecodeagent.server.app import _RANK, ErrorResponse, ServiceError
+from bluecodeagent.server.answers import ChoiceScreen
+from bluecodeagent.server.models import RANK, ErrorResponse, ServiceError, worst
 from bluecodeagent.verdict import Decision, Verdict
 
 if TYPE_CHECKING:
-    from bluecodeagent.server.app import Service
+    from bluecodeagent.server.service import Service
 
-CODE_BLOCK = re.compile(r"```[ \t]*(?:python3?|py)[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 CONTEXT_ROLES = {"system", "developer", "tool", "function"}
+FENCES = ("```", "~~~")
 
 
 class ChatMessage(BaseModel):
@@ -49,126 +49,130 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
+class CompletionRequest(BaseModel):
+    """A legacy completions request; the prompt must be text (token-id prompts cannot be screened)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    prompt: str | list[str] = Field(description="Text, or a list of texts (one completion each).")
+    stream: bool = False
+
+
 def text_of(content: str | list[dict[str, Any]] | None) -> str:
     if isinstance(content, str):
         return content
     return "\n".join(str(p.get("text", "")) for p in content or [] if p.get("type") == "text")
 
 
-def screen_request(svc: Service, req: ChatRequest) -> list[Verdict]:
-    """Screen the latest user message and the context content (runs in a worker thread)."""
-    cfg, agent = svc.config, svc.agent
-    users = [text_of(m.content) for m in req.messages if m.role == "user"]
-    prompt = next((u for u in reversed(users) if u.strip()), "")
-    context = "\n\n".join(t for m in req.messages if m.role in CONTEXT_ROLES and (t := text_of(m.content)).strip())
-    verdicts: list[Verdict] = []
-    if prompt:
-        verdicts += [agent.check(prompt, task) for task in cfg.proxy_prompt_tasks]
-    if cfg.proxy_injection and context:
-        verdicts.append(agent.check(prompt or "(no user message)", "injection", context))
-    return verdicts
+@dataclass(frozen=True)
+class Protocol:
+    """Where the text of a choice lives in one of the two OpenAI APIs."""
+
+    path: str
+    obj: str
+    chunk_obj: str
+    id_prefix: str
+    label: str
+
+    def text(self, choice: dict[str, Any], stream: bool) -> str | None:
+        if self.obj == "text_completion":
+            return choice.get("text")
+        holder = choice.get("delta" if stream else "message") or {}
+        return holder.get("content")
+
+    def set_text(self, choice: dict[str, Any], text: str, stream: bool) -> None:
+        if self.obj == "text_completion":
+            choice["text"] = text
+        else:
+            choice.setdefault("delta" if stream else "message", {})["content"] = text
+
+    def choice(self, index: int, text: str | None, finish: str | None, stream: bool, first: bool) -> dict[str, Any]:
+        if self.obj == "text_completion":
+            return {"index": index, "text": text or "", "logprobs": None, "finish_reason": finish}
+        if stream:
+            delta: dict[str, Any] = {"role": "assistant"} if first else {}
+            if text is not None:
+                delta["content"] = text
+            return {"index": index, "delta": delta, "finish_reason": finish}
+        return {
+            "index": index,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": finish,
+            "logprobs": None,
+        }
 
 
-def screen_answer(svc: Service, content: str) -> tuple[str, dict[str, Any] | None]:
-    """Scan the answer's Python code blocks; return the (possibly annotated) content and metadata."""
-    from bluecodeagent.code.scanner import scan_code
-
-    policy = svc.config.proxy_code_policy
-    findings: list[dict[str, Any]] = []
-    withheld: set[int] = set()
-    verdicts: list[Verdict] = []
-    blocks = list(CODE_BLOCK.finditer(content))
-    for i, m in enumerate(blocks, 1):
-        try:
-            v = scan_code(m.group(1), "python", dynamic=svc.config.proxy_code_dynamic)
-        except BlueCodeError:
-            continue
-        verdicts.append(v)
-        for f in v.findings:
-            findings.append(
-                {
-                    "block": i,
-                    "cwe": f.cwe,
-                    "line": f.line,
-                    "severity": f.severity,
-                    "rule_id": f.rule_id,
-                    "confirmed": f.confirmed,
-                    "message": f.message,
-                }
-            )
-        if policy == "block" and v.decision == Decision.BLOCK:
-            withheld.add(i)
-    svc.metrics.record(verdicts)
-    if not findings:
-        return content, None
-    for i in sorted(withheld, reverse=True):
-        m = blocks[i - 1]
-        cwes = ", ".join(sorted({f["cwe"] or "?" for f in findings if f["block"] == i}))
-        content = content[: m.start()] + f"[code block {i} withheld by BlueCodeAgent: {cwes}]" + content[m.end() :]
-    notes = [f"- code block {f['block']}, line {f['line']}: {f['cwe']} {f['message']}" for f in findings]
-    content += "\n\n> **BlueCodeAgent**: possible vulnerabilities in the code above:\n" + "\n".join(
-        f"> {n}" for n in notes
-    )
-    action = "block" if withheld else "warn"
-    return content, {"action": action, "stage": "response", "findings": findings, "withheld_blocks": sorted(withheld)}
+CHAT = Protocol("/chat/completions", "chat.completion", "chat.completion.chunk", "chatcmpl", "chat completion")
+LEGACY = Protocol("/completions", "text_completion", "text_completion", "cmpl", "text completion")
 
 
-def _chunk(base: dict[str, Any], delta: dict[str, Any], finish: str | None, extra: dict[str, Any] | None = None) -> str:
-    body = {
-        "id": base["id"],
-        "object": "chat.completion.chunk",
-        "created": base["created"],
-        "model": base["model"],
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
-    if extra:
-        body["bluecode"] = extra
-    return f"data: {json.dumps(body)}\n\n"
+def _sse(data: dict[str, Any] | str) -> bytes:
+    return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n".encode()
 
 
-def _sse(base: dict[str, Any], content: str, finish: str, meta: dict[str, Any] | None) -> Iterator[str]:
-    yield _chunk(base, {"role": "assistant", "content": ""}, None)
-    for start in range(0, len(content), 512):
-        yield _chunk(base, {"content": content[start : start + 512]}, None)
-    yield _chunk(base, {}, finish, meta)
-    yield "data: [DONE]\n\n"
+async def screen_request(svc: Service, prompts: list[str], context: str) -> list[Verdict]:
+    """Screen the prompts for the configured tasks and the context for injection (batched, concurrently)."""
+    cfg = svc.config
+    jobs = [svc.check(p, task, None) for p in prompts if p.strip() for task in cfg.proxy_prompt_tasks]
+    if cfg.proxy_injection and context.strip():
+        jobs.append(svc.check(next((p for p in prompts if p.strip()), "(no user message)"), "injection", context))
+    return list(await asyncio.gather(*jobs))
 
 
-def refusal(req: ChatRequest, verdicts: list[Verdict]) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """The refusal's base fields, text and ``bluecode`` metadata."""
-    worst = max(verdicts, key=lambda v: (_RANK[v.decision], v.score))
-    what = f"{worst.task.value} ({worst.category})" if worst.category else worst.task.value
+def refusal(proto: Protocol, model: str, verdicts: list[Verdict], stream: bool) -> Response:
+    """A refusal the client shows like any answer (``finish_reason`` is ``content_filter``)."""
+    top = max(verdicts, key=lambda v: (RANK[v.decision], v.score))
+    what = f"{top.task.value} ({top.category})" if top.category else top.task.value
     text = (
         f"I can't help with this request: BlueCodeAgent flagged it as a {what} risk "
-        f"(score {worst.score:.2f}). If you think this is a mistake, rephrase or contact your administrator."
+        f"(score {top.score:.2f}). If you think this is a mistake, rephrase or contact your administrator."
     )
-    base = {"id": f"chatcmpl-bluecode-{uuid.uuid4().hex[:20]}", "created": int(time.time()), "model": req.model}
+    base = {"id": f"{proto.id_prefix}-bluecode-{uuid.uuid4().hex[:20]}", "created": int(time.time()), "model": model}
     meta = {"action": "block", "stage": "request", "verdicts": [v.summary() for v in verdicts]}
-    return base, text, meta
+    headers = {"x-bluecode-decision": "block"}
+    if not stream:
+        body = {
+            **base,
+            "object": proto.obj,
+            "choices": [proto.choice(0, text, "content_filter", False, True)],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "bluecode": meta,
+        }
+        return JSONResponse(body, headers=headers)
+    events = [
+        {**base, "object": proto.chunk_obj, "choices": [proto.choice(0, text, None, True, True)]},
+        {**base, "object": proto.chunk_obj, "choices": [proto.choice(0, None, "content_filter", True, False)]},
+    ]
+    events[-1]["bluecode"] = meta
+    return StreamingResponse(
+        iter([*map(_sse, events), _sse("[DONE]")]), media_type="text/event-stream", headers=headers
+    )
 
 
-def build_router(svc: Service, check_dep: Depends) -> APIRouter:
-    """Routes of the proxy; ``svc.config.upstream_base_url`` must be set."""
-    cfg = svc.config
-    base_url = (cfg.upstream_base_url or "").rstrip("/")
-    client = httpx.AsyncClient(timeout=httpx.Timeout(cfg.upstream_timeout_s, connect=10.0))
-    svc.on_shutdown.append(client.aclose)
-    router = APIRouter(tags=["proxy"])
+class Upstream:
+    """The upstream client: forwards a request and maps its failures to clear 502/504 errors."""
 
-    def upstream_headers() -> dict[str, str]:
-        key = cfg.upstream_api_key()
+    def __init__(self, svc: Service) -> None:
+        cfg = svc.config
+        self.base_url = (cfg.upstream_base_url or "").rstrip("/")
+        self.timeout_s = cfg.upstream_timeout_s
+        self.api_key = cfg.upstream_api_key
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(cfg.upstream_timeout_s, connect=10.0))
+        svc.on_shutdown.append(self.client.aclose)
+
+    def headers(self) -> dict[str, str]:
+        key = self.api_key()
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def upstream_failure(e: httpx.HTTPError) -> ServiceError:
+    def failure(self, e: httpx.HTTPError) -> ServiceError:
         if isinstance(e, httpx.TimeoutException):
-            return ServiceError(
-                504, "upstream_timeout", f"the upstream did not answer within {cfg.upstream_timeout_s:g} s"
-            )
+            return ServiceError(504, "upstream_timeout", f"the upstream did not answer within {self.timeout_s:g} s")
         return ServiceError(
-            502, "upstream_unavailable", f"cannot reach the upstream at {base_url} ({type(e).__name__})"
+            502, "upstream_unavailable", f"cannot reach the upstream at {self.base_url} ({type(e).__name__})"
         )
 
-    def upstream_status(status: int, body: bytes) -> Response:
+    @staticmethod
+    def status_error(status: int, body: bytes) -> Response:
         if status >= 500:
             raise ServiceError(502, "upstream_error", f"the upstream answered HTTP {status}")
         try:  # a client error (bad model name...) is the caller's to see, as the upstream worded it
@@ -176,103 +180,270 @@ def build_router(svc: Service, check_dep: Depends) -> APIRouter:
         except ValueError:
             raise ServiceError(502, "upstream_invalid", f"the upstream answered HTTP {status} without JSON") from None
 
+    async def post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        try:
+            return await self.client.post(f"{self.base_url}{path}", json=payload, headers=self.headers())
+        except httpx.HTTPError as e:
+            raise self.failure(e) from e
+
+    async def open_stream(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        req = self.client.build_request("POST", f"{self.base_url}{path}", json=payload, headers=self.headers())
+        try:
+            return await self.client.send(req, stream=True)
+        except httpx.HTTPError as e:
+            raise self.failure(e) from e
+
+
+class Relay:
+    """Screens one answer (whole or streamed) under the proxy's code policy."""
+
+    def __init__(self, svc: Service, proto: Protocol) -> None:
+        self.svc, self.proto = svc, proto
+        self.policy = svc.config.proxy_code_policy
+        self.screens: dict[int, ChoiceScreen] = {}
+
+    def screen(self, index: int) -> ChoiceScreen:
+        if index not in self.screens:
+            self.screens[index] = ChoiceScreen(index, self.policy, self._scan)
+        return self.screens[index]
+
+    async def _scan(self, code: str) -> Verdict:
+        from bluecodeagent.code.scanner import scan_code
+
+        dynamic = self.svc.config.proxy_code_dynamic
+        v = await self.svc.run(lambda: scan_code(code, "python", dynamic=dynamic))
+        self.svc.metrics.record([v])
+        return v
+
+    def decision(self) -> str:
+        metas = [m for s in self.screens.values() if (m := s.meta())]
+        if any(m["action"] == "block" for m in metas):
+            return "block"
+        return "warn" if metas else "allow"
+
+    async def whole(self, r: httpx.Response, headers: dict[str, str]) -> Response:
+        """A non-streamed answer: screened per choice, returned verbatim when nothing was found."""
+        try:
+            data = r.json()
+            choices = data["choices"]
+            texts = [self.proto.text(c, False) for c in choices]
+            if not all(t is None or isinstance(t, str) for t in texts):
+                raise TypeError
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise ServiceError(502, "upstream_invalid", f"the upstream's answer is not a {self.proto.label}") from None
+        if self.policy == "off" or not any(t and any(f in t for f in FENCES) for t in texts):
+            return Response(r.content, media_type="application/json", headers=headers)
+        metas = []
+        for choice, text in zip(choices, texts, strict=True):
+            if not text:
+                continue
+            s = self.screen(int(choice.get("index", 0)))
+            new = await s.feed(text) + await s.close()
+            if (meta := s.meta()) is not None:
+                metas.append(meta)
+                self.proto.set_text(choice, new, False)
+                if s.stopped:
+                    choice["finish_reason"] = "content_filter"
+        if not metas:
+            return Response(r.content, media_type="application/json", headers=headers)
+        data["bluecode"] = metas[0] if len(metas) == 1 else {"action": self.decision(), "choices": metas}
+        headers["x-bluecode-decision"] = self.decision()
+        return JSONResponse(data, headers=headers)
+
+    async def stream(self, r: httpx.Response, headers: dict[str, str]) -> Response:
+        """A streamed answer: the first event is read before answering (so a broken upstream is a 502)."""
+        events = _events(r)
+        try:
+            first = await anext(events, None)
+        except ServiceError:
+            await r.aclose()
+            raise
+        except httpx.HTTPError as e:
+            await r.aclose()
+            raise ServiceError(502, "upstream_invalid", f"the upstream's stream broke ({type(e).__name__})") from e
+        if first is None or first == "[DONE]":
+            await r.aclose()
+            raise ServiceError(502, "upstream_invalid", "the upstream's stream was empty")
+        return StreamingResponse(self._relay(first, events, r), media_type="text/event-stream", headers=headers)
+
+    async def _relay(
+        self, first: dict[str, Any] | str, events: AsyncIterator[dict[str, Any] | str], r: httpx.Response
+    ) -> AsyncIterator[bytes]:
+        base: dict[str, Any] = {}
+        try:
+            event: dict[str, Any] | str | None = first
+            while event is not None and event != "[DONE]":
+                assert isinstance(event, dict)
+                base = base or {k: event.get(k) for k in ("id", "created", "model")}
+                out = await self._chunk(event)
+                if out is not None:
+                    yield _sse(out)
+                if self.screens and all(s.stopped for s in self.screens.values()):
+                    break  # every choice was cut at a blocked block: stop reading the upstream
+                event = await anext(events, None)
+            for s in self.screens.values():  # the upstream ended without finishing a choice
+                if not s.stopped and (tail := await s.close()):
+                    yield _sse(self._synth(base, s.index, tail, None, s.meta()))
+            yield _sse("[DONE]")
+        except (ServiceError, httpx.HTTPError) as e:  # after the first byte only an error event can tell
+            message = e.message if isinstance(e, ServiceError) else f"the upstream's stream broke ({type(e).__name__})"
+            yield _sse({"error": {"type": "upstream_invalid", "message": message}})
+        finally:
+            await r.aclose()
+
+    async def _chunk(self, chunk: dict[str, Any]) -> dict[str, Any] | None:
+        """Screen one upstream chunk; None when nothing of it can be released yet."""
+        choices = chunk.get("choices")
+        if not isinstance(choices, list):
+            raise ServiceError(502, "upstream_invalid", "the upstream's stream is not completion chunks")
+        if not choices:
+            return chunk  # usage and other choice-less chunks pass as they are
+        kept = []
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise ServiceError(502, "upstream_invalid", "the upstream's stream is not completion chunks")
+            s = self.screen(int(choice.get("index", 0)))
+            if s.stopped:
+                continue
+            text = self.proto.text(choice, True)
+            if text is not None and not isinstance(text, str):
+                raise ServiceError(502, "upstream_invalid", "the upstream's stream is not completion chunks")
+            released = await s.feed(text) if text else ""
+            finish = choice.get("finish_reason")
+            if finish and not s.stopped:
+                released += await s.close()
+            if s.stopped:
+                choice["finish_reason"] = "content_filter"
+            if text is not None or released:
+                self.proto.set_text(choice, released, True)
+            if (finish or s.stopped) and (meta := s.meta()):
+                chunk["bluecode"] = meta
+            if released or self._carries_more(choice):
+                kept.append(choice)
+        if not kept:
+            return None
+        chunk["choices"] = kept
+        return chunk
+
+    def _carries_more(self, choice: dict[str, Any]) -> bool:
+        """Does a choice say anything besides (held back) text: a role, tool calls, a finish reason?"""
+        if choice.get("finish_reason"):
+            return True
+        if self.proto is LEGACY:
+            return False
+        delta = choice.get("delta") or {}
+        return any(k != "content" and v is not None for k, v in delta.items())
+
+    def _synth(
+        self, base: dict[str, Any], index: int, text: str, finish: str | None, meta: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        choice = self.proto.choice(index, text, finish, True, False)
+        chunk = {**base, "object": self.proto.chunk_obj, "choices": [choice]}
+        if meta:
+            chunk["bluecode"] = meta
+        return chunk
+
+
+async def _events(r: httpx.Response) -> AsyncIterator[dict[str, Any] | str]:
+    """The upstream's server-sent events: parsed JSON chunks, then ``"[DONE]"``."""
+    async for line in r.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            yield data
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ServiceError(502, "upstream_invalid", "the upstream's stream is not completion chunks") from None
+        if not isinstance(chunk, dict):
+            raise ServiceError(502, "upstream_invalid", "the upstream's stream is not completion chunks")
+        if "error" in chunk:
+            raise ServiceError(502, "upstream_error", f"the upstream reported an error: {str(chunk['error'])[:200]}")
+        yield chunk
+
+
+def build_router(svc: Service, check_dep: Any) -> APIRouter:
+    """Routes of the proxy; ``svc.config.upstream_base_url`` must be set."""
+    cfg = svc.config
+    upstream = Upstream(svc)
+    router = APIRouter(tags=["proxy"])
+    errors = {
+        400: {"model": ErrorResponse},
+        401: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        502: {"model": ErrorResponse},
+        504: {"model": ErrorResponse},
+    }
+
+    async def guarded(
+        proto: Protocol,
+        request: Request,
+        model: str,
+        stream: bool,
+        prompts: list[str],
+        context: str,
+        payload: Callable[[], dict[str, Any]],
+    ) -> Response:
+        verdicts = await screen_request(svc, prompts, context)
+        svc.metrics.record(verdicts)
+        request.state.log = {"verdicts": [f"{v.task.value}:{v.decision.value}" for v in verdicts]}
+        threshold = RANK[Decision(cfg.proxy_block_on)]
+        if any(RANK[v.decision] >= threshold for v in verdicts):
+            return refusal(proto, model, verdicts, stream)
+        headers = {"x-bluecode-decision": worst([v.decision for v in verdicts]).value}
+        relay = Relay(svc, proto)
+        if not stream:
+            r = await upstream.post(proto.path, payload())
+            if r.status_code >= 400:
+                return upstream.status_error(r.status_code, r.content)
+            return await relay.whole(r, headers)
+        r = await upstream.open_stream(proto.path, payload())
+        if r.status_code >= 400:
+            try:
+                return upstream.status_error(r.status_code, await r.aread())
+            finally:
+                await r.aclose()
+        if cfg.proxy_code_policy == "off":
+            return StreamingResponse(_verbatim(r), media_type="text/event-stream", headers=headers)
+        return await relay.stream(r, headers)
+
     @router.post(
         "/v1/chat/completions",
         dependencies=[check_dep],
+        openapi_extra={"x-bluecode-scope": "check"},
         summary="Guarded OpenAI chat completions",
-        responses={400: {"model": ErrorResponse}, 502: {"model": ErrorResponse}, 504: {"model": ErrorResponse}},
+        responses=errors,
     )
     async def chat_completions(req: ChatRequest, request: Request) -> Response:
-        verdicts = await svc.run(lambda: screen_request(svc, req))
-        svc.metrics.record(verdicts)
-        request.state.log = {"verdicts": [f"{v.task.value}:{v.decision.value}" for v in verdicts]}
-        threshold = _RANK[Decision(cfg.proxy_block_on)]
-        blocking = [v for v in verdicts if _RANK[v.decision] >= threshold]
-        worst = max((v.decision for v in verdicts), key=_RANK.__getitem__, default=Decision.ALLOW)
-        headers = {"x-bluecode-decision": "block" if blocking else worst.value}
-        if blocking:
-            base, text, meta = refusal(req, verdicts)
-            if req.stream:
-                return StreamingResponse(
-                    _sse(base, text, "content_filter", meta), media_type="text/event-stream", headers=headers
-                )
-            body = {
-                **base,
-                "object": "chat.completion",
-                "bluecode": meta,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "content_filter",
-                        "logprobs": None,
-                    }
-                ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            }
-            return JSONResponse(body, headers=headers)
-        payload = req.model_dump(exclude_unset=True)
-        url = f"{base_url}/chat/completions"
-        if req.stream:
-            return await _stream(payload, url, headers)
-        try:
-            r = await client.post(url, json=payload, headers=upstream_headers())
-        except httpx.HTTPError as e:
-            raise upstream_failure(e) from e
-        if r.status_code >= 400:
-            return upstream_status(r.status_code, r.content)
-        try:
-            data = r.json()
-            message = data["choices"][0]["message"]
-            content = message.get("content") or ""
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise ServiceError(502, "upstream_invalid", "the upstream's answer is not a chat completion") from None
-        if cfg.proxy_code_policy == "off" or "```" not in content:
-            return Response(r.content, media_type="application/json", headers=headers)
-        new, meta = await svc.run(lambda: screen_answer(svc, content), agent=False)
-        if meta is None:
-            return Response(r.content, media_type="application/json", headers=headers)
-        message["content"] = new
-        data["bluecode"] = meta
-        headers["x-bluecode-decision"] = meta["action"]
-        return JSONResponse(data, headers=headers)
+        users = [text_of(m.content) for m in req.messages if m.role == "user"]
+        prompt = next((u for u in reversed(users) if u.strip()), "")
+        context = "\n\n".join(t for m in req.messages if m.role in CONTEXT_ROLES and (t := text_of(m.content)).strip())
+        return await guarded(
+            CHAT, request, req.model, req.stream, [prompt], context, lambda: req.model_dump(exclude_unset=True)
+        )
 
-    async def _stream(payload: dict[str, Any], url: str, headers: dict[str, str]) -> Response:
-        raw: list[str] = []
-        parts: list[str] = []
-        base: dict[str, Any] | None = None
-        finish = "stop"
-        try:
-            async with client.stream("POST", url, json=payload, headers=upstream_headers()) as r:
-                if r.status_code >= 400:
-                    return upstream_status(r.status_code, await r.aread())
-                async for line in r.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    try:
-                        chunk = json.loads(data)
-                        base = base or {"id": chunk["id"], "created": chunk["created"], "model": chunk["model"]}
-                        for choice in chunk.get("choices") or []:
-                            if choice.get("index", 0) == 0:
-                                parts.append((choice.get("delta") or {}).get("content") or "")
-                                finish = choice.get("finish_reason") or finish
-                    except (ValueError, KeyError, TypeError, AttributeError):
-                        raise ServiceError(502, "upstream_invalid", "the upstream's stream is not chunks") from None
-                    raw.append(f"data: {data}\n\n")
-        except httpx.HTTPError as e:
-            raise upstream_failure(e) from e
-        if base is None:
-            raise ServiceError(502, "upstream_invalid", "the upstream's stream was empty")
-        content = "".join(parts)
-        meta = None
-        if cfg.proxy_code_policy != "off" and "```" in content:
-            new, meta = await svc.run(lambda: screen_answer(svc, content), agent=False)
-        if meta is None:
-            return StreamingResponse(iter([*raw, "data: [DONE]\n\n"]), media_type="text/event-stream", headers=headers)
-        headers["x-bluecode-decision"] = meta["action"]
-        return StreamingResponse(_sse(base, new, finish, meta), media_type="text/event-stream", headers=headers)
+    @router.post(
+        "/v1/completions",
+        dependencies=[check_dep],
+        openapi_extra={"x-bluecode-scope": "check"},
+        summary="Guarded OpenAI (legacy) completions",
+        responses=errors,
+    )
+    async def completions(req: CompletionRequest, request: Request) -> Response:
+        prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
+        return await guarded(
+            LEGACY, request, req.model, req.stream, prompts, "", lambda: req.model_dump(exclude_unset=True)
+        )
 
     return router
+
+
+async def _verbatim(r: httpx.Response) -> AsyncIterator[bytes]:
+    """Relay the upstream's stream byte for byte (code policy ``off``)."""
+    try:
+        async for part in r.aiter_raw():
+            yield part
+    finally:
+        await r.aclose()
