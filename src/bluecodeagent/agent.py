@@ -66,6 +66,11 @@ class BlueCodeAgent:
                 self._engine = llm if self.settings.engine == "llm" else HybridEngine(llm, self.settings)
         return self._engine
 
+    @property
+    def engine_ready(self) -> bool:
+        """Whether the engine has been built (by a first check)."""
+        return self._engine is not None
+
     def check(self, text: str, task: str = "malicious", context: str | None = None) -> Verdict:
         """Screen one prompt for one task (``bias``, ``malicious`` or ``injection``)."""
         get_task(task)

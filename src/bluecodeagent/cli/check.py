@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -11,9 +13,11 @@ import click
 
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, settings_options
+from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.text import render_verdict
+from bluecodeagent.llm.accounting import BudgetExceeded
+from bluecodeagent.llm.backend import LLMError
 from bluecodeagent.subject import decode_bytes, read_text_file
 from bluecodeagent.tasks import PROMPT_TASKS
 from bluecodeagent.verdict import Decision, Verdict
@@ -41,7 +45,13 @@ _FAIL_LEVEL = {"warn": 1, "block": 2, "never": 99}
     "--fail-on", type=FAIL_ON, default="warn", show_default=True, help="Exit 1 when any decision reaches this level."
 )
 @click.option("--verbose", "-v", is_flag=True, help="Show the full constitution, neighbours and signals.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Batch: keep the records already in --output FILE, screen only the rest and append them.",
+)
 @settings_options
+@llm_options
 def check(
     text: str | None,
     task: str,
@@ -51,6 +61,7 @@ def check(
     fmt: str | None,
     fail_on: str,
     verbose: bool,
+    resume: bool,
     config_file: Path | None,
     **flags: Any,
 ) -> None:
@@ -70,10 +81,16 @@ def check(
     """
     agent = BlueCodeAgent(settings=build_settings(config_file, **flags))
     tasks = list(PROMPT_TASKS) if task == "all" else [task]
+    if resume and input_file is None:
+        raise click.UsageError("--resume needs --input and --output FILE")
     if input_file is not None:
         if text is not None:
             raise click.UsageError("give either TEXT or --input, not both")
-        code = _batch(agent, tasks, input_file, output, fmt or "jsonl")
+        try:
+            code = _batch(agent, tasks, input_file, output, fmt or "jsonl", resume)
+        finally:
+            if agent.settings.engine != "offline" and agent.engine_ready:
+                click.echo(run_summary(agent.engine), err=True)
         raise click.exceptions.Exit(code if code != EXIT_UNSAFE or fail_on != "never" else EXIT_OK)
     if text is None:
         raise click.UsageError("missing TEXT (or '-' to read stdin, or --input FILE.jsonl)")
@@ -104,19 +121,48 @@ def _context(value: str | None, limit: int) -> str | None:
     return value
 
 
-def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt: str) -> int:
-    """Screen every record of a JSONL file; write one result per line, in order, never dropping one."""
-    from tqdm import tqdm
+def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt: str, resume: bool = False) -> int:
+    """Screen every record of a JSONL file; write one result per line, in order, never dropping one.
 
+    With ``resume``, records whose id already has a result (without ``error``) in the output file
+    are skipped and the new results are appended to that file.
+    """
     if fmt == "text":
         raise click.UsageError("batch mode writes json or jsonl (--format jsonl)")
     lines = _read_lines(path)
-    worst, errors = 0, 0
+    worst = 0
+    if resume:
+        finished, worst = _finished(out, fmt)
+        parsed = [_parse(n, line, agent.settings.max_input_bytes) for n, line in lines]
+        lines = [(n, line) for (n, line), rec in zip(lines, parsed, strict=True) if _key(rec.get("id")) not in finished]
+        click.echo(
+            f"resume: {len(parsed) - len(lines)} record(s) already in {out.name}, {len(lines)} to screen", err=True
+        )
+        with _append(Path(out.name)) as appended:  # never truncate what is already there
+            return _screen_lines(agent, tasks, lines, appended, fmt, worst)
+    return _screen_lines(agent, tasks, lines, out, fmt, worst)
+
+
+def _screen_lines(
+    agent: BlueCodeAgent, tasks: list[str], lines: list[tuple[int, str]], out: TextIO, fmt: str, worst: int
+) -> int:
+    from tqdm import tqdm
+
+    errors = 0
     bar = tqdm(total=len(lines), desc="screening", unit="prompt", file=sys.stderr, disable=None)
     results: list[dict[str, Any]] = []
-    for start in range(0, len(lines), BATCH):
-        chunk = [_parse(n, line, agent.settings.max_input_bytes) for n, line in lines[start : start + BATCH]]
-        outputs = _screen_chunk(agent, tasks, chunk)
+    step = BATCH if agent.settings.engine == "offline" else max(4, 2 * agent.settings.llm_concurrency)
+    for start in range(0, len(lines), step):
+        chunk = [_parse(n, line, agent.settings.max_input_bytes) for n, line in lines[start : start + step]]
+        try:
+            outputs = _screen_chunk(agent, tasks, chunk)
+        except BudgetExceeded:
+            if fmt == "jsonl":  # keep what was paid for: those answers are in the cache, so this is free
+                for rec in _until_budget(agent, tasks, chunk):
+                    rec.pop("_severity", None)
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                out.flush()
+            raise
         for rec in outputs:
             errors += "error" in rec
             worst = max(worst, rec.pop("_severity", 0))
@@ -135,6 +181,74 @@ def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt:
         )
         return EXIT_USAGE
     return EXIT_UNSAFE if worst >= 1 else EXIT_OK
+
+
+def _until_budget(agent: BlueCodeAgent, tasks: list[str], chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results of a chunk's leading records that can still be had once the budget is spent."""
+    done = []
+    for rec in chunk:
+        try:
+            done.append(_screen_one(agent, tasks, rec))
+        except BudgetExceeded:
+            break
+    return done
+
+
+def _key(rid: Any) -> str:
+    return json.dumps(rid)
+
+
+@contextmanager
+def _append(path: Path) -> Iterator[TextIO]:
+    """The output file opened for appending, first ending a line an interrupted run left unfinished."""
+    try:
+        fh = path.open("a+", encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot append to {path}: {e.strerror or e}") from e
+    with fh:
+        if fh.tell() > 0:
+            fh.seek(fh.tell() - 1)
+            if fh.read(1) != "\n":
+                fh.write("\n")
+        yield fh
+
+
+def _finished(out: TextIO, fmt: str) -> tuple[set[str], int]:
+    """Ids with a result in an earlier run's output file, and the worst decision among them."""
+    name = getattr(out, "name", "-")
+    if name in ("-", "<stdout>") or fmt != "jsonl":
+        raise click.UsageError("--resume needs --format jsonl and --output FILE")
+    path = Path(name)
+    if not path.exists():
+        return set(), 0
+    done, worst = set(), 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut off when the earlier run was stopped: that record is screened again
+        if isinstance(rec, dict) and "error" not in rec and "id" in rec:
+            done.add(_key(rec["id"]))
+            worst = max(worst, {d.value: n for d, n in _SEVERITY.items()}.get(rec.get("decision"), 0))
+    return done, worst
+
+
+def run_summary(engine: Any) -> str:
+    """One line on what the LLM part of a run did: calls, cache hits, tokens, cost, hybrid savings."""
+    t = engine.ledger.totals
+    line = (
+        f"llm: {t.calls} call(s), {t.cached_calls} from cache, {t.requests} request(s), "
+        f"{t.prompt_tokens}+{t.completion_tokens} tokens, ${t.cost_usd:.4f}"
+    )
+    s = engine.stats
+    if engine.name == "hybrid":
+        line += (
+            f"; hybrid: {s.decided_offline} of {s.subjects} decided offline, {s.decided_by_llm} by the LLM "
+            f"({s.llm_calls_saved} LLM calls saved)"
+        )
+    if s.fallbacks:
+        line += f"; {s.fallbacks} offline fallback(s)"
+    return line
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
@@ -181,7 +295,12 @@ def _screen_chunk(agent: BlueCodeAgent, tasks: list[str], chunk: list[dict[str, 
         except InputError as e:
             rec["error"] = f"line {rec['line']}: {e}"
     ok = [r for r in chunk if "error" not in r]
-    per_task = {t: agent.check_many([(r["text"], r["context"]) for r in ok], t) if ok else [] for t in tasks}
+    try:
+        per_task = {t: agent.check_many([(r["text"], r["context"]) for r in ok], t) if ok else [] for t in tasks}
+    except BudgetExceeded:
+        raise
+    except LLMError:
+        return [_screen_one(agent, tasks, rec) for rec in chunk]  # find the records the endpoint failed on
     out, i = [], 0
     for rec in chunk:
         if "error" in rec:
@@ -191,6 +310,19 @@ def _screen_chunk(agent: BlueCodeAgent, tasks: list[str], chunk: list[dict[str, 
         i += 1
         out.append(_record(rec["id"], verdicts))
     return out
+
+
+def _screen_one(agent: BlueCodeAgent, tasks: list[str], rec: dict[str, Any]) -> dict[str, Any]:
+    """One record on its own: its result, or the model endpoint's error in its ``error`` field."""
+    if "error" in rec:
+        return {"id": rec["id"], "error": rec["error"]}
+    try:
+        verdicts = [agent.check_many([(rec["text"], rec["context"])], t)[0] for t in tasks]
+    except BudgetExceeded:
+        raise
+    except LLMError as e:
+        return {"id": rec["id"], "error": f"line {rec['line']}: {e}"}
+    return _record(rec["id"], verdicts)
 
 
 def _record(rid: Any, verdicts: list[Verdict]) -> dict[str, Any]:

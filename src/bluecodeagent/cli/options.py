@@ -44,6 +44,49 @@ def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the LLM and hybrid engines send requests, and the run's limits (settings ``llm_*``)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--llm-base-url",
+                default=None,
+                help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1.",
+            ),
+            click.option("--llm-model", default=None, help="Model name the endpoint serves."),
+            click.option(
+                "--llm-structured-output",
+                type=click.Choice(["auto", "json_schema", "json_object", "text"]),
+                default=None,
+                help="How to ask for JSON answers (default auto; llama.cpp: json_object).",
+            ),
+            click.option(
+                "--fallback",
+                "llm_fallback",
+                type=click.Choice(["none", "offline"]),
+                default=None,
+                help="When the endpoint fails: none (error, the default) or offline (the offline verdict, marked).",
+            ),
+            click.option(
+                "--max-cost",
+                "llm_max_cost",
+                type=float,
+                default=None,
+                help="Stop once the run has spent this many USD (prices: setting llm_prices).",
+            ),
+            click.option(
+                "--trace",
+                "llm_trace",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Append every LLM call of every verdict to this JSONL file.",
+            ),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
 def build_settings(config_file: Path | None, **flags: Any) -> Settings:
     return load_settings({k: v for k, v in flags.items() if v is not None}, config_file)
 

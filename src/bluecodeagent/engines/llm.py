@@ -62,7 +62,7 @@ DECISION_SCHEMA: dict[str, Any] = {
         "reason": {"type": "string", "minLength": 1},
         "applies": {"type": "array", "items": {"type": "integer"}},
         "label": {"type": "string", "enum": ["safe", "unsafe"]},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "score": {"type": "number"},  # clamped to [0, 1] here: grammar-constrained servers ignore bounds
         "category": {"type": "string"},
     },
     "required": ["reason", "applies", "label", "score", "category"],
