@@ -148,13 +148,15 @@ def _policies_for(template: Mapping[str, Any], policies: Sequence[Mapping[str, A
     return out
 
 
-def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None) -> list[KnowledgeItem]:
+def generate_items(
+    task: str, *, seed: int = 0, policy_file: Path | None = None, doc: Mapping[str, Any] | None = None
+) -> list[KnowledgeItem]:
     """Generate the knowledge items one policy file describes, deterministically for ``seed``.
 
     ``task="benign"`` yields the generic coding pool once per prompt task (``task`` set to that
     prompt task, label ``safe``, category ``benign-coding``), since every item needs a real task.
     """
-    doc_task, raws = _generate_raw(task, seed=seed, policy_file=policy_file)
+    doc_task, raws = _generate_raw(task, seed=seed, policy_file=policy_file, doc=doc)
     if doc_task in PROMPT_TASKS:
         return [KnowledgeItem(task=doc_task, **raw) for raw in raws]
     return [
@@ -164,9 +166,12 @@ def generate_items(task: str, *, seed: int = 0, policy_file: Path | None = None)
     ]
 
 
-def _generate_raw(task: str, *, seed: int, policy_file: Path | None) -> tuple[str, list[dict[str, Any]]]:
-    """Render every template of a policy file; returns the file's task and item fields (no task)."""
-    doc = load_policies(task, policy_file)
+def _generate_raw(
+    task: str, *, seed: int, policy_file: Path | None, doc: Mapping[str, Any] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Render every template of a policy file (or an already loaded ``doc``); returns its task and item fields."""
+    if doc is None:
+        doc = load_policies(task, policy_file)
     meta = doc.get("meta", {})
     doc_task = str(meta.get("task", task))
     vocab = doc.get("vocab", {})
