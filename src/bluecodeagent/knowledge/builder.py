@@ -13,6 +13,7 @@ from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 
 BUILTIN_BATCH = "builtin"
+SHIPPED_GENERATORS = ("generate.py", "paraphrase.py", "vulns.py")
 
 
 def knowledge_version() -> str:
@@ -21,7 +22,7 @@ def knowledge_version() -> str:
     with contextlib.suppress(metadata.PackageNotFoundError):
         h.update(metadata.version("bluecodeagent").encode())
     root = resources.files("bluecodeagent")
-    for rel in ("knowledge/policies", "knowledge/cards", "redteam"):
+    for rel in ("knowledge/policies", "knowledge/cards"):
         folder = root.joinpath(rel)
         if not folder.is_dir():
             continue
@@ -29,6 +30,11 @@ def knowledge_version() -> str:
             if entry.name.endswith((".toml", ".py")):
                 h.update(entry.name.encode())
                 h.update(entry.read_bytes())
+    # Only the red-team modules that render shipped items (not optimisation, mutators, loop, ...).
+    for name in SHIPPED_GENERATORS:
+        entry = root.joinpath("redteam", name)
+        h.update(name.encode())
+        h.update(entry.read_bytes())
     return h.hexdigest()[:16]
 
 
