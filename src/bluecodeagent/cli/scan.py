@@ -7,14 +7,18 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import io_options
+from bluecodeagent.cli.options import build_settings, io_options, llm_options, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.verdict import Finding, Verdict
+
+if TYPE_CHECKING:
+    from bluecodeagent.code.llm.engine import LLMRoute
+    from bluecodeagent.config import Settings
 
 _RANK = {"low": 1, "medium": 2, "high": 3, "never": 99}
 
@@ -119,6 +123,8 @@ def _render_text(path: str | None, v: Verdict) -> str:
 )
 @click.option("--no-dynamic", is_flag=True, help="Static analysis only (no sandboxed tests).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
+@settings_options
+@llm_options
 def scan(
     paths: tuple[str, ...],
     input_file: Path | None,
@@ -130,6 +136,8 @@ def scan(
     write_baseline: Path | None,
     no_dynamic: bool,
     jobs: int,
+    config_file: Path | None,
+    **flags: Any,
 ) -> None:
     """Scan code for CWE vulnerabilities: PATH... (files, directories, '-' for stdin) or --input FILE.jsonl.
 
@@ -144,20 +152,72 @@ def scan(
       bluecode scan --baseline .bluecode-baseline.json --fail-on high .
       bluecode scan -i snippets.jsonl -f jsonl     # {id, code, language?} per line
       cat app.py | bluecode scan -
+      bluecode scan --engine llm --llm-base-url http://127.0.0.1:8000/v1 --llm-model m app.py
+
+    \b
+    --engine llm: retrieval, an LLM-written constitution, LLM review, LLM-written tests run in the
+    sandbox against the unchanged code, and an LLM judge. --engine hybrid: the offline scan first,
+    the LLM only for uncertain verdicts.
 
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error.
     """
+    dynamic = not no_dynamic
+    route = _llm_route(build_settings(config_file, **flags), dynamic)
+    try:
+        _run(paths, input_file, output, fmt, language, fail_on, baseline, write_baseline, dynamic, jobs, route)
+    finally:
+        if route is not None:
+            click.echo(_llm_summary(route), err=True)
+
+
+def _llm_route(settings: Settings, dynamic: bool) -> LLMRoute | None:
+    """The LLM route for --engine llm/hybrid (None offline); --no-dynamic also turns off generated tests."""
+    if settings.engine == "offline":
+        return None
+    from bluecodeagent.code.llm.engine import route_from_settings
+
+    route = route_from_settings(settings)
+    if not dynamic:
+        route.scanner.steps = route.scanner.steps.model_copy(update={"dynamic": False})
+    return route
+
+
+def _llm_summary(route: LLMRoute) -> str:
+    ledger = getattr(route.scanner.backend, "ledger", None)
+    line = "llm: no accounting available"
+    if ledger is not None:
+        t = ledger.totals
+        line = (
+            f"llm: {t.calls} call(s) ({t.cached_calls} cached), {t.prompt_tokens + t.completion_tokens} tokens, "
+            f"${t.cost_usd:.4f}, {t.errors} error(s)"
+        )
+    more = route.stats.summary(route.options.engine)
+    return f"{line}; {more}" if more else line
+
+
+def _run(
+    paths: tuple[str, ...],
+    input_file: Path | None,
+    output: TextIO,
+    fmt: str | None,
+    language: str | None,
+    fail_on: str,
+    baseline: Path | None,
+    write_baseline: Path | None,
+    dynamic: bool,
+    jobs: int,
+    route: LLMRoute | None,
+) -> None:
     from tqdm import tqdm
 
     from bluecodeagent.code import scanner
 
-    dynamic = not no_dynamic
     if input_file is not None:
         if paths:
             raise click.UsageError("give either PATH... or --input, not both")
         if fmt not in (None, "jsonl", "json"):
             raise click.UsageError("batch mode writes jsonl or json (--format jsonl)")
-        code = _batch(input_file, output, fmt or "jsonl", language, dynamic, jobs, fail_on)
+        code = _batch(input_file, output, fmt or "jsonl", language, dynamic, jobs, fail_on, route)
         raise click.exceptions.Exit(code)
     if not paths:
         raise click.UsageError("missing PATH (or '-' for stdin, or --input FILE.jsonl)")
@@ -168,7 +228,7 @@ def scan(
         text = scanner.decode_bytes(sys.stdin.buffer.read(scanner.MAX_FILE_BYTES + 1), scanner.MAX_FILE_BYTES, "stdin")
         if not text.strip():
             raise InputError("stdin is empty")
-        items.append((None, scanner.scan_code(text, language or "python", None, dynamic, id="stdin")))
+        items.append((None, scanner.scan_code(text, language or "python", None, dynamic, id="stdin", llm=route)))
     else:
         for p in paths:
             if not Path(p).exists():
@@ -177,7 +237,7 @@ def scan(
         if not files:
             raise InputError("no supported source files found under " + ", ".join(paths))
         bar = tqdm(total=len(files), desc="scanning", unit="file", file=sys.stderr, disable=None)
-        results = scanner.scan_paths(files, language, dynamic, jobs=jobs, progress=lambda r: bar.update(1))
+        results = scanner.scan_paths(files, language, dynamic, jobs=jobs, progress=lambda r: bar.update(1), llm=route)
         bar.close()
         for r in results:
             if r.error:
@@ -238,20 +298,32 @@ def _parse(lineno: int, line: str, language: str | None) -> dict[str, Any]:
     return {"id": rid, "code": code, "language": lang, "line": lineno}
 
 
-def _scan_record(rec: dict[str, Any], dynamic: bool) -> dict[str, Any]:
+def _scan_record(rec: dict[str, Any], dynamic: bool, route: LLMRoute | None = None) -> dict[str, Any]:
     from bluecodeagent.code.scanner import scan_code
+    from bluecodeagent.llm.backend import LLMError
 
     if "error" in rec:
         return {"id": rec["id"], "error": rec["error"]}
     try:
-        return _record(rec["id"], scan_code(rec["code"], rec["language"], None, dynamic, id=str(rec["id"])))
+        return _record(rec["id"], scan_code(rec["code"], rec["language"], None, dynamic, id=str(rec["id"]), llm=route))
+    except LLMError:
+        raise
     except InputError as e:
         return {"id": rec["id"], "error": f"line {rec['line']}: {e}"}
     except Exception as e:  # never drop a record
         return {"id": rec["id"], "error": f"line {rec['line']}: internal error: {type(e).__name__}: {e}"}
 
 
-def _batch(path: Path, out: TextIO, fmt: str, language: str | None, dynamic: bool, jobs: int, fail_on: str) -> int:
+def _batch(
+    path: Path,
+    out: TextIO,
+    fmt: str,
+    language: str | None,
+    dynamic: bool,
+    jobs: int,
+    fail_on: str,
+    route: LLMRoute | None = None,
+) -> int:
     """One output record per input record, in order; bad records get "error" and exit 2 at the end."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -264,7 +336,7 @@ def _batch(path: Path, out: TextIO, fmt: str, language: str | None, dynamic: boo
     bar = tqdm(total=len(recs), desc="scanning", unit="record", file=sys.stderr, disable=None)
     errors, worst, collected = 0, 0, []
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        for res in pool.map(lambda r: _scan_record(r, dynamic), recs):
+        for res in pool.map(lambda r: _scan_record(r, dynamic, route), recs):
             bar.update(1)
             errors += "error" in res
             worst = max([worst, *(_RANK.get(f["severity"], 1) for f in res.get("findings", []))])

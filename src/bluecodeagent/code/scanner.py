@@ -24,6 +24,7 @@ from bluecodeagent.code.sandbox import Sandbox
 from bluecodeagent.code.static.base import get_analyzer
 from bluecodeagent.errors import InputError, SandboxUnavailable
 from bluecodeagent.knowledge.store import KnowledgeBase
+from bluecodeagent.llm.backend import LLMError
 from bluecodeagent.subject import decode_bytes, validate_text
 from bluecodeagent.verdict import Decision, Evidence, Finding, Task, Verdict
 
@@ -110,7 +111,7 @@ def scan_code(
         def offline() -> Verdict:
             return scan_code(code, language, path, dynamic, sandbox, knowledge, id)
 
-        return scan_llm(code, llm.scanner, llm.options, offline, path, id)
+        return scan_llm(code, llm.scanner, llm.options, offline, path, id, llm.stats)
     analyzer = get_analyzer(language)
     static = analyzer.analyze(code, path)
     notes: list[str] = []
@@ -251,6 +252,8 @@ def scan_file(
         return ScanResult(path=str(p), verdict=scan_code(text, lang, str(p), dynamic, sandbox, id=str(p), llm=llm))
     except InputError as e:
         return ScanResult(path=str(p), error=str(e))
+    except LLMError:  # the endpoint (or the budget) failed: every other file would fail too
+        raise
     except Exception as e:  # a crash on one file must not lose the others
         return ScanResult(path=str(p), error=f"{p}: internal error: {type(e).__name__}: {e}")
 

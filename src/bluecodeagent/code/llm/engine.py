@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -35,12 +36,35 @@ class CodeLLMOptions(BaseModel):
         return self
 
 
+class CodeStats:
+    """How the subjects of a run were decided (thread-safe counters)."""
+
+    def __init__(self) -> None:
+        self.subjects = self.decided_offline = self.decided_by_llm = self.fallbacks = 0
+        self._lock = threading.Lock()
+
+    def count(self, **increments: int) -> None:
+        with self._lock:
+            for name, n in increments.items():
+                setattr(self, name, getattr(self, name) + n)
+
+    def summary(self, engine: str) -> str:
+        parts = []
+        if engine == "hybrid":
+            parts.append(f"hybrid: {self.decided_offline} of {self.subjects} file(s) decided offline, "
+                         f"{self.decided_by_llm} by the LLM")  # fmt: skip
+        if self.fallbacks:
+            parts.append(f"{self.fallbacks} offline fallback(s)")
+        return "; ".join(parts)
+
+
 @dataclass(frozen=True)
 class LLMRoute:
-    """What ``scan_code(..., llm=...)`` needs: the LLM agent and how to use it."""
+    """What ``scan_code(..., llm=...)`` needs: the LLM agent, how to use it, and the run's counters."""
 
     scanner: LLMCodeScanner
     options: CodeLLMOptions
+    stats: CodeStats = field(default_factory=CodeStats)
 
 
 def offline_confident(v: Verdict, opts: CodeLLMOptions) -> bool:
@@ -57,12 +81,16 @@ def scan_llm(
     offline: Callable[[], Verdict],
     path: str | None = None,
     id: str | None = None,
+    stats: CodeStats | None = None,
 ) -> Verdict:
     """One subject through the LLM (or hybrid) engine."""
+    stats = stats or CodeStats()
+    stats.count(subjects=1)
     first: Verdict | None = None
     if opts.engine == "hybrid":
         first = offline()
         if offline_confident(first, opts):
+            stats.count(decided_offline=1)
             first.engine = "hybrid"
             first.evidence.notes.append(f"hybrid: offline verdict is confident (score {first.score:.2f}); no LLM call")
             first.evidence.signals["llm_calls"] = 0.0
@@ -72,10 +100,12 @@ def scan_llm(
     except LLMError as e:
         if not opts.fallback_offline:
             raise
+        stats.count(fallbacks=1)
         fb = first or offline()
         fb.engine = "offline"
         fb.evidence.notes.append(f"LLM engine failed ({e}); offline verdict (--fallback offline)")
         return fb
+    stats.count(decided_by_llm=1)
     if first is not None:
         v.engine = "hybrid"
         note = f"hybrid: offline verdict uncertain (score {first.score:.2f}, {first.label}); asked the LLM"
