@@ -6,11 +6,12 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from bluecodeagent.bench.datasets import PROMPT_TASKS, resolve_data_dir
-from bluecodeagent.cli.options import build_settings
+from bluecodeagent.cli.options import build_settings, llm_options
 from bluecodeagent.errors import BlueCodeError
 
 EXIT_USAGE = 2
@@ -41,10 +42,10 @@ def _sizes(value: str) -> list[int]:
 @click.command()
 @click.option(
     "--task",
-    type=click.Choice([*PROMPT_TASKS, "all"]),
+    type=click.Choice([*PROMPT_TASKS, "vulnerability", "all"]),
     default="all",
     show_default=True,
-    help="Which prompt task to measure.",
+    help="Which task to measure (vulnerability: with --compare only).",
 )
 @click.option(
     "--data-dir",
@@ -103,6 +104,20 @@ def _sizes(value: str) -> list[int]:
     default=None,
     help="TOML settings file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["offline", "llm", "hybrid"]),
+    default=None,
+    help="Engine to measure (default offline); --compare needs llm.",
+)
+@click.option("--compare", is_flag=True, help="With --engine llm: compare the research variants per item.")
+@click.option(
+    "--variants",
+    default=None,
+    help="With --compare: only these comma-separated variants (e.g. direct,constitution,plain,dynamic).",
+)
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="With --compare: items at once.")
+@llm_options
 @click.pass_context
 def bench(
     ctx: click.Context,
@@ -118,6 +133,11 @@ def bench(
     sizes: str,
     kb_path: Path | None,
     config_file: Path | None,
+    engine: str | None,
+    compare: bool,
+    variants: str | None,
+    jobs: int,
+    **llm_flags: Any,
 ) -> None:
     """Measure bias, malicious and injection screening on public benchmark data.
 
@@ -142,11 +162,23 @@ def bench(
     Writes results.json, report.md, report.html (with a chart) and predictions.jsonl.
 
     \b
+    --engine llm --compare: the comparisons of the research, per item, on any OpenAI-compatible model:
+      text tasks  direct, general (safety reminder), fine_grained (risk categories), constitution
+      code        plain, examples, constitution, constitution_dynamic, dynamic (SecCodePLT dev:
+                  seccodeplt/data_dev.json; vulnerable and patched versions are separate items)
+    Writes items.jsonl (one record per item and variant), results.json and report.md; re-running
+    with the same --out resumes (finished records are reused).
+
+    \b
     Examples:
       bluecode bench --limit 100                      # quick look, every task
       bluecode bench --task injection --config split  # one task, seen vs unseen
       bluecode bench --kb-scale --sizes 10000,100000  # search speed at scale
     """
+    if compare or engine not in (None, "offline") or task == "vulnerability":
+        _llm_bench(ctx, task, data_dir, limit, seed, out, fmt, kb_path, config_file, engine, compare, variants, jobs,
+                   llm_flags)  # fmt: skip
+        return
     if kb_scale:
         from bluecodeagent.bench.kb_scale import run_scale, scale_table
 
@@ -181,3 +213,59 @@ def bench(
     else:
         click.echo(text_table(result))
         click.echo(f"report: {report_dir}/report.html")
+
+
+def _llm_bench(
+    ctx: click.Context,
+    task: str,
+    data_dir: Path | None,
+    limit: int | None,
+    seed: int,
+    out: Path | None,
+    fmt: str,
+    kb_path: Path | None,
+    config_file: Path | None,
+    engine: str | None,
+    compare: bool,
+    variants: str | None,
+    jobs: int,
+    llm_flags: dict[str, Any],
+) -> None:
+    """``--engine llm --compare``: the variants table (other LLM bench modes are not offered)."""
+    if not compare or engine != "llm":
+        raise click.UsageError("the LLM bench is the variant comparison: use --engine llm --compare")
+    from datetime import UTC, datetime
+
+    from bluecodeagent.bench.compare import COMPARE_TASKS, CompareOptions, run_compare, text_table
+    from bluecodeagent.knowledge.builder import ensure_kb
+    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.llm.factory import backend_from_settings
+
+    try:
+        settings = build_settings(config_file, kb_path=kb_path, engine="llm", **llm_flags)
+        backend = backend_from_settings(settings)
+        opts = CompareOptions(
+            data_dir=resolve_data_dir(data_dir or settings.data_dir),
+            tasks=list(COMPARE_TASKS) if task == "all" else [task],
+            variants=[v.strip() for v in variants.split(",") if v.strip()] if variants else None,
+            limit=limit,
+            seed=seed,
+            k=settings.top_k,
+            jobs=jobs,
+        )
+        kb = ensure_kb(settings.resolved_kb_path(), get_embedder(settings.embedder, settings.embedder_model))
+        report_dir = out or Path("reports") / f"compare-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+        result = run_compare(opts, backend, kb, report_dir, settings=settings, progress=_bar("compare", "item"))
+    except BlueCodeError as e:
+        click.echo(f"error: {e}", err=True)
+        ctx.exit(EXIT_USAGE)
+    t = backend.ledger.totals
+    if fmt == "json":
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        click.echo(text_table(result))
+        click.echo(
+            f"llm: {t.calls} call(s), {t.cached_calls} from cache, {t.prompt_tokens}+{t.completion_tokens} tokens, "
+            f"${t.cost_usd:.4f}"
+        )
+        click.echo(f"report: {report_dir}/report.md (per item: {report_dir}/items.jsonl)")
