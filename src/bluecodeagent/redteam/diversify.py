@@ -200,3 +200,15 @@ def _round_robin(groups: dict[str, list[KnowledgeItem]]) -> list[KnowledgeItem]:
 
 def _stamp(it: KnowledgeItem, batch: str) -> KnowledgeItem:
     return it.model_copy(update={"batch": batch, "provenance": {**it.provenance, "batch": batch}})
+
+
+def dedup_items(
+    items: list[KnowledgeItem], embedder: Embedder, threshold: float = NEAR_DUPLICATE
+) -> tuple[list[KnowledgeItem], int]:
+    """Drop near-duplicates within each label (cosine >= ``threshold`` to an earlier item); returns (kept, dropped)."""
+    kept: list[KnowledgeItem] = []
+    for label in sorted({it.label for it in items}):
+        group = [it for it in items if it.label == label]
+        keep = keep_distinct(embedder.embed([it.text for it in group]), threshold) if group else []
+        kept += [group[i] for i in keep]
+    return kept, len(items) - len(kept)
