@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "scan": "bluecodeagent.cli.scan:scan",
     "doctor": "bluecodeagent.cli.doctor:doctor",
     "serve": "bluecodeagent.cli.serve:serve",
+    "redteam": "bluecodeagent.cli.redteam:redteam",
 }
 
 
