@@ -1,11 +1,14 @@
 """Loopback load benchmark of the guard service: throughput and p50/p99 at 1, 8 and 64 concurrent clients.
 
 Starts ``bluecode serve`` as a child process on a free loopback port (no keys, loopback only), then
-drives ``POST /v1/check`` (and, with ``--scans``, ``POST /v1/scan`` with the static engine) with asyncio
-clients. Bounded in count (``--requests`` per level) and time (``--max-seconds`` per level).
+drives ``POST /v1/check`` (and, with ``--scans``, ``POST /v1/scan`` with the static engine) from asyncio
+clients over keep-alive connections. Bounded in count (``--requests`` per level) and time
+(``--max-seconds`` per level). Every prompt is unique, so the verdict cache never answers. Prints a
+Markdown table, including the service's own CPU time per request (the load generator runs on the
+same machine and takes its share of the cores); exits 1 if any request failed.
 
     python benchmarks/load_guard.py --requests 500 --proxy-overhead 200
-    python benchmarks/load_guard.py --requests 10000 --scans --kb ~/.local/share/bluecodeagent/knowledge.sqlite
+    python benchmarks/load_guard.py --requests 1700 --scans --kb ~/.local/share/bluecodeagent/knowledge.sqlite
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import signal
 import socket
@@ -20,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -48,38 +53,88 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def run_level(url: str, kind: str, task: str, concurrency: int, total: int, max_s: float) -> dict[str, Any]:
+class Conn:
+    """A minimal HTTP/1.1 keep-alive client for loopback load: far cheaper per request than a full client,
+    so the load generator takes less of the CPU it shares with the service."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        data = json.dumps(body).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        )
+        try:
+            self.writer.write(head.encode() + data)
+            headers = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(headers.split(b" ", 2)[1])
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in headers.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            return status, await self.reader.readexactly(length)
+        except Exception:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer, self.reader = None, None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_level(
+    port: int, kind: str, task: str, concurrency: int, total: int, max_s: float, pid: int | None = None
+) -> dict[str, Any]:
+    """Send ``total`` requests (at most ``max_s`` seconds) from ``concurrency`` clients; latency and errors."""
     latencies: list[float] = []
     errors = 0
     issued = 0
     deadline = time.perf_counter() + max_s
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, trust_env=False) as client:
-
-        async def worker() -> None:
-            nonlocal issued, errors
+    async def worker() -> None:
+        nonlocal issued, errors
+        conn = Conn("127.0.0.1", port)
+        try:
             while issued < total and time.perf_counter() < deadline:
                 i = issued
                 issued += 1
                 if kind == "check":
-                    # unique text: the engine's embedding cache must not flatter the numbers
+                    # unique text: the verdict cache must not flatter the numbers
                     text = f"{PROMPTS[i % len(PROMPTS)]} (ticket {next(TICKETS)})"
                     path, body = "/v1/check", {"text": text, "task": task}
                 else:
                     path, body = "/v1/scan", {"code": CODES[i % len(CODES)], "dynamic": False}
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post(path, json=body)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
+                    status, _ = await conn.post(path, body)
+                    ok = status == 200
+                except (OSError, ValueError, StopIteration, asyncio.IncompleteReadError):
                     ok = False
                 latencies.append(time.perf_counter() - t0)
                 errors += not ok
+        finally:
+            await conn.close()
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - start
+    cpu0 = cpu_seconds(pid) if pid else 0.0
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - start
+    cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
     lat = sorted(latencies)
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else lat * 99
     return {
@@ -90,6 +145,7 @@ async def run_level(url: str, kind: str, task: str, concurrency: int, total: int
         "rps": len(lat) / wall if wall else 0.0,
         "p50_ms": q[49] * 1000,
         "p99_ms": q[98] * 1000,
+        "cpu_ms": cpu * 1000 / max(1, len(lat)),
     }
 
 
@@ -122,7 +178,7 @@ def start_upstream() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-def proxy_overhead(guard: str, upstream: str, n: int) -> None:
+def proxy_overhead(guard: str, upstream: str, n: int) -> dict[str, float]:
     """p50 of an allowed chat request sent directly to the upstream and through the guard, one at a time."""
     results = {}
     with httpx.Client(timeout=60, trust_env=False) as client:
@@ -137,15 +193,12 @@ def proxy_overhead(guard: str, upstream: str, n: int) -> None:
                     lat.append(time.perf_counter() - t0)
                 r.raise_for_status()
             results[name] = statistics.median(lat) * 1000
-    print(
-        f"proxy overhead ({n} allowed requests, 1 client): direct p50 {results['direct']:.1f} ms, "
-        f"proxied p50 {results['proxied']:.1f} ms, added {results['proxied'] - results['direct']:.1f} ms"
-    )
+    return results
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=500, help="requests per concurrency level (default 500)")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--requests", type=int, default=500, help="requests per level (default 500)")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time cap per level (default 60)")
     ap.add_argument("--clients", default="1,8,64", help="concurrency levels (default 1,8,64)")
     ap.add_argument("--task", default="malicious", help="prompt task (default malicious; 'all')")
@@ -158,9 +211,25 @@ def main() -> None:
         metavar="N",
         help="also measure the proxy's added latency over N allowed chat requests",
     )
-    args = ap.parse_args()
-    upstream = start_upstream() if args.proxy_overhead else None
+    return ap.parse_args(argv)
 
+
+def wait_ready(url: str, server: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("the service did not become ready")
+        time.sleep(0.2)
+
+
+def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, float] | None]:
+    """Start the service, run every level, stop the service; the rows and the proxy overhead."""
+    upstream = start_upstream() if args.proxy_overhead else None
     port = free_port()
     cmd = [sys.executable, "-m", "bluecodeagent", "serve", "--port", str(port), "--log-level", "warning"]
     if args.kb:
@@ -169,37 +238,54 @@ def main() -> None:
         cmd += ["--upstream", upstream]
     server = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     url = f"http://127.0.0.1:{port}"
+    rows: list[dict[str, Any]] = []
+    overhead = None
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("the service did not become ready")
-            time.sleep(0.2)
-        kinds = ["check", "scan"] if args.scans else ["check"]
-        print(f"{'kind':6} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-        for kind in kinds:
+        wait_ready(url, server)
+        for kind in ["check", "scan"] if args.scans else ["check"]:
             for c in (int(x) for x in args.clients.split(",")):
-                asyncio.run(run_level(url, kind, args.task, c, min(args.requests, 20), 30))  # warm the connections
-                r = asyncio.run(run_level(url, kind, args.task, c, args.requests, args.max_seconds))
-                print(
-                    f"{r['kind']:6} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
-                    f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f}",
-                    flush=True,
-                )
+                asyncio.run(run_level(port, kind, args.task, c, min(args.requests, 2 * c), 30))  # warm up
+                row = asyncio.run(run_level(port, kind, args.task, c, args.requests, args.max_seconds, server.pid))
+                rows.append(row)
+                print(_row(row), flush=True)
         if upstream:
-            proxy_overhead(url, upstream, args.proxy_overhead)
+            overhead = proxy_overhead(url, upstream, args.proxy_overhead)
     finally:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+    return rows, overhead
+
+
+HEADER = "| kind | clients | requests | errors | req/s | p50 ms | p99 ms | service CPU ms/req |"
+
+
+def _row(r: dict[str, Any]) -> str:
+    kind = "check" if r["kind"] == "check" else "scan (static)"
+    return (
+        f"| {kind} | {r['clients']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50_ms']:.1f} "
+        f"| {r['p99_ms']:.1f} | {r['cpu_ms']:.1f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
+    print(HEADER)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    rows, overhead = run(args)
+    total, errors = sum(r["requests"] for r in rows), sum(r["errors"] for r in rows)
+    print(f"\n{total} requests, {errors} errors")
+    if overhead:
+        print(
+            f"proxy overhead ({args.proxy_overhead} allowed chat requests, 1 client): direct p50 "
+            f"{overhead['direct']:.1f} ms, proxied p50 {overhead['proxied']:.1f} ms, "
+            f"added {overhead['proxied'] - overhead['direct']:.1f} ms"
+        )
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
