@@ -217,3 +217,18 @@ def test_scan_code_routes_to_the_llm_engine() -> None:
     v = scan_code(VULN, llm=route, id="x")
     assert v.engine == "llm" and v.label == "vulnerable" and v.findings[0].cwe == "CWE-78"
     assert not v.findings[0].confirmed and v.decision == Decision.WARN
+
+
+def test_an_unusable_test_answer_ends_testing_not_the_verdict(box) -> None:
+    backend = ScriptedBackend(
+        {
+            "code-review": CLAIM,
+            "code-testgen": LLMError("stopped at max_tokens before finishing its JSON answer (truncated JSON)"),
+            "code-judge": {"reasoning": "static only", "verdict": "vulnerable", "cwe": "CWE-78", "confidence": 0.6},
+        }
+    )
+    v = LLMCodeScanner(backend, None, steps=VARIANTS["dynamic"], sandbox=box).verdict(VULN)
+    assert backend.steps() == ["code-review", "code-testgen", "code-judge"]
+    assert "(no test was run)" in backend.user_text("code-judge")
+    assert v.label == "vulnerable" and not v.findings[0].confirmed and v.evidence.dynamic == []
+    assert any("test generation stopped at attempt 1: stopped at max_tokens" in n for n in v.evidence.notes)

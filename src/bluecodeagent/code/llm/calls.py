@@ -60,7 +60,7 @@ class Caller:
         trace: TraceHook | None = None,
         *,
         temperature: float | None = 0.0,
-        max_tokens: int | None = 1024,
+        max_tokens: int | None = None,
     ) -> None:
         self.backend = backend
         self.trace = trace
@@ -76,12 +76,26 @@ class Caller:
             self.trace({"kind": kind, "time": time.time(), **payload})
 
     def ask(
-        self, step: str, prompt: Prompt, values: dict[str, str], schema: dict[str, Any], model: type[M], **meta: Any
+        self,
+        step: str,
+        prompt: Prompt,
+        values: dict[str, str],
+        schema: dict[str, Any],
+        model: type[M],
+        max_tokens: int | None = None,
+        **meta: Any,
     ) -> M:
-        """Render ``prompt`` with ``values``, ask for JSON under ``schema``, return it as ``model``."""
+        """Render ``prompt`` with ``values``, ask for JSON under ``schema``, return it as ``model``.
+
+        ``max_tokens`` (else the caller's, else the backend's configured limit) caps the answer.
+        """
         messages = prompt.render(**values)
         c = self.backend.complete(
-            messages, schema=schema, schema_name=step, temperature=self.temperature, max_tokens=self.max_tokens
+            messages,
+            schema=schema,
+            schema_name=step,
+            temperature=self.temperature,
+            max_tokens=max_tokens or self.max_tokens,
         )
         self.log.calls += 1
         self.log.cached += int(c.cached)

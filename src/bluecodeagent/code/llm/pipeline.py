@@ -149,7 +149,9 @@ class LLMCodeScanner:
         judgement: Judgement | None = None
         if claim.vulnerable and self.steps.dynamic:
             try:
-                runs = generate_and_run(caller, self._sandbox(), code, claim, self.attempts)
+                runs, stopped = generate_and_run(caller, self._sandbox(), code, claim, self.attempts)
+                if stopped:
+                    notes.append(stopped)
             except SandboxUnavailable as e:
                 notes.append(f"dynamic testing refused: {e}")
             judgement = judge(caller, code, claim, runs, const.render_constitution(principles))

@@ -14,10 +14,13 @@ from pydantic import BaseModel, Field
 from bluecodeagent.code.llm.calls import Caller
 from bluecodeagent.code.llm.harness import TestRun, run_test
 from bluecodeagent.code.llm.review import Review
-from bluecodeagent.code.llm.templates import load_prompt
+from bluecodeagent.code.llm.templates import Prompt, load_prompt
 from bluecodeagent.code.sandbox import Sandbox
+from bluecodeagent.llm.accounting import BudgetExceeded
+from bluecodeagent.llm.backend import LLMError
 
 MAX_ATTEMPTS = 3
+TESTGEN_MAX_TOKENS = 1024  # reasoning plus a whole test: more room than the other steps need
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"reasoning": {"type": "string"}, "test_code": {"type": "string"}},
@@ -53,28 +56,43 @@ def strip_fences(text: str) -> str:
 
 def generate_and_run(
     caller: Caller, sandbox: Sandbox, code: str, claim: Review, attempts: int = MAX_ATTEMPTS
-) -> list[TestRun]:
-    """Every attempt with its sandbox result; stops at the first test that ran (whatever it found)."""
+) -> tuple[list[TestRun], str | None]:
+    """Every attempt with its sandbox result, stopping at the first test that ran (whatever it found),
+    and why test generation stopped early when the model's answer was unusable (else None).
+
+    An unusable answer (truncated or off-schema JSON) ends testing, not the verdict: the judge decides
+    without tests. Endpoint failures surface on the judge's call; the budget stops at once.
+    """
     prompt = load_prompt("testgen")
     runs: list[TestRun] = []
     for attempt in range(1, attempts + 1):
-        out = caller.ask(
-            "code-testgen",
-            prompt,
-            {
-                "cwe": claim.cwe or "unknown CWE",
-                "function": claim.function or "(not named)",
-                "reasoning": claim.reasoning[:2000],
-                "code": code,
-                "feedback": _feedback(runs),
-            },
-            SCHEMA,
-            TestOut,
-            attempt=attempt,
-        )
+        try:
+            out = _ask(caller, prompt, code, claim, runs, attempt)
+        except BudgetExceeded:
+            raise
+        except LLMError as e:
+            return runs, f"test generation stopped at attempt {attempt}: {e}"
         run = run_test(sandbox, code, strip_fences(out.test_code), attempt, out.reasoning)
         caller.event("sandbox", step="code-testgen", **run.model_dump(mode="json"))
         runs.append(run)
         if not run.retry:
             break
-    return runs
+    return runs, None
+
+
+def _ask(caller: Caller, prompt: Prompt, code: str, claim: Review, runs: list[TestRun], attempt: int) -> TestOut:
+    return caller.ask(
+        "code-testgen",
+        prompt,
+        {
+            "cwe": claim.cwe or "unknown CWE",
+            "function": claim.function or "(not named)",
+            "reasoning": claim.reasoning[:2000],
+            "code": code,
+            "feedback": _feedback(runs),
+        },
+        SCHEMA,
+        TestOut,
+        max_tokens=TESTGEN_MAX_TOKENS,
+        attempt=attempt,
+    )
