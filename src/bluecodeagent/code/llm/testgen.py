@@ -20,7 +20,6 @@ from bluecodeagent.llm.accounting import BudgetExceeded
 from bluecodeagent.llm.backend import LLMError
 
 MAX_ATTEMPTS = 3
-TESTGEN_MAX_TOKENS = 1024  # reasoning plus a whole test: more room than the other steps need
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"reasoning": {"type": "string"}, "test_code": {"type": "string"}},
@@ -93,6 +92,5 @@ def _ask(caller: Caller, prompt: Prompt, code: str, claim: Review, runs: list[Te
         },
         SCHEMA,
         TestOut,
-        max_tokens=TESTGEN_MAX_TOKENS,
         attempt=attempt,
     )
