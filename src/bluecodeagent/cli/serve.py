@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -79,6 +80,16 @@ def serve(
         f"{', guarding ' + config.upstream_base_url if config.upstream_base_url else ''})",
         err=True,
     )
+    # uvicorn finishes the requests in flight on SIGTERM/SIGINT, then re-raises the signal; with these
+    # handlers in place that re-raise is harmless and a clean shutdown exits 0 (what systemd expects).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(
-        app, host=config.host, port=config.port, log_level="warning", access_log=False, timeout_graceful_shutdown=30
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=config.shutdown_grace_s,
     )
+    click.echo("bluecode: stopped", err=True)

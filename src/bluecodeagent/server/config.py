@@ -66,6 +66,9 @@ class ServerConfig(BaseModel):
     verdict_cache_size: int = Field(
         default=1024, ge=0, description="Prompt verdicts kept for exact repeats (0: no cache); cleared on KB edits."
     )
+    shutdown_grace_s: float = Field(
+        default=30.0, gt=0, description="On SIGTERM, how long requests in flight may take to finish."
+    )
     warm_up: bool = Field(default=True, description="Load the model and knowledge base in the background at start.")
     # guarding proxy
     upstream_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL, e.g. http://h/v1")

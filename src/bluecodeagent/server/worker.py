@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluecodeagent.agent import BlueCodeAgent
+from bluecodeagent.tasks import get_task
 from bluecodeagent.verdict import Verdict
 
 log = logging.getLogger("bluecodeagent.server")
@@ -143,11 +144,12 @@ class EngineWorker:
                 self._settle([(job.future, *self._attempt(job.fn))])
             else:
                 groups.setdefault(job.task, []).append(job)
+        known: dict[str, Any] = {}  # a text checked for several tasks (the proxy does) is embedded once
         for task, checks in groups.items():
             for start in range(0, len(checks), self.max_batch):
                 batch = checks[start : start + self.max_batch]
                 records = [(c.text, c.context) for c in batch]
-                verdicts, error = self._attempt(lambda a, r=records, t=task: a.check_many(r, t))
+                verdicts, error = self._attempt(lambda a, r=records, t=task: _check_many(a, r, t, known))
                 self.batches += 1
                 self.checked += len(batch)
                 self._recent.append(len(batch))
@@ -184,3 +186,16 @@ class EngineWorker:
             loop.call_soon_threadsafe(resolve)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             log.debug("engine worker: event loop closed before results were delivered")
+
+
+def _check_many(
+    agent: BlueCodeAgent, records: list[tuple[str, str | None]], task: str, known: dict[str, Any]
+) -> list[Verdict]:
+    """``agent.check_many``, sharing embeddings across the tasks of one round with the offline engine."""
+    from bluecodeagent.engines.offline import OfflineEngine
+
+    engine = agent.engine
+    if isinstance(engine, OfflineEngine):
+        get_task(task)  # the texts were validated when the requests were queued
+        return engine.check_many(records, task, known)
+    return agent.check_many(records, task)
