@@ -177,7 +177,10 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
         "/metrics",
         dependencies=[scope("admin")],
         openapi_extra={"x-bluecode-scope": "admin"},
-        responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}},
+        responses={  # errors are JSON even though the metrics are text
+            code: {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+            for code in (401, 403)
+        },
         tags=["ops"],
         summary="Prometheus metrics",
         response_class=PlainTextResponse,
