@@ -47,7 +47,7 @@ class Settings(BaseModel):
         description="json_schema (OpenAI, vLLM, Ollama) | json_object (llama.cpp) | text | auto (tries them in order).",
     )
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    llm_max_tokens: int = Field(default=512, ge=16, description="Completion token limit per LLM call.")
+    llm_max_tokens: int = Field(default=1024, ge=16, description="Completion token limit per LLM call.")
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one LLM answer.")
     llm_max_retries: int = Field(default=2, ge=0, description="Retries on 429, 5xx, timeouts and lost connections.")
     llm_retry_backoff: float = Field(default=1.0, ge=0, description="First retry delay in seconds (doubles each time).")

@@ -155,3 +155,20 @@ def test_refused_connection_is_a_clear_error():
     b = OpenAICompatBackend(f"http://127.0.0.1:{port}/v1", "m", retry_backoff=0.0, max_retries=1)
     with pytest.raises(LLMError, match=r"cannot reach the model endpoint .* connection refused"):
         b.complete(ASK)
+
+
+def test_strict_mode_gets_the_schema_without_length_bounds(scripted_llm):
+    from bluecodeagent.llm.openai_compat import strict_schema
+
+    bounded = {
+        "type": "object",
+        "properties": {"maxLength": {"type": "string", "maxLength": 5}, "label": SCHEMA["properties"]["label"]},
+        "required": ["maxLength", "label"],
+        "additionalProperties": False,
+    }
+    assert strict_schema(bounded)["properties"]["maxLength"] == {"type": "string"}
+    scripted_llm.script(ScriptedReply(content={"maxLength": "too long", "label": "safe"}, times=1))
+    scripted_llm.script(ScriptedReply(content={"maxLength": "ok", "label": "safe"}))
+    done = backend(scripted_llm, structured_output="json_schema").complete(ASK, schema=bounded)
+    sent = scripted_llm.chat_requests()[0]["response_format"]["json_schema"]["schema"]
+    assert sent == strict_schema(bounded) and done.data == {"maxLength": "ok", "label": "safe"}  # bound enforced by us

@@ -34,19 +34,20 @@ STRATEGIES = ("direct", "reminder", "categories", "constitution")
 PROMPTS = "bluecodeagent.llm.prompts"
 CALLS_PER_SUBJECT = 2  # constitution + decision
 
+# Length bounds keep grammar-constrained servers (llama.cpp) from rambling past max_tokens.
 CONSTITUTION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "analysis": {"type": "string"},
+        "analysis": {"type": "string", "maxLength": 400},
         "principles": {
             "type": "array",
             "minItems": 1,
-            "maxItems": 8,
+            "maxItems": 5,
             "items": {
                 "type": "object",
                 "properties": {
                     "kind": {"type": "string", "enum": ["unsafe", "safe"]},
-                    "text": {"type": "string", "minLength": 1},
+                    "text": {"type": "string", "minLength": 1, "maxLength": 200},
                 },
                 "required": ["kind", "text"],
                 "additionalProperties": False,
@@ -59,11 +60,11 @@ CONSTITUTION_SCHEMA: dict[str, Any] = {
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "reason": {"type": "string", "minLength": 1},
-        "applies": {"type": "array", "items": {"type": "integer"}},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 400},
+        "applies": {"type": "array", "maxItems": 5, "items": {"type": "integer"}},
         "label": {"type": "string", "enum": ["safe", "unsafe"]},
         "score": {"type": "number"},  # clamped to [0, 1] here: grammar-constrained servers ignore bounds
-        "category": {"type": "string"},
+        "category": {"type": "string", "maxLength": 60},
     },
     "required": ["reason", "applies", "label", "score", "category"],
     "additionalProperties": False,

@@ -171,7 +171,7 @@ class OpenAICompatBackend:
         if mode == "json_schema":
             request["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+                "json_schema": {"name": schema_name, "schema": strict_schema(schema), "strict": True},
             }
             return request
         # The schema goes into the prompt too: json_object alone only promises *some* JSON object.
@@ -238,6 +238,21 @@ class OpenAICompatBackend:
         if isinstance(e, openai.APIStatusError):
             return f"the model endpoint at {where} failed with HTTP {e.status_code}{tries}: {_detail(e)}"
         return f"the model endpoint at {where} failed: {e}"
+
+
+_NOT_STRICT = frozenset({"minLength", "maxLength"})
+
+
+def strict_schema(schema: Any) -> Any:
+    """The schema without keywords OpenAI's strict mode rejects (we still validate them ourselves)."""
+    if isinstance(schema, dict):
+        out = {k: strict_schema(v) for k, v in schema.items() if k not in _NOT_STRICT and k != "properties"}
+        if isinstance(props := schema.get("properties"), dict):
+            out["properties"] = {name: strict_schema(sub) for name, sub in props.items()}
+        return out
+    if isinstance(schema, list):
+        return [strict_schema(v) for v in schema]
+    return schema
 
 
 def _refused(e: Exception) -> bool:
