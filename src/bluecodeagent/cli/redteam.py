@@ -247,7 +247,7 @@ def vulns(
     from collections import Counter
 
     from bluecodeagent.knowledge.cards import get_card
-    from bluecodeagent.redteam.provenance import check_batch_name, record_batch
+    from bluecodeagent.redteam.provenance import check_batch_name, only_new, record_batch
     from bluecodeagent.redteam.vulns import sandbox_validate, validated_items, vulnerable_pairs
 
     unknown = [c for c in cwes if get_card(c) is None]
@@ -273,7 +273,7 @@ def vulns(
     if add_batch and items:
         s = _settings(config_file, kb_path)
         base = _kb(s)
-        n = base.add(items, progress=True)
+        n = base.add(only_new(base, items), progress=True)
         record_batch(base, batch, {"command": "redteam vulns", "items": n, "cwes": sorted(ok)})
         click.echo(f"added {n} item(s) to {base.path} as batch {batch}")
 
@@ -344,7 +344,7 @@ def loop(
 @kb_options
 def add(file: Path, batch: str, accept_pending: bool, kb_path: Path | None, config_file: Path | None) -> None:
     """Add reviewed (or generated) items to the knowledge base as one batch."""
-    from bluecodeagent.redteam.provenance import check_batch_name, record_batch
+    from bluecodeagent.redteam.provenance import check_batch_name, only_new, record_batch
     from bluecodeagent.redteam.review import read_items
 
     check_batch_name(batch)
@@ -353,7 +353,10 @@ def add(file: Path, batch: str, accept_pending: bool, kb_path: Path | None, conf
         raise InputError(f"{file}: nothing accepted to add")
     items = [it.model_copy(update={"batch": batch, "provenance": {**it.provenance, "batch": batch}}) for it in items]
     base = _kb(_settings(config_file, kb_path))
-    n = base.add(items, progress=True)
+    fresh = only_new(base, items)
+    if len(fresh) < len(items):
+        click.echo(f"{len(items) - len(fresh)} item(s) already in the knowledge base were skipped", err=True)
+    n = base.add(fresh, progress=True)
     record_batch(base, batch, {"command": "redteam add", "file": str(file), "items": n, "review": counts})
     click.echo(f"added {n} item(s) to {base.path} as batch {batch} ({counts['reject']} rejected in review)")
 

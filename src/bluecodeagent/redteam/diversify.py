@@ -53,8 +53,8 @@ _SIMPLE_FORMS = (
 SIMPLE_TEMPLATES: list[dict[str, Any]] = [
     {
         "id": tid,
-        "unsafe": form.format(b="${behaviour}"),
-        "safe": form.format(b="${safe_behaviour}"),
+        "unsafe": form.replace("{b}", "${behaviour}"),
+        "safe": form.replace("{b}", "${safe_behaviour}"),
         "paraphrase": "\n" not in form,
     }
     for tid, form in _SIMPLE_FORMS
@@ -66,7 +66,7 @@ class GenerateResult(BaseModel):
 
     task: str
     items: list[KnowledgeItem]
-    candidates: int = Field(description="unsafe candidates rendered before de-duplication")
+    candidates: int = Field(description="unsafe candidates examined by the de-duplication")
     near_duplicates: int = Field(description="candidates dropped as near-duplicates (cosine >= threshold)")
     unsafe_by_category: dict[str, int]
     safe_by_category: dict[str, int]
@@ -153,10 +153,17 @@ def generate(
     for v in pool.values():
         rng.shuffle(v)
     ordered = _round_robin(pool)
-    candidates = len(ordered)
     if embedder is not None and ordered:
-        keep = keep_distinct(embedder.embed([it.text for it in ordered]), threshold)
-        ordered = [ordered[i] for i in keep]
+        # Embed a growing prefix (spread over every category) until n distinct items are found.
+        size = min(len(ordered), 2 * n + 50)
+        while True:
+            keep = keep_distinct(embedder.embed([it.text for it in ordered[:size]]), threshold)
+            if len(keep) >= n or size == len(ordered):
+                break
+            size = min(len(ordered), 2 * size)
+        candidates, ordered = size, [ordered[i] for i in keep]
+    else:
+        candidates = len(ordered)
     dropped = candidates - len(ordered)
     unsafe = _round_robin(_by_category(ordered))[:n]
     out: list[KnowledgeItem] = []

@@ -27,7 +27,7 @@ from bluecodeagent.redteam.optimize import (
     optimize,
     summarize,
 )
-from bluecodeagent.redteam.provenance import check_batch_name, items_from_findings, record_batch
+from bluecodeagent.redteam.provenance import check_batch_name, items_from_findings, only_new, record_batch
 from bluecodeagent.redteam.review import write_review
 
 Review = Literal["skip", "require"]
@@ -74,9 +74,10 @@ def run_loop(
     results = optimize(seeds, target, budget=budget, run_seed=run_seed, progress=progress)
     before = summarize(results, target.name)
     records = finding_records(results, target.name, run_seed)
-    items = items_from_findings(records, batch) + [
+    stamped = [
         it.model_copy(update={"batch": batch, "provenance": {**it.provenance, "batch": batch}}) for it in extra_items
     ]
+    items = only_new(kb, items_from_findings(records, batch) + stamped)
     evasions = [r["text"] for r in records if r["success"]]
     report = LoopReport(batch=batch, task=task, before=before, items=len(items), added=0, evasions=len(evasions))
     if review == "require":

@@ -112,6 +112,14 @@ def items_from_findings(records: list[dict[str, Any]], batch: str) -> list[Knowl
     return [it for it in out.values() if not (it.label == "safe" and it.text in unsafe_texts)]
 
 
+def only_new(kb: KnowledgeBase, items: list[KnowledgeItem]) -> list[KnowledgeItem]:
+    """Drop items the base already holds (same uid), so a batch never takes over, or later undoes, older items."""
+    have: set[str] = set()
+    for task in {it.task for it in items}:
+        have |= {it.uid for it in kb.items(task)}
+    return [it for it in items if it.uid not in have]
+
+
 def record_batch(kb: KnowledgeBase, batch: str, info: dict[str, Any]) -> None:
     """Write the batch's ledger entry (kept after an undo, marked removed)."""
     entry = {"batch": batch, "status": "added", "added_at": datetime.now(UTC).isoformat(timespec="seconds"), **info}
