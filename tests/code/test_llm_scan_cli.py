@@ -88,7 +88,8 @@ def test_scan_with_the_llm_engine_confirms_in_the_sandbox_and_traces(tmp_path, c
     records = [json.loads(line) for line in trace.read_text().splitlines()]
     kinds = [rec["kind"] for rec in records]
     assert kinds.count("llm") == 4 and kinds.count("sandbox") == 1
-    assert len({rec["trace_id"] for rec in records if rec["kind"] in ("llm", "sandbox")}) == 1
+    assert {rec["trace_id"] for rec in records} == {v["trace_id"]}
+    assert kinds[-1] == "verdict" and records[-1]["confirmed"] is True
     steps = [rec["step"] for rec in records if rec["kind"] == "llm"]
     assert steps == ["code-constitution", "code-review", "code-testgen", "code-judge"]
 

@@ -69,6 +69,7 @@ class LLMAnalysis(BaseModel):
     notes: list[str] = Field(default_factory=list)
     log: CallLog = Field(default_factory=CallLog)
     seconds: float = 0.0
+    trace_id: str | None = Field(default=None, description="This subject's records in the trace file.")
 
 
 class LLMCodeScanner:
@@ -105,8 +106,13 @@ class LLMCodeScanner:
                 f"(limit {MAX_LLM_CHARS}); scan it with --engine offline"
             )
         tracer = getattr(self.backend, "tracer", None)  # a run backend records its own LLM calls
-        with tracer.span() if tracer is not None else contextlib.nullcontext():
-            return self._analyze(code, subject_id, self._hook(subject_id, tracer))
+        with tracer.span() if tracer is not None else contextlib.nullcontext() as trace_id:
+            a = self._analyze(code, subject_id, self._hook(subject_id, tracer))
+            if tracer is not None and getattr(tracer, "enabled", False):
+                a.trace_id = trace_id
+                tracer.record("verdict", subject=subject_id, vulnerable=a.vulnerable, cwe=a.cwe,
+                              confidence=a.confidence, confirmed=a.confirmed, engine="llm")  # fmt: skip
+            return a
 
     def _hook(self, subject_id: str | None, tracer: Any) -> TraceHook | None:
         trace = self.trace
@@ -235,6 +241,7 @@ def to_verdict(a: LLMAnalysis, code: str, path: str | None = None, id: str | Non
         engine="llm",
         latency_ms=a.seconds * 1000,
         id=id,
+        trace_id=a.trace_id,
     )
 
 
