@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="also measure the proxy's added latency over N allowed chat requests",
     )
+    ap.add_argument(
+        "--proxy-tasks", default="malicious,bias", help="prompt tasks the proxy screens (default malicious,bias)"
+    )
     return ap.parse_args(argv)
 
 
@@ -235,7 +239,11 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, float
     if args.kb:
         cmd += ["--kb", args.kb]
     if upstream:
-        cmd += ["--upstream", upstream]
+        tasks = ", ".join(json.dumps(t) for t in args.proxy_tasks.split(","))
+        config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)  # noqa: SIM115 - removed below
+        config.write(f"proxy_prompt_tasks = [{tasks}]\n")
+        config.close()
+        cmd += ["--upstream", upstream, "--config", config.name]
     server = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     url = f"http://127.0.0.1:{port}"
     rows: list[dict[str, Any]] = []
@@ -256,6 +264,8 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, float
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
+        if upstream:
+            os.unlink(config.name)
     return rows, overhead
 
 
