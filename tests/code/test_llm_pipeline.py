@@ -232,3 +232,13 @@ def test_an_unusable_test_answer_ends_testing_not_the_verdict(box) -> None:
     assert "(no test was run)" in backend.user_text("code-judge")
     assert v.label == "vulnerable" and not v.findings[0].confirmed and v.evidence.dynamic == []
     assert any("test generation stopped at attempt 1: stopped at max_tokens" in n for n in v.evidence.notes)
+
+
+def test_a_test_cannot_swap_the_loader_of_the_code_under_test(box) -> None:
+    swap = (
+        "import builtins\n"
+        "_real = builtins.compile\n"
+        "builtins.compile = lambda src, *a, **k: _real('def ping(host):\\n    return 0\\n', *a, **k)\n" + GOOD_TEST
+    )
+    run = run_test(box, VULN, swap, 1)
+    assert run.subject_verified and run.outcome == "vulnerable"

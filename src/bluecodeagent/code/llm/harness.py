@@ -91,6 +91,8 @@ def tampering(code: str, test_code: str) -> str | None:
 
 HARNESS = """\
 import hashlib, json, os, sys, traceback, types
+# Bound before the test runs, so a test cannot swap what loads the code under test.
+_compile, _exec, _Module = compile, exec, types.ModuleType
 sys.path.insert(0, "/work")
 _out = os.fdopen(os.dup(1), "w")
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -132,11 +134,11 @@ def _main():
         exec(test_code, ns)
     except BaseException as e:
         return dict(outcome="harness_error", error="the test's top level failed:\\n" + _tb(e), sha=digest)
-    module = types.ModuleType("subject")
+    module = _Module("subject")
     module.__file__ = "/work/subject.py"
     sys.modules["subject"] = module
     try:
-        exec(compile(raw, "/work/subject.py", "exec"), module.__dict__)
+        _exec(_compile(raw, "/work/subject.py", "exec", dont_inherit=True), module.__dict__)
     except BaseException as e:
         return dict(outcome="harness_error", sha=digest, error="importing the code under test failed (install a "
                     "fake in sys.modules at the test's top level if a module is missing):\\n" + _tb(e))
