@@ -249,10 +249,12 @@ def test_route_from_settings_reads_the_llm_settings(code_kb, llm_settings) -> No
     from bluecodeagent.config import Settings
 
     s = llm_settings.model_copy(
-        update={"engine": "hybrid", "llm_fallback": "offline", "llm_hybrid_low": 0.1, "llm_hybrid_high": 0.7, "top_k": 2}
+        update={"engine": "hybrid", "llm_fallback": "offline", "llm_hybrid_low": 0.1, "llm_hybrid_high": 0.7}
+        | {"top_k": 2}
     )
     route = route_from_settings(s, kb=code_kb)
-    assert route.options == CodeLLMOptions(engine="hybrid", fallback_offline=True, uncertain_low=0.1, uncertain_high=0.7)
+    expected = CodeLLMOptions(engine="hybrid", fallback_offline=True, uncertain_low=0.1, uncertain_high=0.7)
+    assert route.options == expected
     assert route.scanner.k == 2 and route.scanner.kb is code_kb
     with pytest.raises(ConfigError, match="--llm-base-url"):
         route_from_settings(Settings(engine="llm"), kb=code_kb)
