@@ -258,3 +258,14 @@ def test_route_from_settings_reads_the_llm_settings(code_kb, llm_settings) -> No
     assert route.scanner.k == 2 and route.scanner.kb is code_kb
     with pytest.raises(ConfigError, match="--llm-base-url"):
         route_from_settings(Settings(engine="llm"), kb=code_kb)
+
+
+@pytest.mark.parametrize(
+    ("raw", "cwe"),
+    [("CWE-78", "CWE-78"), ("78", "CWE-78"), ("cwe_89: SQL injection", "CWE-89"), (" CWE 22", "CWE-22"),
+     ("The code breaks C# 6.2 rules", None), ("unsafe", None), (None, None)],
+)  # fmt: skip
+def test_cwe_ids_from_model_answers(raw, cwe) -> None:
+    from bluecodeagent.code.llm.calls import normalise_cwe
+
+    assert normalise_cwe(raw) == cwe

@@ -37,10 +37,10 @@ class CallLog(BaseModel):
 
 
 def normalise_cwe(value: Any) -> str | None:
-    """'78', 'cwe-78', 'CWE-78: OS command injection' -> 'CWE-78'; None when no number is given."""
+    """'78', 'cwe-78', 'CWE-78: OS command injection' -> 'CWE-78'; None unless it starts with an id."""
     if value is None:
         return None
-    m = re.search(r"(\d+)", str(value))
+    m = re.match(r"\s*(?:CWE)?[\s:_-]*(\d{1,5})\b", str(value), re.IGNORECASE)
     return f"CWE-{int(m.group(1))}" if m else None
 
 
