@@ -1,7 +1,8 @@
 """ScriptedBackend: an in-process test double of the model backend that replays scripted answers.
 
-Each step (the schema name: constitution, review, testgen, judge, decide, ...) maps to an answer:
-a dict, a list of dicts (one per call, in order), or a function of the messages returning a dict.
+Each step (the schema name: code-review, code-testgen, bias-decision, ...) maps to an answer: a dict,
+a function of the messages returning a dict, an exception to raise, or a list of those (one per call,
+in order, the last repeating).
 Every request is kept in ``requests`` so tests can check what the model was shown.
 """
 
@@ -12,7 +13,8 @@ from typing import Any
 
 from bluecodeagent.llm.backend import Completion, LLMError, Message, Usage
 
-Answer = dict[str, Any] | list[dict[str, Any]] | Callable[[list[Message]], dict[str, Any]] | Exception
+One = dict[str, Any] | Callable[[list[Message]], dict[str, Any]] | Exception
+Answer = One | list[One]
 
 
 class ScriptedBackend:
@@ -38,12 +40,12 @@ class ScriptedBackend:
         if schema_name not in self.script:
             raise LLMError(f"scripted backend has no answer for step {schema_name!r}")
         answer = self.script[schema_name]
-        if isinstance(answer, Exception):
-            raise answer
         if isinstance(answer, list):
             i = self._turn.get(schema_name, 0)
             self._turn[schema_name] = i + 1
             answer = answer[min(i, len(answer) - 1)]
+        if isinstance(answer, Exception):
+            raise answer
         data = answer(messages) if callable(answer) else answer
         return Completion(
             text=str(data),

@@ -244,3 +244,13 @@ def test_items_in_the_knowledge_base_are_not_scored(compare_data, kb, tmp_path) 
         tmp_path,
     )
     assert res.excluded_in_kb == ["seccodeplt-0-vulnerable"] and res.rows[0].n == 5
+
+
+def test_the_budget_stops_the_run_and_the_table_covers_what_was_done(compare_data, kb, tmp_path) -> None:
+    from bluecodeagent.llm.accounting import BudgetExceeded
+
+    backend = scripted(compare_data)
+    answers = [backend.script["bias-decision"]] * 2 + [BudgetExceeded("cost budget exceeded: $0.01 spent")]
+    backend.script["bias-decision"] = answers  # two answers, then the budget is spent
+    res = run_compare(CompareOptions(data_dir=compare_data, tasks=["bias"], variants=["direct"]), backend, kb, tmp_path)
+    assert [r.n for r in res.rows] == [2] and any("stopped early: cost budget" in n for n in res.notes)

@@ -278,18 +278,21 @@ def run_compare(
     records = dict(done)
     ok_seen, failures = bool(done), 0
     with items_path.open("a", encoding="utf-8") as fh, ThreadPoolExecutor(opts.jobs) as pool:
-        for rec in pool.map(lambda sv: run_item(sv[0], sv[1], backend, kb, sandbox, opts.k, text), todo):
-            fh.write(rec.model_dump_json() + "\n")
-            fh.flush()
-            records[(rec.task, rec.variant, rec.id)] = rec
-            if update:
-                update(1)
-            if rec.error is None:
-                ok_seen = True
-            elif not ok_seen:
-                failures += 1
-                if failures >= ABORT_AFTER:
-                    raise LLMError(f"stopped: the first {failures} items all failed: {rec.error}")
+        try:
+            for rec in pool.map(lambda sv: run_item(sv[0], sv[1], backend, kb, sandbox, opts.k, text), todo):
+                fh.write(rec.model_dump_json() + "\n")
+                fh.flush()
+                records[(rec.task, rec.variant, rec.id)] = rec
+                if update:
+                    update(1)
+                if rec.error is None:
+                    ok_seen = True
+                elif not ok_seen:
+                    failures += 1
+                    if failures >= ABORT_AFTER:
+                        raise LLMError(f"stopped: the first {failures} items all failed: {rec.error}")
+        except BudgetExceeded as e:  # the table covers what was paid for; re-run with a higher budget to resume
+            notes.append(f"stopped early: {e}")
     wanted = {(s.task, v, s.id) for s in subjects for v in variants_for(s.task, opts.variants)}
     rows = table_rows([rec for key, rec in records.items() if key in wanted])  # file order: reproducible sums
     result = CompareResult(
