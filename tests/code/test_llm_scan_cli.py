@@ -127,3 +127,27 @@ def test_hybrid_leaves_confident_offline_verdicts_alone(tmp_path, code_kb, serve
     assert v["engine"] == "hybrid" and v["label"] == "safe"
     assert server.chat_requests() == []
     assert "hybrid: 1 of 1 file(s) decided offline, 0 by the LLM" in r.stderr
+
+
+def test_hybrid_asks_the_model_about_the_uncertain_file_only(tmp_path, code_kb, scripted_llm) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "clean.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
+    # static analysis suspects MD5 (score 0.7, no probe confirms it): inside the uncertain band
+    md5 = "import hashlib\n\n\ndef etag(body: bytes) -> str:\n    return hashlib.md5(body).hexdigest()\n"
+    (tmp_path / "src" / "etag.py").write_text(md5)
+    clear = {"reasoning": "an HTTP cache tag, not a password hash", "vulnerable": False, "cwe": None,
+             "function": None, "lines": [], "confidence": 0.8}  # fmt: skip
+    scripted_llm.script(
+        ScriptedReply(match="Distil what separates the", content=CONSTITUTION),
+        ScriptedReply(match="def etag", content=clear),
+    )
+    r = bluecode(tmp_path, "scan", str(tmp_path / "src"), "-f", "json", "--kb", str(code_kb), "--engine", "hybrid",
+                 "--llm-base-url", scripted_llm.base_url, "--llm-model", scripted_llm.model)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    verdicts = {Path(v["path"]).name: v for v in json.loads(r.stdout)}
+    assert verdicts["clean.py"]["engine"] == "hybrid" and "no LLM call" in verdicts["clean.py"]["evidence"]["notes"][-1]
+    etag = verdicts["etag.py"]
+    assert etag["engine"] == "hybrid" and etag["label"] == "safe"
+    assert etag["evidence"]["signals"]["offline_score"] == 0.7
+    assert len(scripted_llm.chat_requests()) == 2  # constitution + review, for etag.py only
+    assert "hybrid: 1 of 2 file(s) decided offline, 1 by the LLM" in r.stderr
