@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,7 @@ from bluecodeagent.verdict import Decision, Verdict
 if TYPE_CHECKING:
     from bluecodeagent.server.service import Service
 
+log = logging.getLogger("bluecodeagent.server")
 CONTEXT_ROLES = {"system", "developer", "tool", "function"}
 FENCES = ("```", "~~~")
 
@@ -237,7 +239,7 @@ class Relay:
         for choice, text in zip(choices, texts, strict=True):
             if not text:
                 continue
-            s = self.screen(int(choice.get("index", 0)))
+            s = self.screen(_index(choice))
             new = await s.feed(text) + await s.close()
             if (meta := s.meta()) is not None:
                 metas.append(meta)
@@ -285,9 +287,18 @@ class Relay:
                 if not s.stopped and (tail := await s.close()):
                     yield _sse(self._synth(base, s.index, tail, None, s.meta()))
             yield _sse("[DONE]")
-        except (ServiceError, httpx.HTTPError) as e:  # after the first byte only an error event can tell
-            message = e.message if isinstance(e, ServiceError) else f"the upstream's stream broke ({type(e).__name__})"
+        except (ServiceError, httpx.HTTPError, ValueError, TypeError, KeyError, AttributeError) as e:
+            # after the first byte only an error event can tell; whatever was held back is dropped, never sent
+            if isinstance(e, ServiceError):
+                message = e.message
+            elif isinstance(e, httpx.HTTPError):
+                message = f"the upstream's stream broke ({type(e).__name__})"
+            else:
+                message = "the upstream's stream is not completion chunks"
             yield _sse({"error": {"type": "upstream_invalid", "message": message}})
+        except Exception:
+            log.exception("proxy stream failed")
+            yield _sse({"error": {"type": "internal_error", "message": "internal error (see the service log)"}})
         finally:
             await r.aclose()
 
@@ -302,7 +313,7 @@ class Relay:
         for choice in choices:
             if not isinstance(choice, dict):
                 raise ServiceError(502, "upstream_invalid", "the upstream's stream is not completion chunks")
-            s = self.screen(int(choice.get("index", 0)))
+            s = self.screen(_index(choice))
             if s.stopped:
                 continue
             text = self.proto.text(choice, True)
@@ -342,6 +353,13 @@ class Relay:
         if meta:
             chunk["bluecode"] = meta
         return chunk
+
+
+def _index(choice: dict[str, Any]) -> int:
+    index = choice.get("index", 0)
+    if not isinstance(index, int):
+        raise ServiceError(502, "upstream_invalid", "the upstream's answer has a choice without an integer index")
+    return index
 
 
 async def _events(r: httpx.Response) -> AsyncIterator[dict[str, Any] | str]:
