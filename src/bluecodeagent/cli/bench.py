@@ -233,7 +233,8 @@ def _llm_bench(
 ) -> None:
     """``--engine llm --compare``: the variants table (other LLM bench modes are not offered)."""
     if not compare or engine != "llm":
-        raise click.UsageError("the LLM bench is the variant comparison: use --engine llm --compare")
+        hint = " (offline: python benchmarks/vuln_seccodeplt.py)" if task == "vulnerability" else ""
+        raise click.UsageError(f"with an LLM, bench runs the variant comparison: use --engine llm --compare{hint}")
     from datetime import UTC, datetime
 
     from bluecodeagent.bench.compare import COMPARE_TASKS, CompareOptions, run_compare, text_table
