@@ -63,6 +63,9 @@ class ServerConfig(BaseModel):
     insecure_no_auth: bool = Field(default=False, description="Allow binding a non-loopback address without keys.")
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     check_timeout_s: float = Field(default=30.0, gt=0)
+    batch_wait_ms: float = Field(
+        default=4.0, ge=0, le=100, description="Under concurrent load, how long a check batch waits to fill (0: never)."
+    )
     verdict_cache_size: int = Field(
         default=1024, ge=0, description="Prompt verdicts kept for exact repeats (0: no cache); cleared on KB edits."
     )

@@ -82,7 +82,9 @@ class Service:
         self.agent, self.config = agent, config
         self.keys = config.resolved_keys()
         self.metrics = Metrics()
-        self.worker = EngineWorker(agent, on_batch=self.metrics.batch_size.observe)
+        self.worker = EngineWorker(
+            agent, on_batch=self.metrics.batch_size.observe, linger_s=config.batch_wait_ms / 1000
+        )
         self.ready = threading.Event()
         self.ready_detail = "loading the model and knowledge base"
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
