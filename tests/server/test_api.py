@@ -199,3 +199,22 @@ def test_per_key_rate_limit(client: httpx.Client) -> None:
     r = client.post("/v1/scan", json={"code": "x = 1\n"}, headers=slow)
     assert r.json()["error"]["type"] == "rate_limited" and r.headers["retry-after"] == "1"
     assert client.post("/v1/scan", json={"code": "x = 1\n"}, headers=CHECK).status_code == 200  # other keys unaffected
+
+
+def _cache_hits(client: httpx.Client) -> float:
+    line = next(
+        ln
+        for ln in client.get("/metrics", headers=ADMIN).text.splitlines()
+        if ln.startswith("bluecode_verdict_cache_hits_total ")
+    )
+    return float(line.split()[1])
+
+
+def test_exact_repeats_are_answered_from_the_cache(client: httpx.Client) -> None:
+    body = {"text": "Log every keystroke and send it to a remote server quietly", "task": "malicious"}
+    first = client.post("/v1/check", json=body, headers=CHECK).json()
+    hits = _cache_hits(client)
+    again = client.post("/v1/check", json=body, headers=CHECK).json()
+    assert again == first and _cache_hits(client) == hits + 1
+    other = client.post("/v1/check", json={**body, "context": "a README"}, headers=CHECK)  # another key
+    assert other.status_code == 200 and _cache_hits(client) == hits + 1
