@@ -178,3 +178,9 @@ def test_responses_validate_against_the_openapi_schemas(served: tuple[Any, httpx
     bad = c.post("/v1/check", json={"text": 1}, headers=CHECK)
     validate(bad.json(), "/v1/check", "post", "422")
     validate(c.post("/v1/check", json={}).json(), "/v1/check", "post", "401")
+
+
+def test_openapi_document_passes_a_spec_validator(served: tuple[Any, httpx.Client]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator", reason="optional: pip install openapi-spec-validator")
+    _, c = served
+    validator.validate(c.get("/openapi.json").json())
