@@ -45,7 +45,7 @@ def serve(
     insecure_no_auth: bool | None,
     log_level: str,
 ) -> None:
-    """Serve the HTTP API (and /v1/chat/completions with --upstream).
+    """Serve the HTTP API (and the guarding proxy, /v1/chat/completions and /v1/completions, with --upstream).
 
     \b
     Examples:
@@ -53,7 +53,7 @@ def serve(
       bluecode serve --upstream http://127.0.0.1:8000/v1      # point OpenAI clients at :8080/v1
       bluecode serve --config /etc/bluecode/server.toml --host 0.0.0.0
 
-    SIGTERM or Ctrl-C stops accepting connections and finishes the requests in flight.
+    SIGTERM or Ctrl-C stops accepting connections, finishes the requests in flight and exits 0.
     """
     import uvicorn
 
