@@ -52,7 +52,7 @@ class FakeUpstreamForTests:
     (not JSON), ``bad model`` (404), ``server error`` (500), ``slow`` (answers after 3 s), ``broken stream``
     (a good chunk, then garbage), ``stepwise`` (streams a line of prose, then waits for ``gate`` before
     the rest, recording in ``released`` whether the gate opened), ``ping`` (a vulnerable code block,
-    followed by a sentence with ``AFTER-THE-BLOCK``).
+    followed by a sentence with ``AFTER-THE-BLOCK``), ``unterminated`` (ends inside a code block).
     """
 
     def __init__(self) -> None:
@@ -64,6 +64,8 @@ class FakeUpstreamForTests:
         self.app.post("/v1/completions")(self.legacy)
 
     def answer(self, prompt: str) -> str:
+        if "unterminated" in prompt:  # the answer ends inside a code block
+            return "Sure:\n```python\nimport os\n\n\ndef ping(host):\n    os.system('ping -c 1 ' + host)"
         if "ping" in prompt:
             return VULNERABLE_ANSWER + "Call it with a host name. AFTER-THE-BLOCK\n"
         return ORDINARY_ANSWER

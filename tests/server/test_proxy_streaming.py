@@ -117,3 +117,13 @@ def test_legacy_completions(client: openai.OpenAI, upstream: tuple[FakeUpstreamF
     assert "can't help" in "".join(texts) and finishes[-1] == "content_filter"
     with pytest.raises(openai.UnprocessableEntityError):  # token ids cannot be screened
         client.completions.create(model="m", prompt=[[1, 2, 3]])
+
+
+def test_an_answer_ending_inside_a_code_block_is_still_screened(client: openai.OpenAI) -> None:
+    texts, finishes, metas = _collect(_chat_stream(client, "unterminated ping code"))
+    text = "".join(texts)
+    assert metas and metas[-1]["findings"][0]["cwe"] == "CWE-78"
+    if client.policy == "block":  # type: ignore[attr-defined]
+        assert "os.system" not in text and "withheld" in text and finishes[-1] == "content_filter"
+    else:
+        assert "os.system" in text and "CWE-78" in text
