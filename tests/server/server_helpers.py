@@ -122,7 +122,7 @@ class FakeUpstreamForTests:
         yield event("", first=True)
         if "stepwise" in prompt:
             yield event("First, some prose.\n")
-            self.released = await asyncio.to_thread(self.gate.wait, 10)
+            self.released = await asyncio.to_thread(self.gate.wait, 30)
             text = VULNERABLE_ANSWER
         if "broken stream" in prompt:
             yield event("It starts well")
