@@ -35,8 +35,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="Hardening rounds on seeds A.")
     ap.add_argument("--dev-limit", type=int, default=200, help="Dev prompt samples per task for F1/FPR.")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--vuln-limit", type=int, default=0, help="SecCodePLT tasks per CWE for (c) (0 = all).")
     ap.add_argument("--tasks", default="malicious,bias", help="Tasks for (b).")
-    ap.add_argument("--skip-vulns", action="store_true", help="Leave out (c) (the sandbox part).")
+    ap.add_argument("--parts", default="a,b,c", help="Which parts to run: a (diversity), b (hardening), c (CWE pairs).")
     ap.add_argument("--out", type=Path, default=Path("reports/redteam"))
     args = ap.parse_args()
 
@@ -46,12 +47,15 @@ def main() -> None:
     base = args.kb or settings.resolved_kb_path()
     ensure_kb(base, embedder, auto_build=args.kb is None).close()
     t0 = time.perf_counter()
-    print("(a) diversity ...", file=sys.stderr)
-    div = diversity(["bias", "malicious", "injection"], args.n, 11, embedder)
+    parts = {p.strip() for p in args.parts.split(",")}
+    div = []
+    if "a" in parts:
+        print("(a) diversity ...", file=sys.stderr)
+        div = diversity(["bias", "malicious", "injection"], args.n, 11, embedder)
     adv = []
     vuln = None
     with tempfile.TemporaryDirectory(prefix="bluecode-redteam-") as tmp:
-        for task in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+        for task in [t.strip() for t in args.tasks.split(",") if t.strip() and "b" in parts]:
             print(f"(b) adversarial: {task} ...", file=sys.stderr)
             with tqdm(desc=f"optimising {task}", unit="seed", file=sys.stderr, disable=None) as bar:
                 row = adversarial(
@@ -67,9 +71,11 @@ def main() -> None:
                     progress=bar.update,
                 )
                 adv.append(row)
-        if not args.skip_vulns:
+        if "c" in parts:
             print("(c) vulnerable/secure pairs ...", file=sys.stderr)
-            vuln = vuln_pairs_effect(base, Path(tmp), data_dir, jobs=args.jobs, progress=True)
+            vuln = vuln_pairs_effect(
+                base, Path(tmp), data_dir, jobs=args.jobs, limit_per_cwe=args.vuln_limit, progress=True
+            )
     text = render(div, adv, vuln) + f"\n\nTotal {time.perf_counter() - t0:.0f} s.\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)

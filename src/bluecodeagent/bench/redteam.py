@@ -42,6 +42,7 @@ from bluecodeagent.redteam.provenance import items_from_findings, only_new
 
 HARDEN_BATCH = "bench-redteam-hardening"
 PAIRS_BATCH = "bench-redteam-pairs"
+KEEP_ALL = 100
 Progress = Callable[[int], None] | None
 
 
@@ -169,11 +170,19 @@ def _dev(kb_path: Path, settings: Settings, task: str, data_dir: Path, limit: in
     return DevMetrics(n=m.n, precision=m.precision, recall=m.recall, f1=m.f1, fpr=m.fpr, fpr_mbpp=m.fpr_mbpp)
 
 
-def _run(kb: KnowledgeBase, settings: Settings, seeds: list[Seed], budget: int, run_seed: int, progress: Progress):
+def _run(
+    kb: KnowledgeBase,
+    settings: Settings,
+    seeds: list[Seed],
+    budget: int,
+    run_seed: int,
+    progress: Progress,
+    keep: int = 3,
+) -> tuple[list[Any], OptimizeReport]:
     from bluecodeagent.engines.offline import OfflineEngine
 
     target = DetectorTarget(OfflineEngine(kb, settings))
-    results = optimize(seeds, target, budget=budget, run_seed=run_seed, progress=progress)
+    results = optimize(seeds, target, budget=budget, run_seed=run_seed, keep=keep, progress=progress)
     return results, summarize(results, target.name)
 
 
@@ -202,12 +211,13 @@ def adversarial(
     seeds_b = policy_seeds(task, 2002, n_seeds, known | {s.text for s in seeds_a})
     base_hashes = set(kb_hashes(kb, task))
     dev_before = _dev(base_kb, settings, task, data_dir, dev_limit, base_hashes) if data_dir else None
-    results, rep_a = _run(kb, settings, seeds_a, budget, 0, progress)
+    # Hardening keeps every evasion of the winning level (not only the best few), so each trick is learnt.
+    results, rep_a = _run(kb, settings, seeds_a, budget, 0, progress, keep=KEEP_ALL)
     _, rep_b_before = _run(kb, settings, seeds_b, budget, 7, progress)
     added = 0
     for r in range(rounds):
         if r:  # later rounds attack the hardened copy again from the same seeds A
-            results, _ = _run(kb, settings, seeds_a, budget, 100 + r, progress)
+            results, _ = _run(kb, settings, seeds_a, budget, 100 + r, progress, keep=KEEP_ALL)
         items = only_new(kb, items_from_findings(finding_records(results, "offline", r), HARDEN_BATCH))
         if not items:
             break
@@ -287,7 +297,8 @@ def vuln_pairs_effect(
     from bluecodeagent.redteam.vulns import sandbox_validate, validated_items, vulnerable_pairs
 
     t0 = time.perf_counter()
-    results = sandbox_validate(vulnerable_pairs(), jobs=jobs, progress=progress)
+    # One sandbox at a time: as root every sandbox shares one uid's process budget.
+    results = sandbox_validate(vulnerable_pairs(), jobs=1, progress=progress)
     ok_cwes = sorted({c.cwe for _, _, c in results if c.ok}, key=lambda c: int(c[4:]))
     tasks = load_tasks(data_dir)
     if limit_per_cwe:
