@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bluecodeagent.bench.compare_text import TEXT_VARIANTS, TextSide
+from bluecodeagent.bench.compare_text import TEXT_VARIANTS, TallyBackend, TextSide
 from bluecodeagent.bench.datasets import PROMPT_TASKS, Sample, load_task, text_hash
 from bluecodeagent.bench.metrics import Metrics, compute_metrics
 from bluecodeagent.bench.runner import kb_hashes
@@ -186,13 +186,14 @@ def run_item(
     """Score one subject with one variant; endpoint and answer errors become the record's ``error``."""
     rec = Item(task=subject.task, variant=variant, id=subject.id, label=subject.label, group=subject.group)
     start = time.perf_counter()
+    tally = TallyBackend(backend)  # counts the answers an item got, even when a later step fails
     try:
         if subject.task == CODE_TASK:
             steps = CODE_STEPS[variant]
-            scanner = LLMCodeScanner(backend, kb if steps.constitution or steps.examples else None, steps=steps,
+            scanner = LLMCodeScanner(tally, kb if steps.constitution or steps.examples else None, steps=steps,
                                      sandbox=sandbox, k=k)  # fmt: skip
             a = scanner.analyze(subject.code or "", subject.id)
-            log = a.log
+            rec.sandbox_runs = a.log.sandbox_runs
             rec.pred = "vulnerable" if a.vulnerable else "safe"
             rec.detail = {
                 "cwe": a.cwe,
@@ -205,13 +206,14 @@ def run_item(
         else:
             if text is None or subject.sample is None:
                 raise BlueCodeError("text variants need a knowledge base")
-            rec.pred, rec.detail, log = text.decide(backend, variant, subject.sample)
-        rec.calls, rec.cached, rec.cost_usd, rec.sandbox_runs = log.calls, log.cached, log.cost_usd, log.sandbox_runs
-        rec.prompt_tokens, rec.completion_tokens = log.prompt_tokens, log.completion_tokens
+            rec.pred, rec.detail = text.decide(tally, variant, subject.sample)
     except BudgetExceeded:
         raise
     except BlueCodeError as e:
         rec.error = str(e)[:500]
+    log = tally.log
+    rec.calls, rec.cached, rec.cost_usd = log.calls, log.cached, log.cost_usd
+    rec.prompt_tokens, rec.completion_tokens = log.prompt_tokens, log.completion_tokens
     rec.latency_s = round(time.perf_counter() - start, 3)
     return rec
 
@@ -416,7 +418,8 @@ def markdown(result: CompareResult) -> str:
         "",
         "Metrics count only items that got an answer (`err` = endpoint or answer failures); `pair` = share of "
         "SecCodePLT tasks whose vulnerable version is flagged and patched version is not. Calls, tokens and cost "
-        "include cached answers (cost 0).",
+        "count every answer an item got, also in items that failed later, and cached answers (at cost 0); a call "
+        "that itself failed is not counted.",
         "",
         *[f"- {n}" for n in result.notes],
     ]

@@ -22,7 +22,7 @@ STRATEGY = {"direct": "direct", "general": "reminder", "fine_grained": "categori
 
 
 class TallyBackend:
-    """Passes calls to ``inner`` and sums what one item's calls cost (the run's trace and ledger stay shared)."""
+    """Passes calls to ``inner`` and sums what one item's answers cost (the run's trace and ledger stay shared)."""
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
@@ -60,14 +60,13 @@ class TextSide:
         self.kb = kb
         self.offline = OfflineEngine(kb, self.settings)
 
-    def decide(self, backend: Backend, variant: str, s: Sample) -> tuple[str, dict[str, Any], CallLog]:
-        """Label ``s`` with one variant: (pred, detail for the per-item record, what it cost)."""
-        tally = TallyBackend(backend)
-        engine = LLMEngine(self.kb, self.settings, tally, offline=self.offline, strategy=STRATEGY[variant])
+    def decide(self, backend: Backend, variant: str, s: Sample) -> tuple[str, dict[str, Any]]:
+        """Label ``s`` with one variant: (pred, detail for the per-item record)."""
+        engine = LLMEngine(self.kb, self.settings, backend, offline=self.offline, strategy=STRATEGY[variant])
         v = engine.check(s.text, s.task, s.context)
         detail: dict[str, Any] = {"score": v.score, "category": v.category}
         if v.evidence.constitution:
             detail["constitution"] = [p.text for p in v.evidence.constitution]
         if v.evidence.notes:
             detail["reason"] = v.evidence.notes[0][:300]
-        return v.label, detail, tally.log
+        return v.label, detail
