@@ -273,7 +273,10 @@ def vulns(
     if add_batch and items:
         s = _settings(config_file, kb_path)
         base = _kb(s)
-        n = base.add(only_new(base, items), progress=True)
+        fresh = only_new(base, items)
+        if len(fresh) < len(items):
+            click.echo(f"{len(items) - len(fresh)} validated item(s) were already in the knowledge base", err=True)
+        n = base.add(fresh, progress=True)
         record_batch(base, batch, {"command": "redteam vulns", "items": n, "cwes": sorted(ok)})
         click.echo(f"added {n} item(s) to {base.path} as batch {batch}")
 
