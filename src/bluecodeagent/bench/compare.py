@@ -357,6 +357,7 @@ def table_rows(items: Iterable[Item]) -> list[Row]:
     return rows
 
 
+CODE_NAMES = {"constitution": "analysis guided by the constitution"}
 HEADERS = ("task", "variant", "n", "err", "prec", "recall", "F1", "FPR", "pair", "calls", "tokens", "cost $", "s/item")
 
 
@@ -412,9 +413,11 @@ def markdown(result: CompareResult) -> str:
         "|" + "---|" * len(HEADERS),
         *["| " + " | ".join(cells(r)) + " |" for r in result.rows],
         "",
-        "Variants:",
+        "Variants of the text tasks: " + "; ".join(f"`{v}` {NAMES[v]}" for v in TEXT_VARIANTS) + ".",
         "",
-        *[f"- `{v}`: {NAMES[v]}" for v in (*TEXT_VARIANTS, *CODE_VARIANTS)],
+        "Variants of vulnerable-code detection: "
+        + "; ".join(f"`{v}` {CODE_NAMES.get(v, NAMES[v])}" for v in CODE_VARIANTS)
+        + ".",
         "",
         "Metrics count only items that got an answer (`err` = endpoint or answer failures); `pair` = share of "
         "SecCodePLT tasks whose vulnerable version is flagged and patched version is not. Calls, tokens and cost "
