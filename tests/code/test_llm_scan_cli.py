@@ -151,3 +151,16 @@ def test_hybrid_asks_the_model_about_the_uncertain_file_only(tmp_path, code_kb, 
     assert etag["evidence"]["signals"]["offline_score"] == 0.7
     assert len(scripted_llm.chat_requests()) == 2  # constitution + review, for etag.py only
     assert "hybrid: 1 of 2 file(s) decided offline, 1 by the LLM" in r.stderr
+
+
+def test_batch_scan_with_the_llm_engine(tmp_path, code_kb, server) -> None:
+    batch = tmp_path / "snippets.jsonl"
+    batch.write_text("".join(json.dumps({"id": i, "code": VULN}) + "\n" for i in ("a", "b")))
+    r = bluecode(tmp_path, "scan", "-i", str(batch), "--kb", str(code_kb), "--engine", "llm",
+                 "--llm-base-url", server.base_url, "--llm-model", server.model)  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [rec["id"] for rec in records] == ["a", "b"]
+    assert all(rec["findings"][0]["confirmed"] and rec["findings"][0]["dynamic"] == "vulnerable" for rec in records)
+    # identical subjects: the second one's answers come from the disk cache
+    assert "llm: 8 call(s) (4 cached)" in r.stderr
