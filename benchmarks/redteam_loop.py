@@ -1,7 +1,7 @@
 """The red-to-blue report in one command: diversity, hardening by optimisation, validated CWE pairs.
 
     python benchmarks/redteam_loop.py                       # shipped KB, ../shared/datasets
-    python benchmarks/redteam_loop.py --n 500 --seeds 40 --budget 30 --rounds 2 --dev-limit 200 --jobs 2
+    python benchmarks/redteam_loop.py --n 500 --seeds 40 --budget 30 --rounds 3 --dev-limit 200 --jobs 2 --vuln-limit 20
 
 Works on copies of the knowledge base (the given one is never changed); prints one markdown
 report and writes it with the raw numbers (JSON) under --out.
@@ -32,10 +32,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500, help="Generated unsafe items per task for (a).")
     ap.add_argument("--seeds", type=int, default=40, help="Policy-generated seeds per set (A adds the shipped).")
     ap.add_argument("--budget", type=int, default=30, help="Target queries per seed.")
-    ap.add_argument("--rounds", type=int, default=2, help="Hardening rounds on seeds A.")
+    ap.add_argument("--rounds", type=int, default=3, help="Hardening rounds on seeds A.")
     ap.add_argument("--dev-limit", type=int, default=200, help="Dev prompt samples per task for F1/FPR.")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--vuln-limit", type=int, default=0, help="SecCodePLT tasks per CWE for (c) (0 = all).")
+    ap.add_argument("--vuln-limit", type=int, default=20, help="SecCodePLT tasks per CWE for (c) (0 = all).")
     ap.add_argument("--tasks", default="malicious,bias", help="Tasks for (b).")
     ap.add_argument("--parts", default="a,b,c", help="Which parts to run: a (diversity), b (hardening), c (CWE pairs).")
     ap.add_argument("--out", type=Path, default=Path("reports/redteam"))
