@@ -99,5 +99,15 @@ def test_trace_records_every_call_of_a_span(scripted_llm, llm_settings, tmp_path
     assert first["kind"] == "llm" and first["step"] == "decision" and first["model"] == scripted_llm.model
     assert first["messages"][1]["content"] == "sort a list 0"
     assert first["data"] == GOOD and first["prompt_tokens"] > 0 and "latency_s" in first
-    assert "HTTP 401" in records[2]["error"]
+    assert "HTTP 401" in records[2]["error"] and records[2]["text"] is None
     assert b.ledger.totals.errors == 1
+
+
+def test_trace_keeps_an_unusable_answer(scripted_llm, llm_settings, tmp_path):
+    scripted_llm.script(ScriptedReply(content='{"reason": "cut', finish_reason="length"))
+    trace = tmp_path / "trace.jsonl"
+    b = backend_from_settings(llm_settings.model_copy(update={"llm_trace": trace}))
+    with pytest.raises(LLMError, match="truncated JSON"):
+        b.complete(ask(), schema=SCHEMA)
+    (record,) = read_trace(trace)
+    assert record["text"] == '{"reason": "cut' and "truncated JSON" in record["error"]

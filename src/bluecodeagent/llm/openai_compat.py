@@ -28,6 +28,14 @@ _LADDER: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 PLACEHOLDER_KEY = "no-key-needed"
 
 
+class UnusableAnswer(LLMError):
+    """The model answered, but not with valid structured output (also after the repair request)."""
+
+    def __init__(self, message: str, *, answer: str) -> None:
+        super().__init__(message)
+        self.answer = answer
+
+
 class OpenAICompatBackend:
     """Chat completions through the official ``openai`` client."""
 
@@ -104,7 +112,8 @@ class OpenAICompatBackend:
                 try:
                     data = parse_answer(text, schema)
                 except AnswerFormatError as second:
-                    raise LLMError(_format_failure(second, finish, params["max_tokens"], self.model)) from second
+                    message = _format_failure(second, finish, params["max_tokens"], self.model)
+                    raise UnusableAnswer(message, answer=text) from second
         return Completion(
             text=text,
             data=data,

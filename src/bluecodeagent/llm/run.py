@@ -58,6 +58,7 @@ class RunBackend:
                     backend=self.name,
                     messages=[m.model_dump() for m in messages],
                     error=str(e),
+                    text=getattr(e, "answer", None),
                     latency_s=round(time.perf_counter() - started, 4),
                 )
                 raise
