@@ -11,9 +11,10 @@ garbage), ``finish_reason="length"`` with a cut-off ``content`` (truncated JSON)
 answers, for timeouts), ``reject_json_schema=500`` on the server (llama.cpp's server answers 500 to
 ``response_format={"type": "json_schema"}``), ``api_key`` (401 unless the bearer key matches).
 
-Using it from any test folder (``tests`` is on ``pythonpath``)::
+The fixtures ``scripted_llm`` and ``llm_settings`` are registered for every test by
+``tests/conftest.py``; import only the classes (``tests`` is on ``pythonpath``)::
 
-    from llm.scripted_openai_server import ScriptedReply, llm_settings, scripted_llm  # noqa: F401  (fixtures)
+    from llm.scripted_openai_server import ScriptedReply
 
     def test_x(scripted_llm, llm_settings):
         scripted_llm.script(ScriptedReply(match="static analysis", content={"reason": "...", ...}))
