@@ -75,8 +75,9 @@ def test_llm_engine_without_endpoint_exits_2(tiny_kb_path, tmp_path):
 
 def test_single_check_json_with_trace(tiny_kb_path, tmp_path, server):
     trace = tmp_path / "trace.jsonl"
-    proc = bluecode(tmp_path, *llm_args(tiny_kb_path, server), "-f", "json", "--trace", str(trace), PROMPTS["k1"])
+    proc = bluecode(tmp_path, *llm_args(tiny_kb_path, server), "-f", "json", "-v", "--trace", str(trace), PROMPTS["k1"])
     assert proc.returncode == 1, proc.stderr
+    assert "llm: 2 call(s), 0 from cache, 2 request(s)" in proc.stderr
     v = json.loads(proc.stdout)
     assert v["engine"] == "llm" and v["label"] == "unsafe" and v["evidence"]["constitution"][0]["source"] == "llm"
     steps = [json.loads(line) for line in trace.read_text().splitlines()]

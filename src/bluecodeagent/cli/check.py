@@ -99,6 +99,8 @@ def check(
         text = decode_bytes(sys.stdin.buffer.read(limit + 1), limit, "stdin")
     ctx = _context(context, limit)
     verdicts = agent.check_all(text, ctx) if task == "all" else [agent.check(text, task, ctx)]
+    if verbose and agent.settings.engine != "offline":
+        click.echo(run_summary(agent.engine), err=True)
     fmt = fmt or "text"
     if fmt == "text":
         colour = output.isatty() if hasattr(output, "isatty") else False
