@@ -61,7 +61,7 @@ def kb3(tmp_path_factory, embedder):
     """A tiny knowledge base with items for all three prompt tasks (the malicious ones of tests/conftest.py)."""
     from bluecodeagent.knowledge.builder import build_kb
     from bluecodeagent.knowledge.item import KnowledgeItem
-    from conftest import tiny_items
+    from tiny_knowledge import tiny_items
 
     items = tiny_items() + [
         KnowledgeItem(task=t, label=lab, category=c, text=x, policy=f"t-{c}", principle=f"about {c}", batch="t")

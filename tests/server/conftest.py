@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,8 @@ import pytest
 def tiny_kb_shared(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     """The tiny malicious-only knowledge base of tests/conftest.py, built once for the server tests."""
     from bluecodeagent.knowledge.builder import build_kb
+    from tiny_knowledge import tiny_items
 
-    spec = importlib.util.spec_from_file_location("_bluecode_root_conftest", Path(__file__).parents[1] / "conftest.py")
-    assert spec and spec.loader
-    root = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(root)
     path = tmp_path_factory.mktemp("server-kb") / "tiny.sqlite"
-    build_kb(path, root.tiny_items(), embedder).close()
+    build_kb(path, tiny_items(), embedder).close()
     return path
