@@ -220,7 +220,6 @@ def test_tmpfs_is_sized(box: Sandbox) -> None:
 def test_fork_bomb_contained_and_cleaned_up(box: Sandbox) -> None:
     marker = f"m{uuid.uuid4().hex}"
     root = os.geteuid() == 0
-    before = uid_process_count(NOBODY) if root else None
     code = (
         "import os, time\n"
         "n = 0\n"
@@ -255,11 +254,12 @@ def test_fork_bomb_contained_and_cleaned_up(box: Sandbox) -> None:
     assert 0 < forked < lim.max_processes
     assert max(seen) <= lim.max_processes + 2  # + bwrap's monitor and init
     assert wait_until_gone(marker) == []
-    if root and before == 0:
+    if root:  # the run had a host uid of its own: nothing of it may be left
+        assert res.host_uid is not None and res.host_uid != NOBODY
         deadline = time.monotonic() + 5
-        while uid_process_count(NOBODY) and time.monotonic() < deadline:
+        while uid_process_count(res.host_uid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert uid_process_count(NOBODY) == 0
+        assert uid_process_count(res.host_uid) == 0
     # The host can still start processes.
     assert os.system("true") == 0
 
@@ -374,3 +374,31 @@ def test_broken_bwrap_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_missing_interpreter_refused(tmp_path: Path) -> None:
     with pytest.raises(SandboxUnavailable, match="python3"):
         Sandbox.detect(bwrap=shutil.which("bwrap") or "/bin/true", python="/usr/bin/no-such-python3")
+
+
+@needs_bwrap
+def test_concurrent_runs_have_their_own_process_budget(box: Sandbox) -> None:
+    """One run exhausting its process cap does not stop another run from starting processes."""
+    if os.geteuid() != 0:
+        pytest.skip("per-run host uids are used only when started as root")
+    hog = (
+        "import os, time\n"
+        "while True:\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(30); os._exit(0)\n"
+        "    except OSError:\n"
+        "        time.sleep(0.05)\n"
+    )
+    results: list[SandboxResult] = []
+    t = threading.Thread(
+        target=lambda: results.append(box.run_python(hog, limits=SandboxLimits(max_processes=8, wall_seconds=4.0)))
+    )
+    t.start()
+    time.sleep(1.0)  # the hog has used up its cap by now
+    other = box.run_python(
+        "import subprocess; print(subprocess.run(['true']).returncode)", limits=SandboxLimits(max_processes=8)
+    )
+    t.join()
+    assert other.exit_code == 0 and other.stdout.strip() == "0", other.stderr
+    assert results[0].timed_out and results[0].host_uid != other.host_uid

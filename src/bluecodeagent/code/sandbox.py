@@ -21,7 +21,8 @@ alone are not a sandbox.
 Settings from the environment: ``BLUECODE_BWRAP`` (path to bwrap), ``BLUECODE_SANDBOX_PYTHON``
 (interpreter inside, default ``/usr/bin/python3``; it must live under ``/usr``).
 
-Note: as root every sandbox runs as uid 65534, so concurrent runs share one process budget.
+As root each run gets a host uid of its own, drawn from a range no account uses (inside it is still
+65534, "sandbox"), so concurrent runs never share a process budget (RLIMIT_NPROC counts per uid).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -43,6 +45,28 @@ from pydantic import BaseModel, Field
 from bluecodeagent.errors import SandboxUnavailable
 
 NOBODY = 65534
+# Host uids for sandboxed runs when started as root: one per run, from a range no account uses.
+HOST_UID_BASE = 2_100_000_000
+HOST_UID_SPAN = 1_000_000
+_uids_in_use: set[int] = set()
+_uids_lock = threading.Lock()
+
+
+def _take_host_uid() -> int:
+    """A host uid no other run of this process holds (random, so other processes rarely collide)."""
+    with _uids_lock:
+        while True:
+            uid = HOST_UID_BASE + secrets.randbelow(HOST_UID_SPAN)
+            if uid not in _uids_in_use:
+                _uids_in_use.add(uid)
+                return uid
+
+
+def _release_host_uid(uid: int | None) -> None:
+    with _uids_lock:
+        _uids_in_use.discard(uid)  # type: ignore[arg-type]
+
+
 DEFAULT_PYTHON = "/usr/bin/python3"
 MAIN_FILE = "_sandbox_main.py"
 INSTALL_HINT = "install bubblewrap (apt-get install -y bubblewrap)"
@@ -90,6 +114,7 @@ class SandboxResult(BaseModel):
     output_truncated: bool
     duration_ms: float
     layers: list[str]
+    host_uid: int | None = None
 
 
 class _Capped:
@@ -365,12 +390,28 @@ class Sandbox:
         lim = limits or self.limits
         seccomp = _seccomp_bpf()
         fds: list[int] = []
+        host_uid = _take_host_uid() if self._root else None
         try:
-            argv = self._bwrap_argv(lim, fds, files or {}, code, seccomp)
-            if self._root:
+            return self._run(code, files or {}, stdin, lim, seccomp, fds, host_uid)
+        finally:
+            _release_host_uid(host_uid)
+
+    def _run(
+        self,
+        code: str,
+        files: dict[str, str],
+        stdin: str | None,
+        lim: SandboxLimits,
+        seccomp: bytes | None,
+        fds: list[int],
+        host_uid: int | None,
+    ) -> SandboxResult:
+        try:
+            argv = self._bwrap_argv(lim, fds, files, code, seccomp)
+            if host_uid is not None:
                 argv = [
                     self._setpriv or "setpriv",
-                    f"--reuid={NOBODY}",
+                    f"--reuid={host_uid}",
                     f"--regid={NOBODY}",
                     "--clear-groups",
                     "--inh-caps=-all",
@@ -440,6 +481,7 @@ class Sandbox:
             output_truncated=out.truncated or err.truncated,
             duration_ms=round(duration, 2),
             layers=[k for k, v in self.layers().items() if v],
+            host_uid=host_uid,
         )
 
 
