@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from bluecodeagent.code.llm.templates import Prompt
 from bluecodeagent.llm.backend import Backend, LLMError
@@ -42,6 +42,26 @@ def normalise_cwe(value: Any) -> str | None:
         return None
     m = re.match(r"\s*(?:CWE)?[\s:_-]*(\d{1,5})\b", str(value), re.IGNORECASE)
     return f"CWE-{int(m.group(1))}" if m else None
+
+
+class CweClaim(BaseModel):
+    """Fields every code answer shares, normalised leniently (models write 'cwe-78' or '0.9 (high)')."""
+
+    cwe: str | None = None
+    confidence: float = 0.5
+
+    @field_validator("cwe", mode="before")
+    @classmethod
+    def _cwe(cls, v: Any) -> str | None:
+        return normalise_cwe(v)
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _clamp(cls, v: Any) -> float:
+        try:
+            return min(1.0, max(0.0, float(v)))
+        except (TypeError, ValueError):
+            return 0.5
 
 
 def numbered(code: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import field_validator
 
-from bluecodeagent.code.llm.calls import Caller, normalise_cwe, numbered
+from bluecodeagent.code.llm.calls import Caller, CweClaim, numbered
 from bluecodeagent.code.llm.harness import TestRun
 from bluecodeagent.code.llm.review import Review
 from bluecodeagent.code.llm.templates import load_prompt
@@ -24,7 +24,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-class Judgement(BaseModel):
+class Judgement(CweClaim):
     reasoning: str = ""
     verdict: Literal["vulnerable", "safe"]
     cwe: str | None = None
@@ -37,19 +37,6 @@ class Judgement(BaseModel):
         if s.startswith(("vuln", "unsafe", "insecure")):
             return "vulnerable"
         return "safe" if s in ("safe", "secure", "not vulnerable") else s
-
-    @field_validator("cwe", mode="before")
-    @classmethod
-    def _cwe(cls, v: Any) -> str | None:
-        return normalise_cwe(v)
-
-    @field_validator("confidence", mode="before")
-    @classmethod
-    def _clamp(cls, v: Any) -> float:
-        try:
-            return min(1.0, max(0.0, float(v)))
-        except (TypeError, ValueError):
-            return 0.5
 
 
 def render_tests(runs: list[TestRun]) -> str:

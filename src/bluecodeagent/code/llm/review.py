@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from bluecodeagent.code.llm.calls import Caller, normalise_cwe, numbered
+from bluecodeagent.code.llm.calls import Caller, CweClaim, numbered
 from bluecodeagent.code.llm.templates import load_prompt
 
 SCHEMA: dict[str, Any] = {
@@ -27,7 +27,7 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-class Review(BaseModel):
+class Review(CweClaim):
     """The reviewer's claim about one subject."""
 
     reasoning: str = ""
@@ -36,19 +36,6 @@ class Review(BaseModel):
     function: str | None = None
     lines: list[int] = Field(default_factory=list)
     confidence: float = 0.5
-
-    @field_validator("cwe", mode="before")
-    @classmethod
-    def _cwe(cls, v: Any) -> str | None:
-        return normalise_cwe(v)
-
-    @field_validator("confidence", mode="before")
-    @classmethod
-    def _clamp(cls, v: Any) -> float:
-        try:
-            return min(1.0, max(0.0, float(v)))
-        except (TypeError, ValueError):
-            return 0.5
 
     @field_validator("lines", mode="before")
     @classmethod
