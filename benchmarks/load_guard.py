@@ -7,7 +7,13 @@ clients over keep-alive connections. Bounded in count (``--requests`` per level)
 Markdown table, including the service's own CPU time per request (the load generator runs on the
 same machine and takes its share of the cores); exits 1 if any request failed.
 
+Two load generators: the built-in asyncio one (``--generator python``, bounded by ``--requests``) and
+``wrk`` (``--generator wrk``, bounded by ``--wrk-seconds``; Debian: ``apt-get install wrk``), a C
+client that takes far less of the shared CPU. ``auto`` (the default) uses wrk when it is on PATH; the
+generator is named in the output.
+
     python benchmarks/load_guard.py --requests 500 --proxy-overhead 200
+    python benchmarks/load_guard.py --generator wrk --wrk-seconds 20 --clients 8
     python benchmarks/load_guard.py --requests 1700 --scans --kb ~/.local/share/bluecodeagent/knowledge.sqlite
 """
 
@@ -18,6 +24,8 @@ import asyncio
 import itertools
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import statistics
@@ -150,6 +158,86 @@ async def run_level(
     }
 
 
+WRK_SCRIPT = """
+local bodies = {%(bodies)s}
+local suffix = %(suffix)s
+local unique = %(unique)s
+local count = 0
+local threads = 0
+tid = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function request()
+  count = count + 1
+  local body = bodies[(count %% #bodies) + 1]
+  if unique then body = body .. tid .. "-" .. count .. suffix end
+  return wrk.format("POST", %(path)s, {["Content-Type"] = "application/json"}, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def wrk_script(kind: str, task: str) -> str:
+    """The Lua script of a wrk run: unique prompts (per run, thread and request), or the scan bodies in turn."""
+    if kind == "check":
+        nonce = os.urandom(4).hex()  # unique across runs too
+        bodies = ['{"text": ' + json.dumps(f"{p} (ticket {nonce}-")[:-1] for p in PROMPTS]  # open string
+        suffix, unique, path = json.dumps(f')", "task": {json.dumps(task)}}}'), "true", "/v1/check"
+    else:
+        bodies = [json.dumps({"code": c, "dynamic": False}) for c in CODES]
+        suffix, unique, path = '""', "false", "/v1/scan"
+    lua = ", ".join(json.dumps(b) for b in bodies)  # JSON string literals of ASCII text are Lua literals too
+    return WRK_SCRIPT % {"bodies": lua, "suffix": suffix, "unique": unique, "path": json.dumps(path)}
+
+
+def run_level_wrk(
+    port: int, kind: str, task: str, concurrency: int, seconds: float, pid: int | None = None
+) -> dict[str, Any]:
+    """One level driven by wrk (one thread, ``concurrency`` keep-alive connections, ``seconds`` long)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(wrk_script(kind, task))
+        script.flush()
+        cpu0 = cpu_seconds(pid) if pid else 0.0
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "30s",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        cpu = cpu_seconds(pid) - cpu0 if pid else 0.0
+    m = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.M)
+    if m is None:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    n, duration_us, errors, p50, p99 = map(int, m.groups())
+    return {
+        "kind": kind,
+        "clients": concurrency,
+        "requests": n,
+        "errors": errors,
+        "rps": n / (duration_us / 1e6),
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "cpu_ms": cpu * 1000 / max(1, n),
+    }
+
+
 def start_upstream() -> str:
     """A minimal OpenAI-compatible upstream in a thread of this process (for the proxy overhead)."""
     import threading
@@ -204,6 +292,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--clients", default="1,8,64", help="concurrency levels (default 1,8,64)")
     ap.add_argument("--task", default="malicious", help="prompt task (default malicious; 'all')")
     ap.add_argument("--scans", action="store_true", help="also benchmark static code scans")
+    ap.add_argument(
+        "--generator",
+        choices=["auto", "python", "wrk"],
+        default="auto",
+        help="load generator: wrk when on PATH (auto, the default), or the built-in asyncio clients",
+    )
+    ap.add_argument("--wrk-seconds", type=float, default=15.0, help="duration of each level with wrk (default 15)")
     ap.add_argument("--kb", default=None, help="knowledge base file (default: the user's)")
     ap.add_argument(
         "--proxy-overhead",
@@ -253,7 +348,10 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, float
         for kind in ["check", "scan"] if args.scans else ["check"]:
             for c in (int(x) for x in args.clients.split(",")):
                 asyncio.run(run_level(port, kind, args.task, c, min(args.requests, 2 * c), 30))  # warm up
-                row = asyncio.run(run_level(port, kind, args.task, c, args.requests, args.max_seconds, server.pid))
+                if args.generator == "wrk":
+                    row = run_level_wrk(port, kind, args.task, c, args.wrk_seconds, server.pid)
+                else:
+                    row = asyncio.run(run_level(port, kind, args.task, c, args.requests, args.max_seconds, server.pid))
                 rows.append(row)
                 print(_row(row), flush=True)
         if upstream:
@@ -282,6 +380,13 @@ def _row(r: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.generator == "auto":
+        args.generator = "wrk" if shutil.which("wrk") else "python"
+    if args.generator == "wrk":
+        version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("[")[0].strip()
+        print(f"load generator: {version or 'wrk'}, 1 thread, {args.wrk_seconds:g} s per level")
+    else:
+        print(f"load generator: the built-in asyncio clients, {args.requests} requests per level")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
     print(HEADER)
     print("|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
