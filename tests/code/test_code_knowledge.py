@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from bluecodeagent.code.judge import judge
-from bluecodeagent.code.knowledge import check_principle, knowledge_hook
+from bluecodeagent.code.knowledge import (
+    FULL_MARGIN,
+    MAX_DOWN,
+    check_principle,
+    knowledge_delta,
+    knowledge_hook,
+    marker_reliability,
+)
 from bluecodeagent.code.scanner import scan_code
 from bluecodeagent.code.static.base import get_analyzer
 from bluecodeagent.knowledge.cards import get_card
@@ -52,10 +59,42 @@ def test_signals_move_judge(small_kb) -> None:
     assert any(s.cwe == "CWE-22" and s.confidence_delta > 0 for s in res.signals)
     base = judge(static).judged[0].confidence
     assert judge(static, None, res.signals).judged[0].confidence > base
-    # the same finding on a guarded function is weakened below the report threshold
+    # the same finding on a guarded function is weakened, in proportion to how much closer the secure
+    # neighbour is (so it stays reported unless the margin is decisive)
     guarded = hook(GUARDED, static)
-    assert any(s.cwe == "CWE-22" and s.confidence_delta < 0 for s in guarded.signals)
-    assert not judge(static, None, guarded.signals).findings
+    sig = next(s for s in guarded.signals if s.cwe == "CWE-22")
+    assert -MAX_DOWN <= sig.confidence_delta < 0
+    assert judge(static, None, guarded.signals).judged[0].confidence < base
+
+
+def test_delta_is_evidence_proportional() -> None:
+    # neighbours that disagree with the check, or tie, never nudge
+    assert knowledge_delta("satisfied", sv=0.7, ss=0.6) == 0.0
+    assert knowledge_delta("satisfied", sv=0.6, ss=0.6) == 0.0
+    assert knowledge_delta("violated", sv=0.6, ss=0.7) == 0.0
+    # a small margin (twins of one pair) barely moves a finding; a decisive one drops it below 0.4
+    small = knowledge_delta("satisfied", sv=0.60, ss=0.62)
+    assert -0.1 < small < 0
+    assert knowledge_delta("satisfied", sv=0.5, ss=0.5 + FULL_MARGIN) == pytest.approx(-MAX_DOWN)
+    assert 0.85 + knowledge_delta("satisfied", sv=0.4, ss=0.8) < 0.4
+    # a marker the vulnerable examples carry as well is no evidence of a guard
+    assert knowledge_delta("satisfied", sv=0.4, ss=0.8, reliability=0.0) == 0.0
+    assert knowledge_delta("violated", sv=0.7, ss=0.6) > 0
+
+
+def test_marker_reliability_from_the_base() -> None:
+    from bluecodeagent.knowledge.item import KnowledgeItem
+
+    card = get_card("CWE-22")
+    assert card is not None
+
+    def item(label: str, text: str) -> KnowledgeItem:
+        return KnowledgeItem(task="vulnerability", label=label, category="CWE-22", text=text)
+
+    separating = [item("vulnerable", UNGUARDED), item("safe", GUARDED)]
+    assert marker_reliability(card, separating) == 1.0
+    both = [item("vulnerable", GUARDED), item("safe", GUARDED)]
+    assert marker_reliability(card, both) == 0.0
 
 
 def test_withheld_cwe_gives_no_signal(small_kb) -> None:

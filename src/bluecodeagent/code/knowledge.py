@@ -6,6 +6,23 @@ CWEs involved (suspected CWEs plus the neighbours' categories) — including the
 neighbours use and the vulnerable ones lack — and checks the subject against each card: a secure
 marker present means the principle is satisfied (the guard is there); risky markers without any secure
 marker mean it is violated. The outcome becomes :class:`KnowledgeSignal` nudges for the judge.
+
+The nudge is proportional to the evidence, so that more validated pairs in the base can sharpen a
+finding but never silence it on weak grounds. For a suspected CWE with a satisfied or violated check:
+
+- margin: ``m = sv - ss``, the cosine similarity of the function to the nearest *vulnerable* example of
+  that CWE minus that to the nearest *secure* one (positive: it looks like the vulnerable examples);
+- the neighbours must agree with the check (satisfied needs ``m < 0``, violated ``m > 0``); when they
+  disagree or tie there is no nudge at all;
+- strength ``min(1, |m| / FULL_MARGIN)``: a margin of :data:`FULL_MARGIN` cosine counts as decisive,
+  smaller margins (the usual case when both neighbours are twins of one pair) count proportionally less;
+- satisfied: ``delta = -MAX_DOWN * strength * reliability``, where the card's secure-marker
+  reliability is how well the marker separates the base's own secure examples of that CWE from its
+  vulnerable ones (share of secure examples with the marker minus share of vulnerable examples with it,
+  floored at 0): a marker the vulnerable examples carry too is no evidence of a guard;
+- violated: ``delta = +MAX_UP * strength`` (a close vulnerable neighbour lifts a weak finding).
+
+At full strength a satisfied, reliable check drops any static finding below the report threshold.
 """
 
 from __future__ import annotations
@@ -25,14 +42,32 @@ from bluecodeagent.verdict import Finding, Neighbour, Principle
 
 TASK = "vulnerability"
 Status = Literal["satisfied", "violated", "unknown"]
-# Confidence nudges per (principle status, neighbours agree): tuned so a guarded function whose secure
-# neighbours are closest drops below the report threshold, and an unguarded one gains a little.
-DELTAS: dict[tuple[str, bool], float] = {
-    ("satisfied", True): -0.5,
-    ("satisfied", False): -0.25,
-    ("violated", True): 0.15,
-    ("violated", False): 0.05,
-}
+# Largest nudges (see the module docstring): down is enough to drop any static finding (<= 0.85) below
+# the report threshold (0.4); up lifts a weak finding a little.
+MAX_DOWN = 0.5
+MAX_UP = 0.15
+# Similarity margin (cosine, nearest vulnerable minus nearest secure) at which the neighbours decide fully.
+FULL_MARGIN = 0.2
+
+
+def knowledge_delta(status: Status, sv: float, ss: float, reliability: float = 1.0) -> float:
+    """Confidence nudge for one check: proportional to the neighbours' margin, zero when they disagree."""
+    margin = sv - ss
+    strength = min(1.0, abs(margin) / FULL_MARGIN)
+    if status == "satisfied" and margin < 0:
+        return -MAX_DOWN * strength * max(0.0, min(1.0, reliability))
+    if status == "violated" and margin > 0:
+        return MAX_UP * strength
+    return 0.0
+
+
+def marker_reliability(card: Card, items: Sequence[KnowledgeItem]) -> float:
+    """How well the card's secure markers separate the secure examples of its CWE from the vulnerable ones."""
+    safe = [bool(card.secure_hits(it.text)) for it in items if it.category == card.id and it.label == "safe"]
+    vuln = [bool(card.secure_hits(it.text)) for it in items if it.category == card.id and it.label != "safe"]
+    if not safe or not vuln:
+        return 1.0
+    return max(0.0, sum(safe) / len(safe) - sum(vuln) / len(vuln))
 
 
 class PrincipleCheck(BaseModel):
@@ -123,7 +158,11 @@ class CodeKnowledgeEngine:
     def __init__(self, kb: KnowledgeBase, k: int = 3) -> None:
         self.kb = kb
         self.k = k
-        self.known = {it.category for it in kb.items(TASK)}
+        items = list(kb.items(TASK))
+        self.known = {it.category for it in items}
+        self.reliability = {
+            cwe: marker_reliability(card, items) for cwe in self.known if (card := get_card(cwe)) is not None
+        }
 
     def __call__(self, code: str, static: list[Finding]) -> CodeKnowledge:
         return self.analyze(code, static)
@@ -158,8 +197,7 @@ class CodeKnowledgeEngine:
                     continue
                 sv = self._best(vec, chk.cwe, "vulnerable")
                 ss = self._best(vec, chk.cwe, "safe")
-                agree = ss > sv if chk.status == "satisfied" else sv > ss
-                delta = DELTAS[(chk.status, agree)]
+                delta = knowledge_delta(chk.status, sv, ss, self.reliability.get(chk.cwe, 1.0))
                 cues = chk.secure_cues if chk.status == "satisfied" else chk.risky_cues
                 out.signals.append(
                     KnowledgeSignal(
@@ -167,7 +205,8 @@ class CodeKnowledgeEngine:
                         confidence_delta=delta,
                         note=(
                             f"knowledge: {chk.cwe} principle {chk.status} in {fn or 'the code'} "
-                            f"(cues: {', '.join(cues[:3])}; nearest vulnerable {sv:.2f}, secure {ss:.2f})"
+                            f"(cues: {', '.join(cues[:3])}; nearest vulnerable {sv:.2f}, secure {ss:.2f}; "
+                            f"nudge {delta:+.2f})"
                         ),
                     )
                 )
