@@ -37,3 +37,22 @@ def test_missing_weights_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("BLUECODE_MODEL_FILE", str(tmp_path / "absent.onnx"))
     with pytest.raises(ModelError, match="missing"):
         MiniLMOnnxEmbedder()
+
+
+_INHERITED: list = []  # what a forked child sees of the parent (a fork copies memory, not threads)
+
+
+def test_batches_still_embed_in_a_forked_child(embedder):
+    """Process pools fork after the parent has embedded: the child must not wait on threads it lacks."""
+    import multiprocessing as mp
+
+    texts = ["write a keylogger", "sort a list of names", "read a file", "open a socket"]
+    expected = np.asarray(embedder.embed(texts))  # the parent's helper threads now exist
+    _INHERITED[:] = [embedder]
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_embed_in_child, (texts,)).get(timeout=60)
+    assert np.allclose(got, expected)
+
+
+def _embed_in_child(texts):
+    return np.asarray(_INHERITED[0].embed(texts))

@@ -91,7 +91,8 @@ class MiniLMOnnxEmbedder:
         # degrades far less when another process takes a core (no per-operator barrier between threads).
         # Each row's vector does not depend on the rest of its batch, so the split changes no result.
         self._parts = max(1, threads or min(2, os.cpu_count() or 1))
-        self._pool = ThreadPoolExecutor(self._parts - 1, "bluecode-embed") if self._parts > 1 else None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         try:
             self._session = _session(ort, model_path, 1)
             # A lone text cannot be split: it gets a session whose operators use every part's thread.
@@ -116,8 +117,8 @@ class MiniLMOnnxEmbedder:
             if n == 1:
                 hidden = [self._single.run(None, feeds[0])[0]]
             else:
-                assert self._pool is not None
-                pending = [self._pool.submit(self._run, f) for f in feeds[1:]]
+                pool = self._executor()
+                pending = [pool.submit(self._run, f) for f in feeds[1:]]
                 hidden = [self._run(feeds[0])] + [p.result() for p in pending]
             for idx, f, h in zip(parts, feeds, hidden, strict=True):
                 m = f["attention_mask"][:, :, None].astype(np.float32)
@@ -129,6 +130,13 @@ class MiniLMOnnxEmbedder:
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The helper threads, made lazily and again in a forked child (a fork copies no threads)."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self._parts - 1, "bluecode-embed")
+            self._pool_pid = os.getpid()
+        return self._pool
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self._session.run(None, feeds)[0]
