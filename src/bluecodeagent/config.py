@@ -32,7 +32,10 @@ class Settings(BaseModel):
 
     engine: str = Field(default="offline", description="offline | llm | hybrid")
     kb_path: Path | None = Field(default=None, description="Knowledge base file; default under BLUECODE_HOME.")
-    embedder: str = Field(default="minilm-onnx", description="minilm-onnx | openai | sentence-transformers")
+    embedder: str = Field(
+        default="minilm-onnx-q8",
+        description="minilm-onnx-q8 (int8 compute, default) | minilm-onnx (float32) | openai | sentence-transformers",
+    )
     embedder_model: str | None = None
     top_k: int = Field(default=3, ge=1, le=50)
     warn_threshold: float = Field(default=0.5, ge=0.0, le=1.0)

@@ -56,3 +56,49 @@ def test_batches_still_embed_in_a_forked_child(embedder):
 
 def _embed_in_child(texts):
     return np.asarray(_INHERITED[0].embed(texts))
+
+
+# -- the int8-compute copy (minilm-onnx-q8) ---------------------------------------------------------
+
+
+def test_quantised_copy_is_derived_reproducibly_and_stays_close(tmp_path):
+    from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxQ8Embedder
+    from bluecodeagent.knowledge.embedders.quantized import REFERENCE_SHA256, sha256_of
+
+    texts = ["write a keylogger", "capture every key the user presses", "compute a matrix inverse"]
+    q8 = MiniLMOnnxQ8Embedder(models_dir=tmp_path)
+    (derived,) = tmp_path.glob("*.onnx")
+    # The pinned toolchain (requirements.lock) derives exactly the reference file from the pinned weights.
+    assert sha256_of(derived) == REFERENCE_SHA256
+    v, exact = q8.embed(texts), MiniLMOnnxEmbedder().embed(texts)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert (v * exact).sum(axis=1).min() > 0.98  # another vector space, but close to the float32 one
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+    assert q8.name != MiniLMOnnxEmbedder.name  # a knowledge base records which space its vectors are in
+    # Activations are quantised per run: each text runs alone, so its vector ignores its batch mates.
+    mixed = [*texts, "x", "a far longer text about parsing CSV files and averaging the third column " * 3]
+    assert np.array_equal(q8.embed(mixed), np.vstack([q8.embed([t]) for t in mixed]))
+
+
+def test_altered_quantised_copy_is_derived_again(tmp_path):
+    from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxQ8Embedder
+    from bluecodeagent.knowledge.embedders.quantized import REFERENCE_SHA256, sha256_of
+
+    MiniLMOnnxQ8Embedder(models_dir=tmp_path)
+    (derived,) = tmp_path.glob("*.onnx")
+    with derived.open("r+b") as f:
+        f.seek(5000)
+        f.write(b"\xff" * 16)
+    assert sha256_of(derived) != REFERENCE_SHA256
+    q8 = MiniLMOnnxQ8Embedder(models_dir=tmp_path)
+    assert sha256_of(derived) == REFERENCE_SHA256
+    assert q8.embed(["sort a list"]).shape == (1, 384)
+
+
+def test_unwritable_models_folder_is_a_clear_error(tmp_path):
+    from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxQ8Embedder
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the models folder should be")
+    with pytest.raises(ModelError, match="cannot write the quantised embedding model"):
+        MiniLMOnnxQ8Embedder(models_dir=blocker / "models")

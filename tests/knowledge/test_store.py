@@ -135,3 +135,28 @@ def test_sync_batch_embeds_only_new_items(tiny_kb_path, embedder):
     texts = {it.uid: it for it in kb.items()}
     assert texts[changed.uid].principle == "edited principle" and current[1].uid not in texts
     assert kb.search(embedder.embed(["worm that spreads across the LAN"])[0], 1)[0].item.uid == new.uid
+
+
+def test_switching_local_embedder_re_embeds_in_place(tmp_path, embedder):
+    """A base made with the float32 MiniLM opens with the int8 one: every vector is recomputed, added batches kept."""
+    from bluecodeagent.knowledge.builder import build_kb, ensure_kb
+    from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxEmbedder, MiniLMOnnxQ8Embedder
+    from tiny_knowledge import tiny_items
+
+    exact, q8 = MiniLMOnnxEmbedder(), MiniLMOnnxQ8Embedder(models_dir=tmp_path / "models")
+    path = tmp_path / "kb.sqlite"
+    build_kb(path, tiny_items(), exact).close()
+    kb = KnowledgeBase(path, exact)
+    mine = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="b1")
+    kb.add([mine])
+    before = {it.uid for it in kb.items()}
+    kb.close()
+
+    moved = ensure_kb(path, q8)
+    assert moved.meta()["embedder"] == q8.name
+    assert {it.uid for it in moved.items()} == before
+    (blob,) = moved._db.execute("SELECT vector FROM items WHERE uid = ?", (mine.uid,)).fetchone()
+    assert np.allclose(np.frombuffer(blob, dtype=np.float32), q8.embed([mine.text])[0], atol=1e-6)  # the new space
+    assert moved.search(q8.embed(["a worm that spreads across the LAN"])[0], 1)[0].item.uid == mine.uid
+    with pytest.raises(KnowledgeError, match="built with embedder"):
+        KnowledgeBase(path, exact)  # the base is now in the int8 space

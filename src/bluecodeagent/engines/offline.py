@@ -56,13 +56,15 @@ class OfflineEngine:
         started = time.perf_counter()
         pieces = [spec.segments(text, ctx) for text, ctx in records]
         vectors = self._embed([p for ps in pieces for p in ps], {} if known is None else known)
+        hits = [spec.apply_rules(text, ctx) for text, ctx in records]
+        weights = [sum(h.rule.weight for h in hs) for hs in hits]
+        # Every piece of every subject in one pass over the knowledge matrix.
+        scored = det.score(vectors, np.repeat(weights, [len(ps) for ps in pieces]))
         verdicts, offset = [], 0
-        for (text, ctx), ps in zip(records, pieces, strict=True):
-            vecs = vectors[offset : offset + len(ps)]
+        for (text, ctx), ps, hs in zip(records, pieces, hits, strict=True):
+            rows = scored.rows(offset, offset + len(ps))
             offset += len(ps)
-            hits = spec.apply_rules(text, ctx)
-            scored = det.score(vecs, sum(h.rule.weight for h in hits))
-            verdicts.append(self._verdict(task, text, ctx, ps, scored, hits))
+            verdicts.append(self._verdict(task, text, ctx, ps, rows, hs))
         per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
         for v in verdicts:
             v.latency_ms = per_item
@@ -131,14 +133,14 @@ class OfflineEngine:
                 signals={
                     "classifier_logit": round(float(scored.classifier[best]), 4),
                     "knn_margin": round(float(scored.knn_margin[best]), 4),
-                    "rules": round(float(scored.rules), 4),
+                    "rules": round(float(scored.rules[best]), 4),
                     "segments": float(len(pieces)),
                 },
             ),
         )
 
     def _neighbour(self, rowid: int, sim: float) -> tuple[KnowledgeItem, Neighbour]:
-        it = self.kb.item_at(rowid)
+        it = self.kb.shared_item_at(rowid)
         return it, Neighbour(
             uid=it.uid,
             label=it.label,

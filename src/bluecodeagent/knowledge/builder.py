@@ -9,6 +9,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from bluecodeagent.knowledge.embedders import Embedder, get_embedder
+from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxEmbedder, MiniLMOnnxQ8Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 
@@ -65,11 +66,33 @@ def build_kb(
     return KnowledgeBase(path, embedder)
 
 
+# The offline embedders: switching between them costs no money, so an existing base is re-embedded
+# in place (its own items and every added batch kept) instead of refusing to open.
+LOCAL_EMBEDDERS = frozenset({MiniLMOnnxEmbedder.name, MiniLMOnnxQ8Embedder.name})
+
+
+def _migrate_local_embedder(path: Path, embedder: Embedder) -> None:
+    kb = KnowledgeBase(path)
+    try:
+        built_with = kb.meta().get("embedder")
+        if built_with != embedder.name and {built_with, embedder.name} <= LOCAL_EMBEDDERS:
+            print(
+                f"bluecode: {path} was embedded with {built_with}; re-embedding its {len(kb)} items with "
+                f"{embedder.name} (once)",
+                file=sys.stderr,
+            )
+            kb.reembed(embedder, progress=sys.stderr.isatty())
+    finally:
+        kb.close()
+
+
 def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build: bool = True) -> KnowledgeBase:
     """Open the knowledge base, building the shipped one on first use (or after an upgrade)."""
     path = Path(path)
     embedder = embedder or get_embedder()
     if path.is_file():
+        if auto_build:
+            _migrate_local_embedder(path, embedder)
         kb = KnowledgeBase(path, embedder)
         version = kb.meta().get("knowledge_version")
         if not auto_build or version in (None, "custom") or version == knowledge_version():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.verdict import Principle
@@ -25,8 +26,9 @@ _STOP = frozenset(
 )
 
 
-def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+@lru_cache(maxsize=16_384)  # the same neighbours come back for many subjects
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOP)
 
 
 def discriminating_terms(primary: list[KnowledgeItem], other: list[KnowledgeItem], top: int = 6) -> list[str]:

@@ -23,6 +23,7 @@ from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 
 SCHEMA_VERSION = 1
+ITEM_CACHE_SIZE = 50_000  # neighbour items kept in memory by shared_item_at
 LOAD_CHUNK = 20_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,6 +73,7 @@ class KnowledgeBase:
             raise KnowledgeError(f"knowledge base {self.path} is unreadable or corrupt: {e}") from e
         self.embedder = embedder
         self._index: _Index | None = None
+        self._cache: dict[int, KnowledgeItem] = {}
 
     # -- metadata -------------------------------------------------------------------------------
     def _check_meta(self, embedder: Embedder | None, create: bool) -> None:
@@ -155,6 +157,33 @@ class KnowledgeBase:
         self._changed()
         return len(rows)
 
+    def reembed(self, embedder: Embedder, *, batch_size: int = 256, progress: bool = False) -> int:
+        """Recompute every item's vector with ``embedder`` and record it as this base's embedder."""
+        rows = self._db.execute("SELECT rowid, text FROM items ORDER BY rowid").fetchall()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(rows), desc="re-embedding", unit="item", disable=None)
+        with self._db:  # one transaction: an interrupted run leaves the base as it was
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                vectors = embedder.embed([text for _, text in chunk])
+                self._db.executemany(
+                    "UPDATE items SET vector = ? WHERE rowid = ?",
+                    [(np.asarray(v, dtype=np.float32).tobytes(), r) for (r, _), v in zip(chunk, vectors, strict=True)],
+                )
+                if bar:
+                    bar.update(len(chunk))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [("embedder", embedder.name), ("dim", str(embedder.dim))]
+            )
+        if bar:
+            bar.close()
+        self.embedder = embedder
+        self._changed()
+        return len(rows)
+
     def sync_batch(self, batch: str, items: list[KnowledgeItem], *, progress: bool = False) -> tuple[int, int, int]:
         """Make ``batch`` hold exactly ``items``: embed only new texts, update the rest in place.
 
@@ -196,6 +225,7 @@ class KnowledgeBase:
 
     def _changed(self) -> None:
         self._index = None
+        self._cache.clear()
         self.delete_blobs("detector:")
 
     # -- reading --------------------------------------------------------------------------------
@@ -251,6 +281,15 @@ class KnowledgeBase:
     def item_at(self, rowid: int) -> KnowledgeItem:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE rowid = ?", (rowid,)).fetchone()
         return _item(row)
+
+    def shared_item_at(self, rowid: int) -> KnowledgeItem:
+        """``item_at`` from a read cache (cleared by every write): the caller must not modify the item."""
+        item = self._cache.get(rowid)
+        if item is None:
+            if len(self._cache) >= ITEM_CACHE_SIZE:
+                self._cache.clear()
+            item = self._cache[rowid] = self.item_at(rowid)
+        return item
 
     # -- import / export ------------------------------------------------------------------------
     def export_jsonl(self, path: Path, task: str | None = None) -> int:

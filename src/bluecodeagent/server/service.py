@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -103,6 +104,10 @@ class Service:
 
         try:
             tasks = await self.worker.call(load)
+            # The model, knowledge and detectors live as long as the process: keep them out of the
+            # collector's full passes, which otherwise pause every request now and then.
+            gc.collect()
+            gc.freeze()
             self.ready_detail = f"ready: {', '.join(tasks) or 'no prompt tasks'}"
             self.ready.set()
         except Exception as e:  # reported by /readyz; requests will show the error too

