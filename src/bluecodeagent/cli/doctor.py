@@ -60,7 +60,15 @@ def _model_checks() -> list[Check]:
             checks.append(Check(name=label, ok=True, detail=f"{path} (sha256 {digest[:12]}... OK)"))
         except BlueCodeError as e:
             checks.append(Check(name=label, ok=False, detail=str(e), fix=fix))
-    return checks
+    return [*checks, _quantised_check()]
+
+
+def _quantised_check() -> Check:
+    from bluecodeagent.config import default_home
+    from bluecodeagent.knowledge.embedders import minilm_onnx as m
+    from bluecodeagent.knowledge.embedders.quantized import describe
+
+    return Check(name="int8 embedding model", ok=True, detail=describe(m.MODEL_SHA256, default_home() / "models"))
 
 
 def _kb_check(config_file: Path | None) -> Check:

@@ -35,9 +35,26 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def derived_path(source_sha256: str, models_dir: Path) -> Path:
+    return models_dir / f"minilm-l6-qint8-{source_sha256[:12]}.onnx"
+
+
+def describe(source_sha256: str, models_dir: Path) -> str:
+    """One line on the derived file for ``bluecode doctor`` (derives nothing)."""
+    target = derived_path(source_sha256, models_dir)
+    if not target.is_file():
+        return f"{target} not derived yet (made from the verified weights on first use, a few seconds)"
+    if not _matches(target, target.with_suffix(".json"), source_sha256):
+        return f"{target} does not match its record: it will be derived again on next use"
+    digest = json.loads(target.with_suffix(".json").read_text())["sha256"]
+    if digest == REFERENCE_SHA256:
+        return f"{target} (sha256 {digest[:12]}... = the reference derivation)"
+    return f"{target} (sha256 {digest[:12]}...: made by an onnx/onnxruntime other than the pinned ones)"
+
+
 def derived_model(source: Path, source_sha256: str, models_dir: Path) -> Path:
     """The quantised model for ``source`` (already verified), deriving it when missing or altered."""
-    target = models_dir / f"minilm-l6-qint8-{source_sha256[:12]}.onnx"
+    target = derived_path(source_sha256, models_dir)
     sidecar = target.with_suffix(".json")
     if _matches(target, sidecar, source_sha256):
         return target
