@@ -37,7 +37,7 @@ def tiny_kb_path(tmp_path: Path, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_kb_path(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
-    """The real shipped knowledge base, built once per test session (about three minutes).
+    """The real shipped knowledge base, built once per test session (about a minute).
 
     Developers may set ``BLUECODE_TEST_KB_CACHE`` to a folder: the base is kept there, refreshed
     incrementally when the shipped knowledge changes, and copied for the session. CI leaves it unset.

@@ -103,5 +103,5 @@ def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build:
         return kb
     if not auto_build:
         return KnowledgeBase(path, embedder)  # raises a clear KnowledgeError
-    print(f"bluecode: building the knowledge base at {path} (first run, a few minutes on 2 cores)", file=sys.stderr)
+    print(f"bluecode: building the knowledge base at {path} (first run, about a minute on 2 cores)", file=sys.stderr)
     return build_kb(path, embedder=embedder, progress=sys.stderr.isatty())
