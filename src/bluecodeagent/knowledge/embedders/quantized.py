@@ -65,7 +65,10 @@ def derived_model(source: Path, source_sha256: str, models_dir: Path) -> Path:
         tmp.write_text(json.dumps({"recipe": RECIPE, "source_sha256": source_sha256, "sha256": digest}))
         os.replace(tmp, sidecar)
     except OSError as e:
-        raise ModelError(f"cannot write the quantised embedding model under {models_dir}: {e.strerror or e}") from e
+        raise ModelError(
+            f"cannot write the quantised embedding model under {models_dir}: {e.strerror or e} "
+            "(make BLUECODE_HOME writable, or use the float32 embedder: BLUECODE_EMBEDDER=minilm-onnx)"
+        ) from e
     return target
 
 
