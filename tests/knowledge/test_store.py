@@ -152,7 +152,7 @@ def test_switching_local_embedder_re_embeds_in_place(tmp_path, embedder):
     before = {it.uid for it in kb.items()}
     kb.close()
 
-    moved = ensure_kb(path, q8)
+    moved = ensure_kb(path, q8, auto_build=False)  # `kb stats` and friends convert too (nothing is built)
     assert moved.meta()["embedder"] == q8.name
     assert {it.uid for it in moved.items()} == before
     (blob,) = moved._db.execute("SELECT vector FROM items WHERE uid = ?", (mine.uid,)).fetchone()

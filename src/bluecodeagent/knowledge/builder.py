@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import sqlite3
 import sys
 from importlib import metadata, resources
 from pathlib import Path
 
+from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.embedders import Embedder, get_embedder
 from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxEmbedder, MiniLMOnnxQ8Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -81,7 +83,10 @@ def _migrate_local_embedder(path: Path, embedder: Embedder) -> None:
                 f"{embedder.name} (once)",
                 file=sys.stderr,
             )
-            kb.reembed(embedder, progress=sys.stderr.isatty())
+            try:
+                kb.reembed(embedder, progress=sys.stderr.isatty())
+            except sqlite3.DatabaseError as e:
+                raise KnowledgeError(f"cannot re-embed {path}: {e} (is the file writable?)") from e
     finally:
         kb.close()
 
@@ -91,8 +96,7 @@ def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build:
     path = Path(path)
     embedder = embedder or get_embedder()
     if path.is_file():
-        if auto_build:
-            _migrate_local_embedder(path, embedder)
+        _migrate_local_embedder(path, embedder)  # a conversion, not a build: every item is kept
         kb = KnowledgeBase(path, embedder)
         version = kb.meta().get("knowledge_version")
         if not auto_build or version in (None, "custom") or version == knowledge_version():
