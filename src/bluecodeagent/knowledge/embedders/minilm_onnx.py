@@ -6,7 +6,7 @@ both files are checked against pinned SHA-256 digests before they are used.
 * ``MiniLMOnnxEmbedder`` (``minilm-onnx``): the file as shipped, computed in float32 (cosine >= 0.999
   to the torch model).
 * ``MiniLMOnnxQ8Embedder`` (``minilm-onnx-q8``): the same weights re-quantised for int8 compute
-  (``quantized.py``), about three times faster per text.
+  (``quantized.py``), two to three times faster per text.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class MiniLMOnnxEmbedder:
 
 
 class MiniLMOnnxQ8Embedder(MiniLMOnnxEmbedder):
-    """The same model with int8 matrix products: a vector space of its own (cosine ~0.993 to float32)."""
+    """The same model with int8 matrix products: a vector space of its own (cosine ~0.99 to float32)."""
 
     name = "all-MiniLM-L6-v2-onnx-qint8-dynamic"
     # int8: a second thread made a lone text no faster (3.29 vs 3.39 ms) and cost 1.5 ms of the other core.

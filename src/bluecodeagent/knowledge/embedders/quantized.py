@@ -106,7 +106,7 @@ def _derive(source: Path, target: Path) -> str:
         try:
             ort.InferenceSession(str(source), opts, providers=["CPUExecutionProvider"])
             # 7-bit weights (reduce_range): CPUs without VNNI multiply u8 x s8 pairs into saturating int16
-            # sums; with 7 bits no sum can saturate, so every x86 CPU computes the same vectors.
+            # sums; with 7 bits no such sum can saturate.
             quantize_dynamic(folded, quantised, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
         except Exception as e:  # onnx and onnxruntime raise their own exception types
             raise ModelError(f"cannot quantise the embedding model {source}: {e}") from e
