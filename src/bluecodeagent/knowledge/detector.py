@@ -23,7 +23,7 @@ from bluecodeagent.tasks import get_task
 
 FOLDS = 5
 MARGIN_SCALE = 10.0
-DETECTOR_VERSION = "1"
+DETECTOR_VERSION = "2"
 MIN_ITEMS_TO_FIT_COMBINER = 200
 
 
@@ -131,7 +131,7 @@ class TaskDetector:
             margin[start : start + len(block)] = _top_k(su, k)[1].mean(axis=1) - _top_k(ss, k)[1].mean(axis=1)
         if len(items) >= MIN_ITEMS_TO_FIT_COMBINER:
             feats = np.stack([oof, margin * MARGIN_SCALE, rules], axis=1)
-            combiner, combiner_bias = fit_logistic(feats, y, l2=1.0)
+            combiner, combiner_bias = _fit_monotone(feats, y)
         else:  # too few items to learn how far to trust each signal: weigh them equally
             combiner, combiner_bias = np.ones(3), 0.0
         weights, bias = fit_logistic(vecs, y)
@@ -189,6 +189,23 @@ class TaskDetector:
         det = cls.train(kb, task, k)
         kb.put_blob(key, det.to_bytes())
         return det
+
+
+def _fit_monotone(feats: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """A combiner whose weights are all >= 0: more unsafe-looking evidence never lowers the score.
+
+    A signal that the unconstrained fit weighs negatively (collinear with a stronger one on the
+    training items) is dropped and the rest refitted, until every weight is non-negative.
+    """
+    keep = np.ones(feats.shape[1], dtype=bool)
+    while True:
+        w, b = fit_logistic(feats[:, keep], y, l2=1.0)
+        if (w >= 0).all() or keep.sum() == 1:
+            full = np.zeros(feats.shape[1])
+            full[keep] = np.maximum(w, 0)
+            return full, b
+        idx = np.nonzero(keep)[0]
+        keep[idx[np.argmin(w)]] = False
 
 
 def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
