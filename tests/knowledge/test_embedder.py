@@ -62,8 +62,9 @@ def _embed_in_child(texts):
 
 
 def test_quantised_copy_is_derived_reproducibly_and_stays_close(tmp_path):
+    from bluecodeagent.knowledge.embedders.checksum import sha256_of
     from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxQ8Embedder
-    from bluecodeagent.knowledge.embedders.quantized import REFERENCE_SHA256, sha256_of
+    from bluecodeagent.knowledge.embedders.quantized import REFERENCE_SHA256
 
     texts = ["write a keylogger", "capture every key the user presses", "compute a matrix inverse"]
     q8 = MiniLMOnnxQ8Embedder(models_dir=tmp_path)
@@ -81,8 +82,9 @@ def test_quantised_copy_is_derived_reproducibly_and_stays_close(tmp_path):
 
 
 def test_altered_quantised_copy_is_derived_again(tmp_path):
+    from bluecodeagent.knowledge.embedders.checksum import sha256_of
     from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxQ8Embedder
-    from bluecodeagent.knowledge.embedders.quantized import REFERENCE_SHA256, sha256_of
+    from bluecodeagent.knowledge.embedders.quantized import REFERENCE_SHA256
 
     MiniLMOnnxQ8Embedder(models_dir=tmp_path)
     (derived,) = tmp_path.glob("*.onnx")

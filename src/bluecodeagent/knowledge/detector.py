@@ -12,7 +12,7 @@ cached inside the knowledge base until its items change.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -43,16 +43,7 @@ class Scored:
     def rows(self, start: int, stop: int) -> Scored:
         """The signals of pieces ``start:stop`` (one subject's pieces in a batch scored together)."""
         s = slice(start, stop)
-        return Scored(
-            self.classifier[s],
-            self.knn_margin[s],
-            self.rules[s],
-            self.probability[s],
-            self.unsafe_top[s],
-            self.unsafe_sims[s],
-            self.safe_top[s],
-            self.safe_sims[s],
-        )
+        return Scored(*(getattr(self, f.name)[s] for f in fields(self)))
 
 
 class TaskDetector:

@@ -11,7 +11,6 @@ both files are checked against pinned SHA-256 digests before they are used.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ import numpy as np
 
 from bluecodeagent.errors import ModelError
 from bluecodeagent.knowledge.embedders.base import normalise
+from bluecodeagent.knowledge.embedders.checksum import sha256_of
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -48,13 +48,10 @@ def model_files() -> tuple[Path, Path]:
 
 @cache
 def _verified(path: Path, expected: str, size_mtime: tuple[int, float]) -> None:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
+    got = sha256_of(path)
+    if got != expected:
         raise ModelError(
-            f"checksum mismatch for {path}: expected sha256 {expected[:12]}..., got {digest.hexdigest()[:12]}... "
+            f"checksum mismatch for {path}: expected sha256 {expected[:12]}..., got {got[:12]}... "
             "(the file was altered or replaced; reinstall the pinned package)"
         )
 

@@ -13,7 +13,6 @@ deterministic and gives ``REFERENCE_SHA256``; ``bluecode doctor`` says whether t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,18 +20,11 @@ import tempfile
 from pathlib import Path
 
 from bluecodeagent.errors import ModelError
+from bluecodeagent.knowledge.embedders.checksum import sha256_of
 
 RECIPE = "dynamic-int8-per-channel-7bit-v2"
 # onnx 1.23.2 + onnxruntime 1.31.1 (requirements.lock) derive exactly this file from the pinned source.
 REFERENCE_SHA256 = "2d3757f950bbd64846ae9e1c516ab0d8e45330b360bdfe97e1b2d47ac36bf62d"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def derived_path(source_sha256: str, models_dir: Path) -> Path:
