@@ -27,6 +27,13 @@ class Decision(StrEnum):
     BLOCK = "block"
 
 
+class Status(StrEnum):
+    """Whether a subject was actually analysed. A verdict on code that could not be read is no verdict."""
+
+    ANALYSED = "analysed"
+    NOT_ANALYSED = "not_analysed"
+
+
 class Neighbour(BaseModel):
     """A knowledge item retrieved for a subject, with its cosine similarity."""
 
@@ -91,6 +98,8 @@ class Verdict(BaseModel):
     latency_ms: float = 0.0
     id: str | None = None
     trace_id: str | None = Field(default=None, description="Id of this verdict's records in the LLM trace file.")
+    status: Status = Field(default=Status.ANALYSED, description="not_analysed: the subject could not be analysed.")
+    status_reason: str | None = Field(default=None, description="Why the subject was not analysed.")
 
     @property
     def unsafe(self) -> bool:
@@ -106,4 +115,5 @@ class Verdict(BaseModel):
             "decision": self.decision.value,
             "category": self.category,
             "latency_ms": round(self.latency_ms, 2),
+            **({"status": self.status.value, "status_reason": self.status_reason} if self.status != Status.ANALYSED else {}),
         }

@@ -9,14 +9,17 @@ valid structured output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,9 +56,48 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _describe_exit(code: int) -> str:
+    """'exited with 3', or 'was killed by SIGILL (illegal instruction: ...)' for a signal."""
+    if code >= 0:
+        return f"exited with {code}"
+    name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+    hint = ""
+    if name == "SIGILL":
+        hint = (" (illegal instruction: libggml was built for a CPU feature this machine lacks or does not"
+                " enable, such as AMX or AVX-512; rebuild it portably as .ci/run does)")
+    return f"was killed by {name}{hint}"
+
+
+@dataclass
+class LlamaServer:
+    """A running llama.cpp server: its URL, its process and its log."""
+
+    base: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def death(self) -> str | None:
+        """Why the server is gone, with the end of its log; None while it runs."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        return f"the llama.cpp server process {_describe_exit(code)}; its log ends: {self.log.read_text(errors='replace')[-800:]}"
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[None]:
+        """Turn any failure while the server is dead into that cause, not a 'connection refused'."""
+        try:
+            yield
+        except BaseException:
+            time.sleep(0.2)  # a crash at generation time: let the exit be reaped
+            if (why := self.death()) is not None:
+                pytest.fail(why)
+            raise
+
+
 @pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A llama.cpp OpenAI-compatible server on loopback; yields its base URL."""
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """A llama.cpp OpenAI-compatible server on loopback."""
     found = _prerequisites()
     if isinstance(found, str):
         pytest.skip(found)
@@ -65,14 +107,14 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
            "--port", str(port), "--n_threads", "2", "--n_ctx", "2048", "--seed", "0"]  # fmt: skip
     log = tmp_path_factory.mktemp("llama") / "server.log"  # a file, not a pipe: the loader logs a lot
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("wb"), start_new_session=True)
-    base = f"http://127.0.0.1:{port}/v1"
+    server = LlamaServer(f"http://127.0.0.1:{port}/v1", proc, log)
     try:
         deadline = time.monotonic() + 180
         while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited with {proc.returncode}: {log.read_text(errors='replace')[-500:]}")
+            if (why := server.death()) is not None:
+                pytest.fail(why)
             try:
-                with urllib.request.urlopen(f"{base}/models", timeout=2) as r:
+                with urllib.request.urlopen(f"{server.base}/models", timeout=2) as r:
                     if ALIAS in r.read().decode():
                         break
             except OSError:
@@ -80,7 +122,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail("llama.cpp server did not come up within 180 s")
             time.sleep(0.5)
-        yield base
+        yield server
     finally:
         proc.terminate()
         try:
@@ -90,7 +132,32 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
+def test_a_dead_server_is_reported_as_dead_with_the_signal(tmp_path):
+    """The failure names the crash (SIGILL and its likely cause), not the refused connection after it."""
+    log = tmp_path / "server.log"
+    log.write_text("llama_model_load: ...\n")
+    proc = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGILL)"])
+    proc.wait()
+    server = LlamaServer("http://127.0.0.1:9/v1", proc, log)
+    with pytest.raises(pytest.fail.Exception, match=r"killed by SIGILL \(illegal instruction.*AMX"):
+        with server.watch():
+            raise ConnectionRefusedError(111, "Connection refused")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pytest.raises(ConnectionRefusedError):  # a live server: the original error stands
+            with LlamaServer("http://127.0.0.1:9/v1", alive, log).watch():
+                raise ConnectionRefusedError(111, "Connection refused")
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_check_through_a_real_llama_cpp_server(llama_server, tiny_kb_path, tmp_path):
+    with llama_server.watch():
+        _check_through(llama_server.base, tiny_kb_path, tmp_path)
+
+
+def _check_through(base: str, tiny_kb_path: Path, tmp_path: Path) -> None:
     trace = tmp_path / "trace.jsonl"
     env = os.environ | {"BLUECODE_LLM_CACHE_PATH": str(tmp_path / "cache.sqlite"), "BLUECODE_LLM_TIMEOUT": "240"}
     proc = subprocess.run(
@@ -108,7 +175,7 @@ def test_check_through_a_real_llama_cpp_server(llama_server, tiny_kb_path, tmp_p
             "--engine",
             "llm",
             "--llm-base-url",
-            llama_server,
+            base,
             "--llm-model",
             ALIAS,
             "--llm-structured-output",
@@ -139,11 +206,12 @@ def test_auto_mode_steps_down_to_json_object_on_llama_cpp(llama_server):
     from bluecodeagent.llm.backend import Message
     from bluecodeagent.llm.openai_compat import OpenAICompatBackend
 
-    backend = OpenAICompatBackend(llama_server, ALIAS, structured_output="auto", timeout=240, retry_backoff=0)
-    done = backend.complete(
-        [Message(role="user", content="Is 'sort a list of numbers' an unsafe request? Answer in JSON.")],
-        schema=DECISION_SCHEMA,
-        schema_name="decision",
-    )
+    backend = OpenAICompatBackend(llama_server.base, ALIAS, structured_output="auto", timeout=240, retry_backoff=0)
+    with llama_server.watch():
+        done = backend.complete(
+            [Message(role="user", content="Is 'sort a list of numbers' an unsafe request? Answer in JSON.")],
+            schema=DECISION_SCHEMA,
+            schema_name="decision",
+        )
     assert backend.structured_output == "json_object"  # llama.cpp's server answers json_schema with HTTP 500
     assert done.data is not None and done.data["label"] in ("safe", "unsafe")
