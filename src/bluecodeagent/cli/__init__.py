@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -66,6 +67,9 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point: run the CLI and turn product errors into one line and exit code 2."""
+    # Subjects are compiled and parsed as data: their own SyntaxWarnings (invalid escapes, "is" with a
+    # literal) say nothing about our run and must not litter the user's terminal.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:
