@@ -176,8 +176,59 @@ def confusion(samples: Iterable[Sample], arm: str) -> dict[str, float]:
     }
 
 
-def report(samples: list[Sample], wall_s: float) -> str:
-    """The tables: per CWE (best available arm), the ablation, FP removal and speed."""
+_NAMES = {
+    "static": "static only",
+    "knowledge": "+ knowledge/constitution",
+    "dynamic": "+ dynamic (sandbox)",
+    "full": "+ knowledge + dynamic",
+    "bandit": "Bandit (side by side)",
+}
+_SHORT = {"static": "static", "knowledge": "+know", "dynamic": "+dyn", "full": "+k+dyn", "bandit": "bandit"}
+
+
+def _cwe_key(c: str) -> int:
+    return int(c) if c.isdigit() else 0
+
+
+def parse_cwes(text: str | Iterable[str]) -> set[str]:
+    """``"CWE-611, 918"`` (or a list of such) as bare ids ``{"611", "918"}``."""
+    parts = text.split(",") if isinstance(text, str) else [p for t in text for p in t.split(",")]
+    return {p.strip().upper().removeprefix("CWE-") for p in parts if p.strip()}
+
+
+def removed_by_dynamic(samples: Iterable[Sample], before: str = "static", after: str = "dynamic") -> dict[str, int]:
+    """How many true findings (vulnerable samples) and false ones (patched) the ``after`` arm dropped."""
+    out = {"true_removed": 0, "false_removed": 0, "true_added": 0}
+    for s in samples:
+        b, a = s.flags.get(before), s.flags.get(after)
+        if b is None or a is None:
+            continue
+        if b and not a:
+            out["true_removed" if s.vulnerable else "false_removed"] += 1
+        elif a and not b and s.vulnerable:
+            out["true_added"] += 1
+    return out
+
+
+def _side_by_side(groups: list[tuple[str, list[Sample]]], arms: list[str]) -> list[str]:
+    """One line per group: n, then F1 / recall / FPR / pair for every arm, side by side."""
+    head = f"{'CWE':>10} {'n':>4}" + "".join(
+        f" | {_SHORT[a] + ' F1':>10} {'rec':>5} {'FPR':>5} {'pair':>5}" for a in arms
+    )
+    lines = [head]
+    for name, part in groups:
+        cells = []
+        for a in arms:
+            m = confusion(part, a)
+            cells.append(f" | {m['f1']:10.2f} {m['recall']:5.2f} {m['fpr']:5.2f} {m['pair']:5.2f}")
+        lines.append(f"{name:>10} {len(part):>4}" + "".join(cells))
+    return lines
+
+
+def report(samples: list[Sample], wall_s: float, kept_aside: Iterable[str] = ()) -> str:
+    """The tables: per CWE with every arm side by side, kept-aside CWEs apart, the ablation,
+    what dynamic testing removed, and speed."""
+    kept = parse_cwes(list(kept_aside))
     arms = [a for a in ARMS if any(s.flags.get(a) is not None for s in samples)]
     main = next(a for a in ("full", "dynamic", "knowledge", "static") if a in arms) if arms else "static"
     head = f"{'CWE':>6} {'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6}"
@@ -192,23 +243,25 @@ def report(samples: list[Sample], wall_s: float) -> str:
             f"{m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} {m['fpr']:6.2f}"
         )
 
-    for cwe in sorted(by_cwe, key=lambda c: int(c) if c.isdigit() else 0):
-        lines.append(row(cwe, confusion(by_cwe[cwe], main)))
+    for cwe in sorted(by_cwe, key=_cwe_key):
+        lines.append(row(cwe + ("*" if cwe in kept else ""), confusion(by_cwe[cwe], main)))
     lines.append(row("ALL", confusion(samples, main)))
+    if kept:
+        lines.append("(* kept aside: not studied while writing rules)")
+    side = [a for a in arms if a != "bandit"] + (["bandit"] if "bandit" in arms else [])
+    groups = [(c + ("*" if c in kept else ""), by_cwe[c]) for c in sorted(by_cwe, key=_cwe_key)]
+    if kept:
+        groups.append(("kept-aside", [s for s in samples if s.cwe in kept]))
+        groups.append(("studied", [s for s in samples if s.cwe not in kept]))
+    groups.append(("ALL", samples))
+    lines += ["", "Per CWE, arms side by side:", *_side_by_side(groups, side)]
     lines += ["", "Ablation:", f"{'arm':<34} {'prec':>6} {'rec':>6} {'F1':>6} {'pair':>6} {'FPR':>6} {'FP':>4}"]
-    names = {
-        "static": "static only",
-        "knowledge": "+ knowledge/constitution",
-        "dynamic": "+ dynamic (sandbox)",
-        "full": "+ knowledge + dynamic",
-        "bandit": "Bandit (side by side)",
-    }
     table = {a: confusion(samples, a) for a in arms}
     for a in ("static", "knowledge", "dynamic", "full"):
         if a in table:
             m = table[a]
             lines.append(
-                f"{names[a]:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
+                f"{_NAMES[a]:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
                 f"{m['fpr']:6.2f} {m['fp']:>4}"
             )
     if "knowledge" not in table:
@@ -216,7 +269,7 @@ def report(samples: list[Sample], wall_s: float) -> str:
     if "bandit" in table:
         m = table["bandit"]
         lines.append(
-            f"{names['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
+            f"{_NAMES['bandit']:<34} {m['precision']:6.2f} {m['recall']:6.2f} {m['f1']:6.2f} {m['pair']:6.2f} "
             f"{m['fpr']:6.2f} {m['fp']:>4}"
         )
     else:
@@ -224,10 +277,12 @@ def report(samples: list[Sample], wall_s: float) -> str:
     if "static" in table and "dynamic" in table:
         s, d = table["static"], table["dynamic"]
         removed = (s["fp"] - d["fp"]) / s["fp"] if s["fp"] else 0.0
+        r = removed_by_dynamic(samples)
         lines += [
             "",
             f"dynamic removes {removed:.0%} of static FPs ({s['fp']} -> {d['fp']}), "
             f"loses {100 * (s['recall'] - d['recall']):.1f} points of recall",
+            f"true findings removed by dynamic testing: {r['true_removed']} (false ones removed: {r['false_removed']})",
         ]
     static_s = [s.static_s for s in samples]
     lines.append(f"static only: {len(static_s) / sum(static_s):.0f} functions/s (one core)" if sum(static_s) else "")
