@@ -183,12 +183,13 @@ class PythonAnalyzer:
         line = getattr(hit.node, "lineno", None)
         end = getattr(hit.node, "end_lineno", line)
         snippet = module.lines[line - 1].strip() if line and line <= len(module.lines) else None
-        details = {"function": fc.qualname if fc.name != "<module>" else None, "params": hit.params}
+        function = hit.function or (fc.qualname if fc.name != "<module>" else None)
+        details = {"function": function, "params": hit.params}
         details.update(hit.details)
         return Finding(
             rule_id=r.id,
             message=hit.message,
-            cwe=r.cwe,
+            cwe=hit.cwe or r.cwe,
             severity=r.severity,
             confidence=hit.confidence if hit.confidence is not None else r.confidence,
             line=line,

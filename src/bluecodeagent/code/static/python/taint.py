@@ -214,6 +214,13 @@ class ModuleContext:
     constants: dict[str, ast.AST] = field(default_factory=dict)
     getattr_guard_classes: set[str] = field(default_factory=set)
     lines: list[str] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)  # per-module facts rules compute once
+
+    def once(self, key: str, compute: Any) -> Any:
+        """``compute()`` the first time ``key`` is asked for, the remembered value after."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     @classmethod
     def build(cls, tree: ast.Module, source: str) -> ModuleContext:

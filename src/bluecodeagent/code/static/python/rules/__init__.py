@@ -4,6 +4,7 @@ from bluecodeagent.code.static.python.rules import (  # noqa: F401
     access,
     crypto,
     deserialize,
+    guards,
     injection,
     paths,
     resources,

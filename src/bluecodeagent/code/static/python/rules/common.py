@@ -12,13 +12,16 @@ from bluecodeagent.code.static.python.taint import FunctionContext, const_str
 
 @dataclass
 class Hit:
-    """One rule match: the node, a message, and optionally tainted params and a confidence."""
+    """One rule match: the node, a message, and optionally tainted params, a confidence, and a CWE
+    more precise than the rule's own (a cross-CWE check names the weakness it found)."""
 
     node: ast.AST
     message: str
     params: list[str] = field(default_factory=list)
     confidence: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    cwe: str | None = None
+    function: str | None = None  # attribute the hit to another function of the module (its qualname)
 
 
 def kwarg(call: ast.Call, name: str) -> ast.expr | None:
