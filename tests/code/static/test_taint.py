@@ -81,3 +81,40 @@ def test_nested_functions_are_separate_contexts():
     src = "def outer(x):\n    def inner(y):\n        sink(y)\n    return inner\n"
     names = [fc.qualname for fc in iter_functions(ModuleContext.build(ast.parse(src), src))]
     assert names == ["<module>", "outer", "outer.inner"]
+
+
+def test_more_sources():
+    fc = ctx("class H:\n    def f(self):\n        sink(self.get_argument('q'))")
+    assert fc.is_source(sink_arg(fc))
+    assert tainted("import argparse\ndef f():\n    args = argparse.ArgumentParser().parse_args()\n    sink(args.host)")
+    assert tainted("def f():\n    data = conn.recv(1024)\n    sink(data)")
+    assert tainted("from flask import request\ndef f():\n    sink(request.view_args['p'])")
+
+
+def test_self_attributes_are_sources_unless_only_constants():
+    src = "class C:\n    mode = 'fast'\n    def __init__(self, host):\n        self.host = host\n        self.n = 3\n"
+    src += "    def f(self):\n        sink(self.host)\n    def g(self):\n        sink(self.n)\n"
+    fc = ctx(src, "f")
+    assert fc.is_tainted(sink_arg(fc))
+    gc = ctx(src, "g")
+    assert not gc.is_tainted(sink_arg(gc))
+    src2 = "class V:\n    def f(self):\n        sink(self.request.GET['q'])\n"
+    fc2 = ctx(src2)
+    assert fc2.is_source(sink_arg(fc2).value)
+
+
+def test_helpers_of_the_same_file_follow_their_summary():
+    quoting = "import shlex\ndef q(v):\n    return shlex.quote(v)\ndef f(x):\n    sink(q(x))"
+    assert not tainted(quoting, "shell")
+    assert tainted(quoting, "sql")
+    validating = (
+        "import re\ndef check(v):\n    if not re.fullmatch(r'[a-z]+', v):\n        raise ValueError\n    return v\n"
+        "def f(x):\n    sink(check(x))"
+    )
+    assert not tainted(validating)
+    reading = "from flask import request\ndef arg():\n    return request.args['q']\ndef f():\n    sink(arg())"
+    assert tainted(reading)
+    passing = "def wrap(v):\n    return 'a' + v\ndef f(x):\n    sink(wrap(x))"
+    assert tainted(passing)
+    recursive = "def r(v):\n    return r(v)\ndef f(x):\n    sink(r(x))"
+    assert tainted(recursive)

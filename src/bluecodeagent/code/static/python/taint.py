@@ -1,11 +1,15 @@
-"""Intra-procedural taint tracking over the Python AST.
+"""Taint tracking over the Python AST: within each function, and through helpers of the same file.
 
-Sources are a function's parameters and request inputs (flask ``request.args/form/json/...``,
-django ``request.GET/POST``, ``input()``, ``sys.argv``, ``os.environ``). Taint flows through
-assignments, f-strings, concatenation, ``%``, ``str.format``, ``join``, containers, method calls
-and ordinary calls. Sanitisers are specific to a sink kind (``html.escape`` cleans for ``html``
-but not for ``shell``); guards such as allowlists (``if x not in ALLOWED: raise``), regex
-full matches and ``isdigit()`` checks clean a name for every kind.
+Sources are a function's parameters, attributes of ``self`` that the class does not set to a
+constant, and request inputs (flask ``request.args/form/json/...``, django ``request.GET/POST`` and
+``self.request``, tornado ``self.get_argument``, ``input()``, ``sys.argv``, ``os.environ``,
+``argparse`` results, socket ``recv``). Taint flows through assignments, f-strings, concatenation,
+``%``, ``str.format``, ``join``, containers, method calls and ordinary calls; a call to a function
+of the same file follows its summary (does its result carry its arguments' taint, or a source's?),
+so a helper that quotes or validates its argument cleans it, and one that reads the request taints.
+Sanitisers are specific to a sink kind (``html.escape`` cleans for ``html`` but not for ``shell``);
+guards such as allowlists (``if x not in ALLOWED: raise``), regex full matches (anchored) and
+``isdigit()`` checks clean a name for every kind.
 
 Each function is walked once; the per-name definition list lets a use see the last assignment
 above it, so ``x = html.escape(x)`` really does clean ``x`` below that line.
@@ -42,9 +46,54 @@ REQUEST_ATTRS = frozenset(
         "match_info",
         "path_params",
         "stream",
+        "view_args",
+        "url",
+        "full_path",
+        "path",
+        "referrer",
+        "query_string",
+        "raw_post_data",
+        "content",
+        "rel_url",
+        "url_vars",
+        "environ",
+        "PATH_INFO",
+        "arguments",
+        "body_arguments",
+        "query_arguments",
     }
 )
-SOURCE_CALLS = frozenset({"input", "raw_input", "os.getenv", "os.environ.get", "sys.stdin.read", "sys.stdin.readline"})
+SOURCE_CALLS = frozenset(
+    {
+        "input",
+        "raw_input",
+        "os.getenv",
+        "os.environ.get",
+        "sys.stdin.read",
+        "sys.stdin.readline",
+        "sys.stdin.readlines",
+        "fileinput.input",
+    }
+)
+# Methods whose result is input from outside: tornado handlers, argparse/optparse, sockets.
+SOURCE_METHODS = frozenset(
+    {
+        "get_argument",
+        "get_arguments",
+        "get_query_argument",
+        "get_query_arguments",
+        "get_body_argument",
+        "get_body_arguments",
+        "get_cookie",
+        "get_secure_cookie",
+        "parse_args",
+        "parse_known_args",
+        "recv",
+        "recvfrom",
+        "recv_multipart",
+    }
+)
+REQUEST_NAMES = frozenset({"request", "req", "self.request", "flask.request", "bottle.request", "web.input"})
 SOURCE_ATTRS = frozenset({"sys.argv", "os.environ", "sys.stdin"})
 
 UNIVERSAL_SANITIZERS = frozenset(
@@ -215,6 +264,9 @@ class ModuleContext:
     getattr_guard_classes: set[str] = field(default_factory=set)
     lines: list[str] = field(default_factory=list)
     memo: dict[str, Any] = field(default_factory=dict)  # per-module facts rules compute once
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef | None] = field(default_factory=dict)
+    self_attrs: dict[str, list[ast.AST]] = field(default_factory=dict)  # "Class.attr" -> values assigned
+    method_class: dict[int, str] = field(default_factory=dict)  # id(method node) -> its class's name
 
     def once(self, key: str, compute: Any) -> Any:
         """``compute()`` the first time ``key`` is asked for, the remembered value after."""
@@ -237,12 +289,60 @@ class ModuleContext:
                 isinstance(b, ast.FunctionDef) and b.name in ("__getattr__", "__getattribute__") for b in node.body
             ):
                 ctx.getattr_guard_classes.add(node.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                # a name defined twice is ambiguous: no summary for it
+                ctx.functions[node.name] = None if node.name in ctx.functions else node
+            elif isinstance(node, ast.ClassDef):
+                ctx._class_attrs(node)
         for stmt in tree.body:
             if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 ctx.constants[stmt.targets[0].id] = stmt.value
             elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
                 ctx.constants[stmt.target.id] = stmt.value
         return ctx
+
+    def _class_attrs(self, cls: ast.ClassDef) -> None:
+        for stmt in cls.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                self.method_class[id(stmt)] = cls.name
+            if isinstance(stmt, ast.Assign):
+                for t in stmt.targets:
+                    if isinstance(t, ast.Name):
+                        self.self_attrs.setdefault(f"{cls.name}.{t.id}", []).append(stmt.value)
+            elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                value = stmt.value if stmt.value is not None else ast.Constant(None)
+                self.self_attrs.setdefault(f"{cls.name}.{stmt.target.id}", []).append(value)
+        for fn in cls.body:
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for n in ast.walk(fn):
+                targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, ast.AnnAssign) else []
+                for t in targets:
+                    if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                        value = getattr(n, "value", None) or ast.Constant(None)
+                        self.self_attrs.setdefault(f"{cls.name}.{t.attr}", []).append(value)
+
+    def constant_attr(self, cls: str, attr: str) -> bool:
+        """Does class ``cls`` only ever set ``attr`` to literal constants?"""
+        values = self.self_attrs.get(f"{cls}.{attr}")
+        return bool(values) and all(isinstance(v, ast.Constant) for v in values)
+
+    def summary(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, kind: str) -> tuple[bool, bool]:
+        """(result tainted by the arguments, result tainted by a source inside) for helper ``fn``."""
+        key = f"summary:{id(fn)}:{kind}"
+        if key in self.memo:
+            return self.memo[key]  # type: ignore[no-any-return]
+        self.memo[key] = (True, False)  # provisional while recursing: a plain pass-through
+        if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(fn)):
+            return self.memo[key]  # type: ignore[no-any-return]
+        with_params = FunctionContext(fn, self)
+        returns = [r.value for r in with_params.nodes(ast.Return) if r.value is not None]
+        from_args = any(with_params.is_tainted(v, kind) for v in returns)
+        without = FunctionContext(fn, self, params_are_sources=False)
+        from_sources = any(without.is_tainted(v, kind) for v in without_returns(without))
+        self.memo[key] = (from_args, from_sources)
+        return from_args, from_sources
 
     def resolve(self, name: str | None) -> str | None:
         """Expand an import alias at the head of a dotted name."""
@@ -275,11 +375,14 @@ class _Def:
 class FunctionContext:
     """One function (or the module's top level): its nodes by type, definitions, guards, taint."""
 
-    def __init__(self, node: ast.AST, module: ModuleContext, parent: str | None = None) -> None:
+    def __init__(
+        self, node: ast.AST, module: ModuleContext, parent: str | None = None, params_are_sources: bool = True
+    ) -> None:
         self.node = node
         self.module = module
         self.name = getattr(node, "name", "<module>")
         self.qualname = f"{parent}.{self.name}" if parent else self.name
+        self.cls = module.method_class.get(id(node))
         self.params: list[str] = []
         self.param_nodes: dict[str, ast.arg] = {}
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
@@ -290,7 +393,7 @@ class FunctionContext:
                     self.param_nodes[arg.arg] = arg
         self.by_type: dict[type, list[ast.AST]] = {}
         self.parents: dict[int, ast.AST] = {}
-        self.defs: dict[str, list[_Def]] = {p: [_Def(0, None)] for p in self.params}
+        self.defs: dict[str, list[_Def]] = {p: [_Def(0, None)] for p in self.params} if params_are_sources else {}
         self.tests: list[ast.AST] = []
         self.loads: dict[str, list[ast.Name]] = {}
         self._walk()
@@ -493,19 +596,20 @@ class FunctionContext:
             name = self.call_name(node)
             if name in SOURCE_CALLS:
                 return True
-            if isinstance(node.func, ast.Attribute) and node.func.attr in ("get_json", "get_data"):
-                return base_name(node.func) == "request"
+            if isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("get_json", "get_data", "post", "json", "text", "read", "form"):
+                    return dotted(node.func.value) in REQUEST_NAMES
+                if node.func.attr in SOURCE_METHODS:
+                    return True
             return False
         if isinstance(node, ast.Attribute):
             d = self.module.resolve(dotted(node))
             if d in SOURCE_ATTRS:
                 return True
-            if (
-                node.attr in REQUEST_ATTRS
-                and isinstance(node.value, ast.Name)
-                and node.value.id in ("request", "req", "self.request")
-            ):
+            if node.attr in REQUEST_ATTRS and dotted(node.value) in REQUEST_NAMES:
                 return True
+            if node.attr in ("kwargs", "args") and dotted(node.value) == "self" and self.cls:
+                return True  # class-based views: URL arguments
         return False
 
     def is_tainted(self, node: ast.AST | None, kind: str = "any") -> bool:
@@ -519,7 +623,11 @@ class FunctionContext:
         if isinstance(node, ast.Call):
             return self._call_tainted(node, kind)
         if isinstance(node, ast.Attribute):
-            return self.is_source(node) or self.is_tainted(node.value, kind)
+            if self.is_source(node):
+                return True
+            if isinstance(node.value, ast.Name) and node.value.id == "self" and self.cls is not None:
+                return not self.module.constant_attr(self.cls, node.attr)
+            return self.is_tainted(node.value, kind)
         if isinstance(node, ast.Subscript):
             return self.is_source(node.value) or self.is_tainted(node.value, kind)
         if isinstance(node, ast.BinOp):
@@ -559,6 +667,13 @@ class FunctionContext:
             return False
         if kind == "header" and short == "replace" and node.args and const_str(node.args[0]) in NEWLINE_STRIP:
             return False
+        helper = self._helper(node)
+        if helper is not None:
+            from_args, from_sources = self.module.summary(helper, kind)
+            if from_sources:
+                return True
+            if not from_args:
+                return False  # the helper cleans (quotes, validates, converts) or ignores its arguments
         if isinstance(node.func, ast.Attribute):
             if node.func.attr in CLEAN_METHODS:
                 return False
@@ -569,6 +684,17 @@ class FunctionContext:
         return any(self.is_tainted(a, kind) for a in node.args) or any(
             self.is_tainted(k.value, kind) for k in node.keywords
         )
+
+    def _helper(self, node: ast.Call) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The function of this file that ``node`` calls (``helper(x)`` or ``self.helper(x)``), if any."""
+        f = node.func
+        if isinstance(f, ast.Name) and f.id not in self.module.aliases:
+            fn = self.module.functions.get(f.id)
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls"):
+            fn = self.module.functions.get(f.attr)
+        else:
+            return None
+        return fn if fn is not None and fn is not self.node else None
 
     def _name_tainted(self, name: str, line: int, kind: str) -> bool:
         if name in self.validated:
@@ -625,6 +751,11 @@ class FunctionContext:
     def exits(self, stmts: list[ast.stmt]) -> bool:
         """Does this block end by raising, returning or leaving the loop?"""
         return any(isinstance(s, _EXITS) for s in stmts)
+
+
+def without_returns(fc: FunctionContext) -> list[ast.AST]:
+    """The values ``fc``'s function returns."""
+    return [r.value for r in fc.nodes(ast.Return) if r.value is not None]
 
 
 def iter_functions(module: ModuleContext) -> list[FunctionContext]:

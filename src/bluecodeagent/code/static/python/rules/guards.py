@@ -185,14 +185,26 @@ def unconsulted_guard(fc: FunctionContext) -> Iterator[Hit]:
     """
     if fc.name == "<module>":
         tree = fc.module.tree
+        candidates = [st for st in tree.body if _declared(st) and guard_kind(_declared(st) or "")]
+        if not candidates:
+            return
         loaded = _loaded_names(tree)
         funcs = fc.module.once("guards.functions", lambda: _functions(tree))
-        for stmt in tree.body:
+        for stmt in candidates:
             yield from _unconsulted(stmt, loaded, funcs, None)
         return
-    local_loaded = {n.id for n in ast.walk(fc.node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)}
     for stmt in fc.nodes(ast.Assign, ast.AnnAssign):
-        yield from _unconsulted(stmt, local_loaded, [], fc.qualname)
+        name = _declared(stmt)
+        if name and guard_kind(name):
+            yield from _unconsulted(stmt, set(fc.loads), [], fc.qualname)
+
+
+def _declared(stmt: ast.AST) -> str | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+        return stmt.target.id
+    return None
 
 
 def _unconsulted(
