@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bluecodeagent.code.sandbox import NOBODY, Sandbox, SandboxLimits, SandboxResult, sandbox_status
+from bluecodeagent.code.sandbox import INSIDE_UID, NOBODY, Sandbox, SandboxLimits, SandboxResult, sandbox_status
 from bluecodeagent.errors import SandboxUnavailable
 
 needs_bwrap = pytest.mark.skipif(
@@ -103,7 +103,7 @@ def test_unprivileged_no_caps_clean_env(box: Sandbox) -> None:
     )
     assert r["uid"] != 0
     if os.geteuid() == 0:
-        assert r["uid"] == NOBODY
+        assert r["uid"] == INSIDE_UID  # an ordinary-looking account: no "nobody" to sense
     assert int(r["cap"], 16) == 0
     assert set(r["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "PWD", "LC_CTYPE"}
     assert not any("BLUECODE" in k or "VIRTUAL_ENV" in k for k in r["env"])

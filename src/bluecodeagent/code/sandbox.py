@@ -12,7 +12,13 @@ Layers, outermost first (see DESIGN.md, "Sandbox"):
    and no host home, ``/root`` or project directory is visible.
 4. seccomp: a deny list of kernel-attack-surface syscalls, when ``pyseccomp`` is importable.
 5. The parent: a wall-clock timer that SIGKILLs the whole process group (the PID namespace dies
-   with it), and per-stream output caps.
+   with it), one CPU budget for every process of the run (a watchdog sums the CPU time of the
+   run's whole process tree, reaped children included, and kills the run when it is spent; the
+   per-process RLIMIT_CPU stays as a backstop), and per-stream output caps.
+
+``/dev`` is bwrap's minimal device set, remounted read-only (its tmpfs is unsized), with a sized
+tmpfs over ``/dev/shm``. Inside, the program runs as an ordinary-looking account (uid 1000,
+"app", hostname "app") so code cannot tell the sandbox from a plain machine by its uid.
 
 Without bubblewrap there is no sandbox: :meth:`Sandbox.detect` raises
 :class:`~bluecodeagent.errors.SandboxUnavailable` and callers keep static analysis only; rlimits
@@ -45,6 +51,9 @@ from pydantic import BaseModel, Field
 from bluecodeagent.errors import SandboxUnavailable
 
 NOBODY = 65534
+# The account the code sees inside: an ordinary first user, not "nobody" or a high uid.
+INSIDE_UID = 1000
+CPU_POLL_SECONDS = 0.1
 # Host uids for sandboxed runs when started as root: one per run, from a range no account uses.
 HOST_UID_BASE = 2_100_000_000
 HOST_UID_SPAN = 1_000_000
@@ -83,8 +92,8 @@ DENIED_SYSCALLS = (
     "uselib", "userfaultfd", "vhangup",
 )  # fmt: skip
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
-_PASSWD = "root:x:0:0::/nonexistent:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}::/tmp:/usr/sbin/nologin\n"
-_GROUP = "root:x:0:\nsandbox:x:{gid}:\n"
+_PASSWD = "root:x:0:0::/nonexistent:/usr/sbin/nologin\napp:x:{uid}:{gid}::/tmp:/bin/sh\n"
+_GROUP = "root:x:0:\napp:x:{gid}:\n"
 
 
 class SandboxLimits(BaseModel):
@@ -115,6 +124,8 @@ class SandboxResult(BaseModel):
     duration_ms: float
     layers: list[str]
     host_uid: int | None = None
+    cpu_exceeded: bool = False
+    cpu_seconds: float | None = None
 
 
 class _Capped:
@@ -204,7 +215,7 @@ class Sandbox:
         self._disable_userns, self._sized_tmpfs = disable_userns, sized_tmpfs
         self._setpriv, self._prlimit = setpriv, prlimit
         self._root = os.geteuid() == 0
-        self._uid, self._gid = (NOBODY, NOBODY) if self._root else (os.getuid(), os.getgid())
+        self._uid, self._gid = (INSIDE_UID, INSIDE_UID) if self._root else (os.getuid(), os.getgid())
 
     @classmethod
     def detect(
@@ -269,6 +280,8 @@ class Sandbox:
             "sized_tmpfs": self._sized_tmpfs,
             "seccomp": _seccomp_bpf() is not None,
             "wall_timeout": True,
+            "cpu_budget_per_run": True,
+            "readonly_dev": True,
             "output_cap": True,
         }
 
@@ -305,7 +318,13 @@ class Sandbox:
             resource.setrlimit(res, val)
 
     def _bwrap_argv(
-        self, lim: SandboxLimits, fds: list[int], files: dict[str, str], code: str, seccomp: bytes | None
+        self,
+        lim: SandboxLimits,
+        fds: list[int],
+        files: dict[str, str],
+        code: str | None,
+        seccomp: bytes | None,
+        readonly: frozenset[str] = frozenset(),
     ) -> list[str]:
         def data(text: str | bytes) -> str:
             fd = _memfd(text.encode() if isinstance(text, str) else text)
@@ -322,7 +341,7 @@ class Sandbox:
             "--die-with-parent",
             "--new-session",
             "--hostname",
-            "sandbox",
+            "app",
             "--uid",
             str(self._uid),
             "--gid",
@@ -356,6 +375,8 @@ class Sandbox:
             *size,
             "--tmpfs",
             "/dev/shm",
+            "--remount-ro",
+            "/dev",
             *size,
             "--tmpfs",
             "/tmp",
@@ -370,11 +391,15 @@ class Sandbox:
                 if str(parent) not in made:
                     made.add(str(parent))
                     argv += ["--dir", f"/work/{parent}"]
-            argv += ["--file", data(content), f"/work/{rel}"]
-        argv += ["--file", data(code), f"/work/{MAIN_FILE}", "--remount-ro", "/", "--chdir", "/work"]
+            kind = "--ro-bind-data" if name in readonly else "--file"
+            argv += [kind, data(content), f"/work/{rel}"]
+        if code is not None:
+            argv += ["--file", data(code), f"/work/{MAIN_FILE}"]
+        argv += ["--remount-ro", "/", "--chdir", "/work"]
         if seccomp is not None:
             argv += ["--seccomp", data(seccomp)]
-        return [*argv, "--", self.python, "-I", "-B", "-X", "utf8", f"/work/{MAIN_FILE}"]
+        program = f"/work/{MAIN_FILE}" if code is not None else "-"
+        return [*argv, "--", self.python, "-I", "-B", "-X", "utf8", program]
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -385,29 +410,40 @@ class Sandbox:
         files: dict[str, str] | None = None,
         stdin: str | None = None,
         limits: SandboxLimits | None = None,
+        program_on_stdin: bool = False,
+        readonly: frozenset[str] | set[str] = frozenset(),
     ) -> SandboxResult:
-        """Run ``code`` with ``python3`` inside the sandbox; ``files`` are written under ``/work`` (the cwd)."""
+        """Run ``code`` with ``python3`` inside the sandbox; ``files`` are written under ``/work`` (the cwd).
+
+        ``program_on_stdin``: the interpreter reads ``code`` from its standard input, so the program
+        is never a file the code it runs could read (``stdin`` must then be None).
+        ``readonly``: names of ``files`` bound read-only (the program cannot rewrite them).
+        """
         lim = limits or self.limits
+        if program_on_stdin and stdin is not None:
+            raise ValueError("program_on_stdin uses standard input for the program")
         seccomp = _seccomp_bpf()
         fds: list[int] = []
         host_uid = _take_host_uid() if self._root else None
+        main, feed = (None, code) if program_on_stdin else (code, stdin)
         try:
-            return self._run(code, files or {}, stdin, lim, seccomp, fds, host_uid)
+            return self._run(main, files or {}, feed, lim, seccomp, fds, host_uid, frozenset(readonly))
         finally:
             _release_host_uid(host_uid)
 
     def _run(
         self,
-        code: str,
+        code: str | None,
         files: dict[str, str],
         stdin: str | None,
         lim: SandboxLimits,
         seccomp: bytes | None,
         fds: list[int],
         host_uid: int | None,
+        readonly: frozenset[str],
     ) -> SandboxResult:
         try:
-            argv = self._bwrap_argv(lim, fds, files, code, seccomp)
+            argv = self._bwrap_argv(lim, fds, files, code, seccomp, readonly)
             if host_uid is not None:
                 argv = [
                     self._setpriv or "setpriv",
@@ -454,19 +490,22 @@ class Sandbox:
         timer = threading.Timer(lim.wall_seconds, kill)
         timer.daemon = True
         timer.start()
+        done = threading.Event()
+        cpu = _CpuWatch(proc.pid, lim.cpu_seconds, done, kill)
         try:
             rc = proc.wait()  # blocking waitpid; the timer ends it on time
         finally:
+            done.set()
             timer.cancel()
         duration = (time.perf_counter() - start) * 1000
         # The PID namespace died with bwrap; the pipes close once its last process is gone.
         for reader in (out, err):
             reader.thread.join(timeout=2.0)
         escaped = any(r.thread.is_alive() for r in (out, err))
-        timed_out = fired.is_set()
+        timed_out = fired.is_set() and not cpu.exceeded
         signum: int | None = None
         exit_code: int | None = rc
-        if timed_out:
+        if timed_out or cpu.exceeded:
             exit_code, signum = None, signal.SIGKILL.value
         elif rc < 0:
             signum = -rc
@@ -482,7 +521,54 @@ class Sandbox:
             duration_ms=round(duration, 2),
             layers=[k for k, v in self.layers().items() if v],
             host_uid=host_uid,
+            cpu_exceeded=cpu.exceeded,
+            cpu_seconds=cpu.used,
         )
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and every live descendant, plus their reaped children (cutime/cstime)."""
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children", "rb") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / _TICK
+
+
+class _CpuWatch:
+    """One CPU budget for a whole run: polls the process tree and kills the run when it is spent.
+
+    The first poll comes after ``CPU_POLL_SECONDS``, so a short run costs nothing; a run cannot use
+    more than the budget plus one poll interval per CPU.
+    """
+
+    def __init__(self, root: int, budget: float, done: threading.Event, kill: Any) -> None:
+        self.exceeded, self.used = False, None
+        self._root, self._budget, self._done, self._kill = root, budget, done, kill
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(CPU_POLL_SECONDS):
+            used = _tree_cpu_seconds(self._root)
+            self.used = round(used, 2)
+            if used > self._budget:
+                self.exceeded = True
+                self._kill()
+                return
 
 
 def sandbox_status() -> dict[str, Any]:

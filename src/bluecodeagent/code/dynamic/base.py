@@ -1,10 +1,15 @@
 """Dynamic probes: the interface, the registry and the harness that runs one probe in the sandbox.
 
-A probe covers one CWE family. Its ``inside`` function runs in the sandbox with the harness runtime
-(:mod:`bluecodeagent.code.dynamic.runtime`, shipped as ``_bc_runtime.py``) and the subject written as
-``subject.py``; it calls the suspected function with exploit inputs and returns an outcome dict:
-``vulnerable`` (effect observed, with evidence), ``rejected`` (the attack was refused or neutralised)
-or ``not_exercised`` (the function could not be reached or called meaningfully, with why).
+A probe covers one CWE family. Its ``inside`` function runs in the sandbox's worker process with the
+harness runtime (:mod:`bluecodeagent.code.dynamic.runtime`) and the subject loaded from ``app.py``;
+it calls the suspected function with exploit inputs and returns an outcome dict: ``vulnerable``
+(effect observed, with evidence), ``rejected`` (the attack reached the code and was refused or
+neutralised) or ``not_exercised`` (the function could not be reached or called meaningfully, with
+why). The run itself can end ``tampered``: the code under test reached for the harness.
+
+The worker runs under a supervisor (:mod:`bluecodeagent.code.dynamic.supervised`), so the subject
+cannot write the result; a refutation also needs a subject that neither senses nor tampers with the
+harness (:mod:`bluecodeagent.code.dynamic.integrity`), else it is reported as not exercised.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from bluecodeagent.code.dynamic.integrity import screen
+from bluecodeagent.code.dynamic.supervised import run_supervised
 from bluecodeagent.code.sandbox import Sandbox, SandboxLimits
 
-Outcome = Literal["vulnerable", "rejected", "not_exercised"]
-RESULT_MARK = "@@BC-RESULT@@"
+Outcome = Literal["vulnerable", "rejected", "not_exercised", "tampered"]
 PROBE_MODULES = ("paths", "commands", "sql", "eval", "markup", "redirect_ssrf", "regex", "resources",
                  "deserialize", "xml", "header")  # fmt: skip
 
@@ -40,6 +46,9 @@ class ProbeResult(BaseModel):
     params: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     duration_ms: float = 0.0
+    integrity: list[str] = Field(
+        default_factory=list, description="Tampering observed, or why a refutation was not trusted."
+    )
 
 
 class Probe:
@@ -51,89 +60,108 @@ class Probe:
     limits: ClassVar[SandboxLimits | None] = None
     inside: ClassVar[Callable[..., dict[str, Any]]]
 
-    def harness(self, function: str | None, params: list[str]) -> str:
-        """The Python source that runs inside the sandbox (it imports ``_bc_runtime`` and ``subject``)."""
-        probe_src = textwrap.dedent(inspect.getsource(type(self).inside))
-        probe_src = probe_src.replace("@staticmethod\n", "", 1)
-        return HARNESS.format(
-            function=json.dumps(function), params=json.dumps(params), probe_src=probe_src, name=json.dumps(self.name)
+    def worker(self) -> str:
+        """The worker's program: the runtime, this probe's ``inside`` and the integrity screen, as text."""
+        probe_src = textwrap.dedent(inspect.getsource(type(self).inside)).replace("@staticmethod\n", "", 1)
+        return WORKER.format(
+            runtime=json.dumps(runtime_source()), probe=json.dumps(probe_src), integrity=json.dumps(integrity_source())
         )
 
     def run(
         self, sandbox: Sandbox, source: str, function: str | None, params: list[str], cwe: str | None = None
     ) -> ProbeResult:
         """Run this probe against ``function`` of ``source`` in ``sandbox``."""
-        code = self.harness(function, params)
-        files = {"subject.py": source, "_bc_runtime.py": runtime_source()}
-        res = sandbox.run_python(code, files=files, limits=self.limits or DEFAULT_LIMITS)
-        base = {"probe": self.name, "cwe": cwe, "function": function, "params": params, "duration_ms": res.duration_ms}
-        for line in reversed(res.stdout.splitlines()):
-            if line.startswith(RESULT_MARK):
-                try:
-                    data = json.loads(line[len(RESULT_MARK) :])
-                    return ProbeResult(
-                        **base,
-                        outcome=data.get("outcome", "not_exercised"),
-                        evidence=str(data.get("evidence", ""))[:1000],
-                        why=str(data.get("why", ""))[:500],
-                        notes=[str(n)[:300] for n in data.get("notes", [])][:10],
-                    )
-                except (ValueError, TypeError):
-                    break
-        if res.timed_out:
-            why = "the harness ran past its wall-clock limit"
-        elif res.killed_by_signal:
-            why = f"the harness was killed by signal {res.killed_by_signal}"
-        else:
-            why = "the harness produced no result: " + ((res.stderr.strip().splitlines() or ["no output"])[-1])[:300]
-        return ProbeResult(**base, outcome="not_exercised", why=why)
+        lim = self.limits or DEFAULT_LIMITS
+        report = run_supervised(
+            sandbox,
+            self.worker(),
+            {"app.py": source},
+            {"function": function, "params": params},
+            lim,
+            readonly=frozenset({"app.py"}),
+        )
+        took = report.sandbox.duration_ms if report.sandbox else 0.0
+        base = {"probe": self.name, "cwe": cwe, "function": function, "params": params, "duration_ms": took}
+        if report.tamper:
+            return ProbeResult(
+                **base,
+                outcome="tampered",
+                evidence="the code under test tampered with the harness: " + "; ".join(report.tamper)[:900],
+                integrity=report.tamper[:10],
+            )
+        if report.result is None:
+            why = report.why or ("the worker ran past its time limit" if report.timed_out else "no result")
+            return ProbeResult(**base, outcome="not_exercised", why=why[:500])
+        data = report.result
+        outcome = data.get("outcome", "not_exercised")
+        if outcome not in ("vulnerable", "rejected", "not_exercised"):
+            outcome = "not_exercised"
+        result = ProbeResult(
+            **base,
+            outcome=outcome,
+            evidence=str(data.get("evidence", ""))[:1000],
+            why=str(data.get("why", ""))[:500],
+            notes=[str(n)[:300] for n in data.get("notes", [])][:10],
+            integrity=[str(n)[:300] for n in data.get("integrity", [])][:10],
+        )
+        return untrusted_refutation(result, source)
+
+
+def untrusted_refutation(result: ProbeResult, source: str) -> ProbeResult:
+    """A refutation stands only for a subject that neither senses nor tampers with the harness."""
+    if result.outcome != "rejected":
+        return result
+    signals = screened(source)
+    reasons = list(result.integrity) + [f"line {s['line']}: {s['what']}" for s in signals]
+    if not reasons:
+        return result
+    return result.model_copy(
+        update={
+            "outcome": "not_exercised",
+            "why": "the refusal is not trusted: the code "
+            + ("tampers with" if any(s["kind"] == "tamper" for s in signals) else "may sense")
+            + " the harness ("
+            + "; ".join(reasons[:3])[:400]
+            + ")",
+            "notes": [*result.notes, f"observed refusal, not trusted: {result.evidence[:200]}"][:10],
+            "integrity": reasons[:10],
+        }
+    )
+
+
+@cache
+def screened(source: str) -> tuple[dict[str, Any], ...]:
+    """The integrity screen's signals for ``source`` (cached: a file is probed once per CWE)."""
+    return tuple(screen(source))
 
 
 DEFAULT_LIMITS = SandboxLimits(wall_seconds=8.0, cpu_seconds=8, memory_mb=512, tmpfs_mb=64, file_size_mb=8)
 
-HARNESS = """\
-from __future__ import annotations
-import os, sys
-from typing import Any
-sys.path.insert(0, "/work")
-_real_out = os.fdopen(os.dup(1), "w")
-_null = os.open(os.devnull, os.O_WRONLY)
-os.dup2(_null, 1)
-sys.stdout = open(os.devnull, "w")
-import _bc_runtime as rt
-rt.OUT = _real_out
-
-{probe_src}
-
-def _main():
-    rt.setup_canaries()
-    try:
-        mod, notes = rt.load_subject("subject.py")
-    except SyntaxError as e:
-        return {{"outcome": "not_exercised", "why": "subject does not compile: %s" % e}}
-    fn = rt.find_function(mod, {function})
-    if fn is None:
-        return {{"outcome": "not_exercised", "why": "function %r not found or not callable" % {function},
-                "notes": notes}}
-    try:
-        res = inside(rt, fn, {params})
-    except BaseException as e:
-        res = {{"outcome": "not_exercised", "why": "probe failed: %s: %s" % (type(e).__name__, e)}}
-    res.setdefault("notes", [])
-    res["notes"] = list(res["notes"]) + notes
-    return res
-
-_res = _main()
-_real_out.write("\\n{mark}" + rt.json.dumps(_res, default=str) + "\\n")
-_real_out.flush()
-os._exit(0)
-""".replace("{mark}", RESULT_MARK)
+# The worker's program (read from standard input): nothing of the harness is a file in the sandbox,
+# and nothing is left in ``__main__`` but one function.
+WORKER = """\
+def _boot(runtime, probe, integrity):
+    import json, sys, types
+    fd, args = int(sys.argv[1]), json.loads(sys.argv[2])
+    sys.argv[:] = ["app.py"]
+    rt = types.ModuleType("_w")
+    rt.__dict__["__file__"] = "<bc-harness>"
+    exec(compile(runtime, "<bc-harness>", "exec"), rt.__dict__)
+    rt.start(fd, args, probe, integrity, rt)
+_boot({runtime}, {probe}, {integrity})
+"""
 
 
 @cache
 def runtime_source() -> str:
     """The text of the runtime module shipped into the sandbox."""
     return (Path(__file__).with_name("runtime.py")).read_text(encoding="utf-8")
+
+
+@cache
+def integrity_source() -> str:
+    """The text of the integrity screen, also shipped into the sandbox (it screens compiled strings)."""
+    return (Path(__file__).with_name("integrity.py")).read_text(encoding="utf-8")
 
 
 _PROBES: dict[str, Probe] = {}

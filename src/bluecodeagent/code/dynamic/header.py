@@ -26,4 +26,4 @@ class HeaderProbe(Probe):
                 return "rejected", "the line break was removed or encoded"
             return None, ""
 
-        return rt.exploit(fn, params, payloads, judge)
+        return rt.exploit(fn, params, payloads, judge, trust_stub_args=True)

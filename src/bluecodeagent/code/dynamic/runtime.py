@@ -1,10 +1,16 @@
-"""The harness runtime, shipped into the sandbox as ``_bc_runtime.py`` (stdlib only, Python >= 3.9).
+"""The harness runtime, run inside the sandbox's worker process (stdlib only, Python >= 3.9).
 
 It observes effects through an audit hook (files opened or removed, commands run, code compiled,
 pickles resolved, sockets), installs permissive stubs for third-party modules the sandbox lacks
 (with recording fakes for ``requests`` and ``flask``), loads the subject statement by statement
 with stubs for names it never defines, and calls functions with a per-call deadline.
-This module is never imported by the host process; it is read as text by the harness builder.
+
+It also guards itself (docs/threat-model.md): it is no file and no entry of ``sys.modules``; its
+report descriptor is watched by wrappers around every raw-descriptor call and by the audit hook
+(which cannot be removed); frames, code objects and classes of the harness handed to the subject,
+introspection hooks, and code the subject compiles at run time are screened; modules and builtins
+are snapshotted before the subject runs and compared after. Any of these ends the worker with a
+tamper message. This module is never imported by the host process; it is read as text.
 """
 
 from __future__ import annotations
@@ -25,6 +31,16 @@ from typing import Any
 
 EVENTS: list[tuple[str, tuple[str, ...]]] = []
 RECORDING = [False]
+HARNESS_FILE = "<bc-harness>"
+SUBJECT_FILE = "/work/app.py"
+SUBJECT_MODULE = "app"
+SUBJECT_FILES = (SUBJECT_FILE, "<string>")
+TAMPER_EXIT = 86
+REPORT_FD = [-1]
+PHASE = ["setup"]
+_GUARD = [False]
+_raw_write, _raw_exit, _raw_getframe = os.write, os._exit, sys._getframe
+SCREEN: list[Any] = [None]
 CANARY_DIR = "/tmp/bc_canary"
 CANARY_FILE = CANARY_DIR + "/secret.txt"
 CANARY_TEXT = "BC-CANARY-7f3a9d"
@@ -46,7 +62,108 @@ def _short(value: Any) -> str:
     return text[:2000]
 
 
+def send(msg: dict[str, Any]) -> None:
+    """One JSON line to the supervisor over the report descriptor (never through the subject's streams)."""
+    data = (json.dumps(msg, default=_short) + "\n").encode()
+    fd = REPORT_FD[0]
+    while data and fd >= 0:
+        n = _raw_write(fd, data)
+        data = data[n:]
+
+
+def tamper(what: str) -> None:
+    """Report tampering and end the worker at once (the subject cannot catch ``os._exit``)."""
+    try:
+        send({"type": "tamper", "what": what[:300]})
+    finally:
+        _raw_exit(TAMPER_EXIT)
+
+
+_FD_PATH = re.compile(r"^/proc/(self|thread-self|\d+)/(fd|fdinfo|mem|environ|cmdline|maps|task)|^/dev/fd(/|$)")
+_INTROSPECTION = {"sys._current_frames", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                  "sys.settrace", "sys.setprofile", "sys.addaudithook", "ctypes.dlopen", "ctypes.dlsym",
+                  "ctypes.addressof", "ctypes.cdata", "ctypes.string_at", "ctypes.wstring_at"}  # fmt: skip
+
+
+def _is_harness(obj: Any) -> bool:
+    code = getattr(obj, "f_code", None) or getattr(obj, "gi_code", None) or getattr(obj, "__code__", None)
+    if code is not None and getattr(code, "co_filename", None) == HARNESS_FILE:
+        return True
+    return isinstance(obj, type) and getattr(obj, "__module__", None) == "_w"
+
+
+def _caller(depth: int = 3) -> str:
+    """'subject', 'harness' or 'other': the nearest frame of either, from the frame that raised the event."""
+    try:
+        f = _raw_getframe(depth)
+    except ValueError:
+        return "other"
+    immediate = True
+    while f is not None:
+        name = f.f_code.co_filename
+        if name == HARNESS_FILE:
+            return "harness"
+        if name in SUBJECT_FILES:
+            return "subject" if immediate else "subject-via-library"
+        immediate = False
+        f = f.f_back
+    return "other"
+
+
+def _check(event: str, args: tuple[Any, ...]) -> None:
+    """Tamper checks for one audit event raised while the subject is loaded or called."""
+    if event == "open" and args:
+        path = args[0]
+        if isinstance(path, int) and path == REPORT_FD[0]:
+            tamper("opened the harness's report descriptor")
+        if isinstance(path, (str, bytes)) and _FD_PATH.search(os.fsdecode(path)) and _caller() != "harness":
+            tamper(f"opened process internals {os.fsdecode(path)[:80]!r}")
+    elif event in ("os.listdir", "os.scandir") and args and isinstance(args[0], (str, bytes)):
+        if _FD_PATH.search(os.fsdecode(args[0])) and _caller() != "harness":
+            tamper(f"listed process internals {os.fsdecode(args[0])[:80]!r}")
+    elif event == "sys._getframe" and args:
+        if _is_harness(args[0]) and _caller() == "subject":
+            tamper("took a frame of the harness (sys._getframe)")
+    elif event == "object.__getattr__" and len(args) > 1:
+        obj, name = args[0], args[1]
+        target = getattr(obj, "tb_frame", None) if name == "tb_frame" else obj
+        if _caller() == "subject" and _is_harness(target):
+            tamper(f"read .{name} of the harness")
+    elif event in ("object.__setattr__", "object.__delattr__") and args:
+        if _is_harness(args[0]) and _caller() != "harness":
+            tamper(f"changed {getattr(args[0], '__name__', '?')}.{args[1] if len(args) > 1 else '?'} of the harness")
+    elif event in _INTROSPECTION:
+        if _caller() in ("subject", "subject-via-library"):
+            tamper(f"used {event} (introspection that reaches the harness)")
+    elif event == "os.kill" and len(args) > 1:
+        pid = args[0]
+        if (pid in (0, -1, os.getppid(), os.getpid()) or (isinstance(pid, int) and pid < 0)) and _caller() != "harness":
+            tamper(f"sent signal {args[1]} to the harness (pid {pid})")
+    elif event == "subprocess.Popen":
+        try:
+            frame = _raw_getframe(2)
+            fds = frame.f_locals.get("pass_fds") or ()
+        except (ValueError, AttributeError):
+            fds = ()
+        if REPORT_FD[0] in tuple(fds):
+            tamper("handed the harness's report descriptor to a child process")
+    elif event == "compile" and args and isinstance(args[0], (str, bytes)) and SCREEN[0] is not None:  # noqa: SIM102
+        if _caller() in ("subject", "subject-via-library"):
+            # harness names are left out: the probes' own payloads carry marker names
+            bad = [x for x in SCREEN[0](args[0]) if x["kind"] == "tamper" and x.get("rule") != "harness-name"]
+            if bad:
+                tamper(f"compiled code that {bad[0]['what']}")
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if PHASE[0] != "setup" and not _GUARD[0]:
+        _GUARD[0] = True
+        try:
+            _check(event, args)
+        except Exception:
+            pass
+        finally:
+            _GUARD[0] = False
     if RECORDING[0] and event in _WATCHED:
         RECORDING[0] = False  # nothing below may re-enter
         try:
@@ -313,6 +430,7 @@ def _fake_flask() -> types.ModuleType:
 
 
 _FAKES = {"requests": _fake_requests, "flask": _fake_flask}
+STUBBED_MODULES: list[str] = []
 
 
 class _StubModule(types.ModuleType):
@@ -338,6 +456,8 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         mod = _FAKES[spec.name]() if spec.name in _FAKES else _StubModule(spec.name)
         mod.__path__ = []  # type: ignore[attr-defined]
         mod._bc_stub = True  # type: ignore[attr-defined]
+        if top not in STUBBED_MODULES and spec.name not in _FAKES:
+            STUBBED_MODULES.append(top)
         record("stub.module", top)
         return mod
 
@@ -371,14 +491,14 @@ def free_names(tree: ast.AST) -> set[str]:
     return {n for n in loaded - bound if not hasattr(builtins, n)}
 
 
-def load_subject(path: str = "subject.py") -> tuple[types.ModuleType, list[str]]:
+def load_subject(path: str = SUBJECT_FILE) -> tuple[types.ModuleType, list[str]]:
     """Execute the subject statement by statement (a failing statement does not stop the rest)."""
     with open(path, encoding="utf-8") as fh:
         source = fh.read()
     tree = ast.parse(source, filename=path)
-    mod = types.ModuleType("subject")
+    mod = types.ModuleType(SUBJECT_MODULE)
     mod.__file__ = os.path.abspath(path)
-    sys.modules["subject"] = mod
+    sys.modules[SUBJECT_MODULE] = mod
     stubs = sorted(free_names(tree))
     for name in stubs:
         setattr(mod, name, Stub(name))
@@ -386,10 +506,13 @@ def load_subject(path: str = "subject.py") -> tuple[types.ModuleType, list[str]]
     for stmt in tree.body:
         if isinstance(stmt, ast.If) and _is_main_guard(stmt):
             continue
-        code = compile(ast.Module(body=[stmt], type_ignores=[]), path, "exec")
+        code = compile(ast.Module(body=[stmt], type_ignores=[]), SUBJECT_FILE, "exec")
         try:
             with deadline(2.0):
                 exec(code, mod.__dict__)
+        except SystemExit as e:
+            problems.append(f"line {stmt.lineno}: SystemExit: {_short(e)[:200]}")
+            EXITS.append(f"line {stmt.lineno}: the code under test called exit at import")
         except BaseException as e:
             problems.append(f"line {stmt.lineno}: {type(e).__name__}: {_short(e)[:200]}")
     if stubs:
@@ -563,14 +686,36 @@ def deliberate_rejection(res: dict[str, Any]) -> bool:
     exc_type = res.get("exc_type")
     if exc_type is None:
         return False
+    exc = res.get("exc_obj")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return False  # the operating system refused (read-only, missing file), not the code
+    if stub_calls(res):
+        return False  # the code ran on stand-ins: whatever it raised proves nothing
     if exc_type in ("ValueError", "PermissionError", "AssertionError", "SystemExit", "HTTPAbort"):
         return True
-    exc = res.get("exc_obj")
-    if exc is not None and type(exc).__module__ == "subject":
+    if exc is not None and type(exc).__module__ == SUBJECT_MODULE:
         return True
     if exc_type in _MISSING_CONTEXT and exc_type not in ("OSError",):
         return False
     return bool(_REFUSAL.search(str(res.get("exc") or "")))
+
+
+def stub_calls(res: dict[str, Any]) -> list[str]:
+    """Stand-ins the call used (names of stubbed modules' functions or undefined helpers)."""
+    return [
+        args[0]
+        for name, args in res.get("events", ())
+        if name == "stub.call" and args and not args[0].startswith("app.")  # the fake Flask app's extras
+    ]
+
+
+def stub_reason(stubs: list[str]) -> str:
+    """Why a call on stand-ins is not evidence, naming the missing module when there is one."""
+    first = stubs[0]
+    top = first.split(".")[0]
+    if top in STUBBED_MODULES:
+        return f"reached {first}, a stub: module {top!r} is not installed in the sandbox"
+    return f"reached {first}, a stub for a name the code never defines"
 
 
 def as_text(value: Any, depth: int = 0) -> str:
@@ -604,16 +749,7 @@ def setup_canaries() -> None:
         fh.write("benign report\n")
 
 
-def emit(result: dict[str, Any]) -> None:
-    """Print the one JSON line the host reads."""
-    clean = {k: v for k, v in result.items() if k != "exc_obj"}
-    sys.stdout.write("\n@@BC-RESULT@@" + json.dumps(clean, default=_short) + "\n")
-    sys.stdout.flush()
-
-
 # -- the generic exploit loop ---------------------------------------------------------------------------
-
-OUT: Any = None
 
 
 def targets(fn: Any, wanted: list[str]) -> list[str]:
@@ -651,13 +787,16 @@ def exploit(
     seconds: float = 2.0,
     reset: Any = None,
     overrides: dict[str, Any] | None = None,
+    trust_stub_args: bool = False,
 ) -> dict[str, Any]:
     """Call ``fn`` benignly, then with each payload in each target parameter, and decide the outcome.
 
     ``judge(res, payload, param)`` returns ("vulnerable" | "rejected" | None, evidence); None lets the
     generic rules decide: a deliberate refusal (when the benign call worked) or a reached sink with no
     effect means rejected, anything else means not exercised. ``reached(events)`` says whether the
-    family's sink was hit.
+    family's sink was hit. A payload call that used stand-ins (stubs of missing modules or of names the
+    code never defines) is never evidence of a refusal, unless ``trust_stub_args``: the probe judges
+    only what the code built and handed to the stand-in (the SQL text, the markup returned).
     """
     benign = benign_args(fn)
     benign.update(overrides or {})
@@ -668,6 +807,7 @@ def exploit(
     benign_reached = bool(reached and reached(b["events"]))
     rejections: list[str] = []
     reasons: list[str] = []
+    blocked: list[str] = []  # payloads that ran on stand-ins or missing modules: never a refutation
     names = targets(fn, wanted)
     if not names:
         return {"outcome": "not_exercised", "why": "no parameter to put an exploit input in"}
@@ -681,6 +821,9 @@ def exploit(
             res = call(fn, args, seconds)
             outcome, evidence = judge(res, payload, name)
             shown = _short(payload)[:120]
+            stubs = stub_calls(res)
+            if outcome == "rejected" and stubs and not trust_stub_args:
+                outcome = None  # a refusal observed on stand-ins is no refusal
             if outcome == "vulnerable":
                 return {
                     "outcome": "vulnerable",
@@ -692,7 +835,11 @@ def exploit(
                 rejections.append(f"{name}={shown!r}: {evidence}")
                 continue
             hit = bool(reached and reached(res["events"]))
-            if deliberate_rejection(res) and (benign_ok or benign_reached):
+            if stubs and not trust_stub_args:
+                blocked.append(f"{name}: {stub_reason(stubs)}")
+            elif res["exc_type"] in ("ImportError", "ModuleNotFoundError"):
+                blocked.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
+            elif deliberate_rejection(res) and (benign_ok or benign_reached):
                 rejections.append(f"{name}={shown!r}: refused with {res['exc_type']}: {res['exc']}")
             elif hit:
                 rejections.append(f"{name}={shown!r}: the sink ran with the payload neutralised")
@@ -707,9 +854,9 @@ def exploit(
                 reasons.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
             else:
                 reasons.append(f"{name}: returned without reaching the sink")
-    if rejections and len(rejections) >= len(reasons):
+    if rejections and not blocked and len(rejections) >= len(reasons):
         return {"outcome": "rejected", "evidence": "; ".join(rejections[:3]), "why": "; ".join(reasons[:2])}
-    why = "; ".join(reasons[:3]) or "no payload exercised the sink"
+    why = "; ".join((blocked + reasons)[:3]) or "no payload exercised the sink"
     if not benign_ok:
         why += f" (the benign call also failed: {b['exc_type']}: {b['exc']})"
     return {"outcome": "not_exercised", "why": why[:500]}
@@ -794,3 +941,153 @@ def _install_sqlite_recorder() -> None:
 
 _install_sqlite_recorder()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+EXITS: list[str] = []
+
+
+# -- guards and the worker's entry point -----------------------------------------------------------------
+
+_FD_FIRST = ("write", "read", "pwrite", "pread", "writev", "readv", "dup", "fdopen", "close", "set_inheritable",
+             "set_blocking", "lseek", "ftruncate", "fsync", "fchmod", "fchown", "fstat", "ttyname", "isatty",
+             "get_inheritable", "get_blocking", "lockf", "posix_fallocate", "posix_fadvise", "fdatasync")  # fmt: skip
+
+
+def _guard(name: str, real: Any) -> Any:
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        fd = REPORT_FD[0]
+        if name == "closerange" and len(args) > 1 and args[0] <= fd < args[1]:
+            tamper("closed the harness's report descriptor (os.closerange)")
+        if name in ("dup2", "sendfile", "splice", "copy_file_range") and fd in args[:2]:
+            tamper(f"used the harness's report descriptor (os.{name})")
+        if args and args[0] == fd:
+            tamper(f"used the harness's report descriptor (os.{name})")
+        return real(*args, **kwargs)
+
+    guarded.__name__ = guarded.__qualname__ = name
+    return guarded
+
+
+def _install_fd_guards() -> None:
+    """Every raw-descriptor function of os/posix/fcntl refuses the report descriptor (and reports why)."""
+    import fcntl
+    import posix
+
+    names = (*_FD_FIRST, "closerange", "dup2", "sendfile", "splice", "copy_file_range")
+    for n in names:
+        real = getattr(os, n, None)
+        if real is None:
+            continue
+        g = _guard(n, real)
+        setattr(os, n, g)
+        if getattr(posix, n, None) is real:
+            setattr(posix, n, g)
+    fcntl.fcntl = _guard("fcntl", fcntl.fcntl)  # F_DUPFD copies a descriptor
+    fcntl.ioctl = _guard("ioctl", fcntl.ioctl)
+
+
+_SNAPSHOT_MODULES = ("os", "os.path", "posix", "posixpath", "subprocess", "shutil", "sqlite3", "json", "re",
+                     "pickle", "io", "socket", "signal", "pathlib", "html", "urllib.parse", "urllib.request",
+                     "xml.etree.ElementTree", "xml.dom.minidom", "xml.sax", "marshal", "tempfile", "glob",
+                     "hashlib", "hmac", "secrets", "base64", "ast", "inspect", "fcntl", "yaml", "lxml.etree",
+                     "defusedxml", "jinja2", "markupsafe", "requests", "flask", "werkzeug", "sqlalchemy")  # fmt: skip
+
+
+def snapshot() -> dict[str, Any]:
+    """Identities of loaded modules, their attributes and the builtins (to notice patching)."""
+    import builtins as _b
+
+    snap: dict[str, Any] = {"builtins": {k: id(v) for k, v in vars(_b).items()}}
+    for name in _SNAPSHOT_MODULES:
+        mod = sys.modules.get(name)
+        if mod is None or getattr(mod, "_bc_stub", False):
+            continue
+        snap[name] = (id(mod), {k: id(v) for k, v in list(vars(mod).items()) if not k.startswith("__")})
+    snap["sys.modules"] = id(sys.modules)
+    snap["sys.meta_path"] = [id(f) for f in sys.meta_path]
+    return snap
+
+
+def patched(before: dict[str, Any]) -> list[str]:
+    """What was replaced since ``before``: modules, module attributes, builtins."""
+    now = snapshot()
+    out: list[str] = []
+    if now["sys.modules"] != before["sys.modules"]:
+        out.append("replaced sys.modules")
+    for k, v in before["builtins"].items():
+        if now["builtins"].get(k, v) != v and not k.startswith("_"):
+            out.append(f"replaced builtins.{k}")
+    for name, entry in before.items():
+        if name in ("builtins", "sys.modules", "sys.meta_path"):
+            continue
+        mid, attrs = entry
+        cur = now.get(name)
+        if cur is None:
+            if name in sys.modules and not getattr(sys.modules[name], "_bc_stub", False):
+                out.append(f"replaced the module {name} in sys.modules")
+            continue
+        if cur[0] != mid:
+            out.append(f"replaced the module {name} in sys.modules")
+            continue
+        for k, ident in attrs.items():
+            if cur[1].get(k, ident) != ident:
+                out.append(f"patched {name}.{k}")
+    return out[:5]
+
+
+def run_probe(inside: Any, function: str | None, params: list[str]) -> dict[str, Any]:
+    """Load the subject, find the function, run the probe; guards active from the first subject statement."""
+    setup_canaries()
+    before = snapshot()
+    PHASE[0] = "load"
+    try:
+        mod, notes = load_subject(SUBJECT_FILE)
+    except SyntaxError as e:
+        return {"outcome": "not_exercised", "why": f"subject does not compile: {e}"}
+    finally:
+        PHASE[0] = "setup"
+    changed = patched(before)
+    if changed:
+        tamper("the code under test patched loaded modules at import: " + "; ".join(changed))
+    fn = find_function(mod, function)
+    if fn is None:
+        return {"outcome": "not_exercised", "why": f"function {function!r} not found or not callable", "notes": notes}
+    before = snapshot()
+    PHASE[0] = "call"
+    try:
+        res = inside(_RT, fn, params)
+    except BaseException as e:  # the subject may raise anything, SystemExit included
+        res = {"outcome": "not_exercised", "why": f"probe failed: {type(e).__name__}: {_short(e)[:200]}"}
+    finally:
+        PHASE[0] = "setup"
+    changed = patched(before)
+    if changed and res.get("outcome") != "vulnerable":
+        tamper("the code under test patched loaded modules while it was called: " + "; ".join(changed))
+    res = {k: v for k, v in res.items() if k != "exc_obj"}
+    res["notes"] = list(res.get("notes", [])) + notes
+    res["integrity"] = list(EXITS)
+    return res
+
+
+_RT: Any = None
+
+
+def start(fd: int, args: dict[str, Any], probe_src: str, integrity_src: str, rt: Any) -> None:
+    """The worker's entry point: guards first, then the probe; one result message, then exit."""
+    global _RT
+    _RT = rt
+    REPORT_FD[0] = fd
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    ns: dict[str, Any] = {"__name__": "_w"}
+    exec(compile(integrity_src, HARNESS_FILE, "exec"), ns)
+    SCREEN[0] = ns["screen"]
+    pns: dict[str, Any] = {"__name__": "_w"}
+    exec(compile(probe_src, HARNESS_FILE, "exec"), pns)
+    _install_fd_guards()
+    try:
+        res = run_probe(pns["inside"], args.get("function"), list(args.get("params") or []))
+    except BaseException as e:
+        res = {"outcome": "not_exercised", "why": f"harness error: {type(e).__name__}: {_short(e)[:200]}"}
+    send({"type": "result", "result": res})
+    _raw_exit(0)

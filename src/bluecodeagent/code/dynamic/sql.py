@@ -39,4 +39,4 @@ class SqlProbe(Probe):
                 return "rejected", "the query kept the input out of the SQL text"
             return None, ""
 
-        return rt.exploit(fn, params, payloads, judge, reached=lambda ev: bool(queries(ev)))
+        return rt.exploit(fn, params, payloads, judge, reached=lambda ev: bool(queries(ev)), trust_stub_args=True)
