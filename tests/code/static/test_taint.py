@@ -118,3 +118,14 @@ def test_helpers_of_the_same_file_follow_their_summary():
     assert tainted(passing)
     recursive = "def r(v):\n    return r(v)\ndef f(x):\n    sink(r(x))"
     assert tainted(recursive)
+
+
+def test_prefix_only_regex_match_is_not_a_guard():
+    partial = "import re\ndef f(x):\n    if not re.match(r'[a-z]+', x):\n        raise ValueError\n    sink(x)"
+    assert tainted(partial)
+    anchored = "import re\ndef f(x):\n    if not re.match(r'[a-z]+$', x):\n        raise ValueError\n    sink(x)"
+    assert not tainted(anchored)
+    compiled = (
+        "import re\nNAME = re.compile(r'^[a-z]+')\ndef f(x):\n    if not NAME.match(x):\n        return\n    sink(x)"
+    )
+    assert tainted(compiled)

@@ -194,6 +194,9 @@ KIND_SANITIZERS: dict[str, frozenset[str]] = {
         {"ldap.filter.escape_filter_chars", "escape_filter_chars", "ldap3.utils.conv.escape_filter_chars"}
     ),
 }
+# Conversions that clean text for every sink but keep a number as large as the attacker wants.
+NUMERIC_CONVERSIONS = frozenset({"int", "float", "abs", "round", "decimal.Decimal"})
+KIND_SANITIZERS = {**KIND_SANITIZERS, "size": frozenset({"min", "len", "math.log", "math.log2"})}
 NEWLINE_STRIP = frozenset({"\n", "\r", "\r\n"})
 
 # Statements after which control never reaches the following code of the block.
@@ -563,11 +566,11 @@ class FunctionContext:
                     name = self.call_name(n)
                     if name in ("re.match", "re.fullmatch", "regex.match", "regex.fullmatch") and len(n.args) >= 2:
                         b = base_name(n.args[1])
-                        if b:
+                        if b and (name.endswith("fullmatch") or self._anchored(n.args[0])):
                             guarded.add(b)
                     elif isinstance(n.func, ast.Attribute) and n.func.attr in ("match", "fullmatch") and n.args:
                         b = base_name(n.args[0])
-                        if b:
+                        if b and (n.func.attr == "fullmatch" or self._anchored(n.func.value)):
                             guarded.add(b)
                     elif isinstance(n.func, ast.Attribute) and n.func.attr in VALIDATING_PREDICATES:
                         b = base_name(n.func.value)
@@ -585,6 +588,21 @@ class FunctionContext:
                             guarded.add(b)
                             changed = True
         return guarded
+
+    def _anchored(self, pattern: ast.AST) -> bool:
+        """Does a ``match`` pattern reach the end of the text (``$``/``\\Z``)? A pattern that only
+        matches a prefix lets ``"abc; rm -rf /"`` through ``re.match(r"[a-z]+", x)``. Unknown
+        patterns get the benefit of the doubt."""
+        node: ast.AST | None = pattern
+        if isinstance(node, ast.Name):
+            defs = [d.value for d in self.defs.get(node.id, []) if d.value is not None]
+            node = defs[-1] if defs else self.module.constants.get(node.id)
+        if isinstance(node, ast.Call) and (dotted(node.func) or "").endswith("compile") and node.args:
+            node = node.args[0]
+        text = const_str(node) if node is not None else None
+        if text is None:
+            return True
+        return text.rstrip().endswith(("$", "\\Z", "$)", "\\Z)"))
 
     def _refers_to_params(self, node: ast.AST) -> bool:
         return any(n in self.params for n in names_in(node))
@@ -659,7 +677,9 @@ class FunctionContext:
             return True
         name = self.call_name(node)
         short = name.rsplit(".", 1)[-1]
-        if name in UNIVERSAL_SANITIZERS or name in KIND_SANITIZERS.get(kind, ()):
+        if (name in UNIVERSAL_SANITIZERS and not (kind == "size" and name in NUMERIC_CONVERSIONS)) or name in (
+            KIND_SANITIZERS.get(kind, ())
+        ):
             return False
         if kind in ("html", "xml") and short in ("escape", "quoteattr", "clean"):
             return False
