@@ -45,3 +45,14 @@ def test_outcome_applies_only_to_its_function_and_cwe() -> None:
 def test_knowledge_hook_moves_confidence() -> None:
     j = judge([f("a", "CWE-78", 0.45)], knowledge=[KnowledgeSignal(cwe="CWE-78", confidence_delta=-0.2)])
     assert j.findings == [] and j.judged[0].confidence == 0.25
+
+
+def test_a_refuted_finding_is_never_a_confident_safe_for_the_hybrid_engine() -> None:
+    from bluecodeagent.code.llm.engine import CodeLLMOptions, offline_confident
+    from bluecodeagent.verdict import Decision, Evidence, Task, Verdict
+
+    opts = CodeLLMOptions(engine="hybrid")
+    quiet = Verdict(task=Task.VULNERABILITY, label="safe", score=0.05, decision=Decision.ALLOW)
+    assert offline_confident(quiet, opts)  # control: a low score with nothing refuted stands alone
+    refuted = quiet.model_copy(update={"evidence": Evidence(signals={"refuted": 1.0})})
+    assert not offline_confident(refuted, opts)

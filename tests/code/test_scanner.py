@@ -75,3 +75,41 @@ def test_unsupported_explicit_file(tmp_path: Path) -> None:
     p.write_text("puts 1")
     (r,) = scan_paths([p], dynamic=False)
     assert r.error and "unsupported language" in r.error
+
+
+# -- a verdict only for what was analysed ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "expect"),
+    [
+        ("def broken(:\n    return 1\n", "does not parse as Python 3"),
+        ('print "hello"\n', "Python 2"),
+        ("def f():\n  if True:\n      return 1\n    return 2\n", "does not parse"),
+    ],
+)
+def test_unparseable_code_is_not_analysed_not_safe(code: str, expect: str) -> None:
+    from bluecodeagent.verdict import Decision, Status
+
+    v = scan_code(code, dynamic=False)
+    if v.findings:  # a repaired parse found something: reported, with a note that the code was repaired
+        assert any("repaired parse" in n for n in v.evidence.notes)
+        return
+    assert v.status == Status.NOT_ANALYSED, v
+    assert expect in (v.status_reason or "")
+    assert v.decision == Decision.WARN
+    assert v.summary()["status"] == "not_analysed"
+
+
+def test_parseable_code_is_analysed() -> None:
+    from bluecodeagent.verdict import Status
+
+    v = scan_code(SAFE, dynamic=False)
+    assert v.status == Status.ANALYSED and v.status_reason is None and v.label == "safe"
+
+
+def test_python2_with_sinks_is_never_silently_safe() -> None:
+    from bluecodeagent.verdict import Status
+
+    v = scan_code('import os, cPickle\nname = raw_input()\nos.system("ls " + name)\nprint "done"\n', dynamic=False)
+    assert v.label == "vulnerable" or v.status == Status.NOT_ANALYSED, v

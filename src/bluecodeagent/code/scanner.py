@@ -26,7 +26,7 @@ from bluecodeagent.errors import InputError, SandboxUnavailable
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.llm.backend import LLMError
 from bluecodeagent.subject import decode_bytes, validate_text
-from bluecodeagent.verdict import Decision, Evidence, Finding, Task, Verdict
+from bluecodeagent.verdict import Decision, Evidence, Finding, Status, Task, Verdict
 
 if TYPE_CHECKING:
     from bluecodeagent.code.llm.engine import LLMRoute
@@ -65,6 +65,23 @@ def runnable_source(code: str) -> str:
 
         tree = parse(code)
         return ast.unparse(tree) if tree is not None else code
+
+
+def unparsed_reason(code: str, language: str) -> str | None:
+    """Why ``code`` cannot be analysed as written (None when it parses): a syntax error, Python 2."""
+    if language.lower() not in ("python", "py", "python3"):
+        return None
+    try:
+        compile(code, "<subject>", "exec", dont_inherit=True, flags=ast.PyCF_ONLY_AST)
+        return None
+    except (SyntaxError, ValueError) as e:
+        where = f" at line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
+        msg = e.msg if isinstance(e, SyntaxError) else str(e)
+        py2 = isinstance(e, SyntaxError) and (
+            "Missing parentheses" in msg or "print" in (e.text or "") or "except " in (e.text or "")
+        )
+        hint = " (Python 2 code?)" if py2 else ""
+        return f"does not parse as Python 3{where}: {msg}{hint}"
 
 
 def run_probes(
@@ -137,7 +154,17 @@ def scan_code(
     j = judge(static, results, signals)
     confirmed = any(f.confirmed for f in j.findings)
     label = "vulnerable" if j.findings else "safe"
-    if not j.findings:
+    unparsed = unparsed_reason(code, language)
+    status, status_reason = Status.ANALYSED, None
+    if unparsed and not j.findings:
+        # nothing found in code that could not be read as written is no evidence of safety
+        status, status_reason = Status.NOT_ANALYSED, unparsed
+        notes.append(f"not analysed: {unparsed}")
+    elif unparsed:
+        notes.append(f"analysed from a repaired parse: {unparsed}")
+    if status == Status.NOT_ANALYSED:
+        decision = Decision.WARN
+    elif not j.findings:
         decision = Decision.ALLOW
     elif confirmed or any(f.severity == "high" for f in j.findings):
         decision = Decision.BLOCK
@@ -154,6 +181,7 @@ def scan_code(
             "static_max": max((f.confidence for f in static), default=0.0),
             "confirmed": float(sum(f.confirmed for f in j.findings)),
             "refuted": float(sum(r.outcome == "rejected" for r in results.values())),
+            "tampered": float(sum(r.outcome == "tampered" for r in results.values())),
         },
     )
     return Verdict(
@@ -166,6 +194,8 @@ def scan_code(
         evidence=evidence,
         latency_ms=(time.perf_counter() - start) * 1000,
         id=id,
+        status=status,
+        status_reason=status_reason,
     )
 
 

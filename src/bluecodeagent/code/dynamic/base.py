@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from bluecodeagent.code.dynamic.integrity import screen
+from bluecodeagent.code.dynamic.integrity import screen, summary
 from bluecodeagent.code.dynamic.supervised import run_supervised
 from bluecodeagent.code.sandbox import Sandbox, SandboxLimits
 
@@ -108,22 +108,33 @@ class Probe:
 
 
 def untrusted_refutation(result: ProbeResult, source: str) -> ProbeResult:
-    """A refutation stands only for a subject that neither senses nor tampers with the harness."""
+    """A refutation stands only for a subject that neither senses nor tampers with the harness.
+
+    Tampering constructs in the source turn the refusal into ``tampered`` (a finding of its own);
+    sensing, or leaving at import, into ``not_exercised`` with the reason.
+    """
     if result.outcome != "rejected":
         return result
     signals = screened(source)
     reasons = list(result.integrity) + [f"line {s['line']}: {s['what']}" for s in signals]
     if not reasons:
         return result
+    observed = f"observed refusal, not trusted: {result.evidence[:200]}"
+    if any(s["kind"] == "tamper" for s in signals):
+        return result.model_copy(
+            update={
+                "outcome": "tampered",
+                "evidence": "the source reaches for the harness: " + summary(list(signals), "tamper"),
+                "why": "static",
+                "notes": [*result.notes, observed][:10],
+                "integrity": reasons[:10],
+            }
+        )
     return result.model_copy(
         update={
             "outcome": "not_exercised",
-            "why": "the refusal is not trusted: the code "
-            + ("tampers with" if any(s["kind"] == "tamper" for s in signals) else "may sense")
-            + " the harness ("
-            + "; ".join(reasons[:3])[:400]
-            + ")",
-            "notes": [*result.notes, f"observed refusal, not trusted: {result.evidence[:200]}"][:10],
+            "why": "the refusal is not trusted: the code may sense the sandbox (" + "; ".join(reasons[:3])[:400] + ")",
+            "notes": [*result.notes, observed][:10],
             "integrity": reasons[:10],
         }
     )

@@ -80,4 +80,4 @@ class RedirectProbe(Probe):
             for k, v in benign.items():
                 if isinstance(v, str) and v.startswith("https://app.bc.test"):
                     overrides[k] = v.replace("app.bc.test", allowed)
-        return rt.exploit(fn, list(params) + extra, payloads, judge, overrides=overrides)
+        return rt.exploit(fn, list(params) + extra, payloads, judge, overrides=overrides, network=True)

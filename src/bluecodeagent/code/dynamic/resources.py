@@ -63,4 +63,4 @@ class ResourceProbe(Probe):
                 return "vulnerable", "processed a 2 MB input with no length limit"
             return None, ""
 
-        return rt.exploit(fn, params, payloads, judge, seconds=5.0)
+        return rt.exploit(fn, params, payloads, judge, seconds=5.0, network=True)

@@ -50,7 +50,8 @@ _WATCHED = {
     "open", "os.system", "subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "exec", "compile",
     "pickle.find_class", "socket.connect", "socket.getaddrinfo", "urllib.Request", "os.remove", "os.rename",
     "os.listdir", "os.scandir", "shutil.rmtree", "shutil.copyfile", "os.chmod", "os.mkdir", "os.rmdir",
-    "os.truncate", "os.link", "os.symlink", "shutil.move", "shutil.copytree",
+    "os.truncate", "os.link", "os.symlink", "shutil.move", "shutil.copytree", "socket.gethostname",
+    "socket.gethostbyname", "socket.gethostbyaddr", "socket.bind",
 }  # fmt: skip
 
 
@@ -700,6 +701,15 @@ def deliberate_rejection(res: dict[str, Any]) -> bool:
     return bool(_REFUSAL.search(str(res.get("exc") or "")))
 
 
+_SENSING_EVENTS = ("socket.connect", "socket.getaddrinfo", "socket.gethostname", "socket.gethostbyname",
+                   "socket.gethostbyaddr", "socket.bind", "urllib.Request")  # fmt: skip
+
+
+def sensing_events(events: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Network and host-name look-ups among ``events`` (answers that differ inside the sandbox)."""
+    return [f"{n}({', '.join(a)[:60]})" for n, a in events if n in _SENSING_EVENTS]
+
+
 def stub_calls(res: dict[str, Any]) -> list[str]:
     """Stand-ins the call used (names of stubbed modules' functions or undefined helpers)."""
     return [
@@ -788,6 +798,7 @@ def exploit(
     reset: Any = None,
     overrides: dict[str, Any] | None = None,
     trust_stub_args: bool = False,
+    network: bool = False,
 ) -> dict[str, Any]:
     """Call ``fn`` benignly, then with each payload in each target parameter, and decide the outcome.
 
@@ -797,12 +808,16 @@ def exploit(
     family's sink was hit. A payload call that used stand-ins (stubs of missing modules or of names the
     code never defines) is never evidence of a refusal, unless ``trust_stub_args``: the probe judges
     only what the code built and handed to the stand-in (the SQL text, the markup returned).
+    Code that looks at the network or the host's name while it is called (the sandbox has neither)
+    may behave differently outside: its refusals are not trusted, unless ``network`` (the probe
+    itself judges network use).
     """
     benign = benign_args(fn)
     benign.update(overrides or {})
     if reset:
         reset()
     b = call(fn, dict(benign), seconds)
+    sensed: list[str] = [] if network else sensing_events(b["events"])
     benign_ok = b["returned"]
     benign_reached = bool(reached and reached(b["events"]))
     rejections: list[str] = []
@@ -819,6 +834,8 @@ def exploit(
             args = dict(benign)
             args[name] = inject(benign.get(name), payload)
             res = call(fn, args, seconds)
+            if not network:
+                sensed += sensing_events(res["events"])
             outcome, evidence = judge(res, payload, name)
             shown = _short(payload)[:120]
             stubs = stub_calls(res)
@@ -854,6 +871,13 @@ def exploit(
                 reasons.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
             else:
                 reasons.append(f"{name}: returned without reaching the sink")
+    if rejections and sensed:
+        return {
+            "outcome": "not_exercised",
+            "why": "the refusal is not trusted: the code looked at the environment while it was called "
+            f"({sensed[0]}; the sandbox has no network, so it may act differently outside)",
+            "notes": ["observed refusal, not trusted: " + "; ".join(rejections[:2])[:300]],
+        }
     if rejections and not blocked and len(rejections) >= len(reasons):
         return {"outcome": "rejected", "evidence": "; ".join(rejections[:3]), "why": "; ".join(reasons[:2])}
     why = "; ".join((blocked + reasons)[:3]) or "no payload exercised the sink"

@@ -68,9 +68,15 @@ class LLMRoute:
 
 
 def offline_confident(v: Verdict, opts: CodeLLMOptions) -> bool:
-    """Whether the offline verdict stands without asking the model."""
+    """Whether the offline verdict stands without asking the model.
+
+    A finding that dynamic testing refuted is never a confident "safe": the refusal was observed in
+    code the scanner does not control, so the model is asked (a refusal can be staged).
+    """
     if any(f.confirmed for f in v.findings):
         return True
+    if v.evidence.signals.get("refuted", 0.0) > 0:
+        return False
     return v.score < opts.uncertain_low or v.score >= opts.uncertain_high
 
 
