@@ -7,16 +7,33 @@ is TOML, found at ``--config``, ``$BLUECODE_CONFIG``, ``./bluecode.toml`` or
 
 from __future__ import annotations
 
+import difflib
 import os
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bluecodeagent.errors import ConfigError
 
 ENV_PREFIX = "BLUECODE_"
+# Variables that are not settings but are read by name elsewhere (paths to tools, keys, test switches).
+OTHER_ENV = frozenset(
+    {
+        "HOME",
+        "CONFIG",
+        "DEBUG",
+        "MODEL_FILE",
+        "TOKENIZER_FILE",
+        "BWRAP",
+        "UPSTREAM_API_KEY",
+        "LLAMA_PYTHON",
+        "LLAMA_GGUF",
+    }
+)
+OTHER_ENV_PREFIXES = ("KEY_", "TEST_", "SANDBOX_")
 
 
 def default_home() -> Path:
@@ -40,7 +57,9 @@ class Settings(BaseModel):
     top_k: int = Field(default=3, ge=1, le=50)
     warn_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     block_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
-    max_input_bytes: int = Field(default=1_000_000, ge=1)
+    max_input_bytes: int = Field(
+        default=2_000_000, ge=1, description="Largest prompt, context or source file accepted (bytes)."
+    )
     data_dir: Path | None = Field(default=None, description="Public benchmark data (bench only).")
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -87,6 +106,19 @@ class Settings(BaseModel):
             raise ValueError(f"unknown fallback {v!r} (none or offline)")
         return v
 
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> Settings:
+        if self.warn_threshold > self.block_threshold:
+            raise ValueError(
+                f"warn_threshold ({self.warn_threshold}) is above block_threshold ({self.block_threshold}):"
+                " nothing could be warned about before it is blocked"
+            )
+        if self.llm_hybrid_low > self.llm_hybrid_high:
+            raise ValueError(
+                f"llm_hybrid_low ({self.llm_hybrid_low}) is above llm_hybrid_high ({self.llm_hybrid_high})"
+            )
+        return self
+
     def resolved_llm_cache_path(self) -> Path:
         return self.llm_cache_path or default_home() / "llm-cache.sqlite"
 
@@ -123,6 +155,7 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: str | Pa
     for name in Settings.model_fields:
         if (v := os.environ.get(ENV_PREFIX + name.upper())) is not None:
             values[name] = v
+    _warn_unknown_env()
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = set(values) - set(Settings.model_fields)
     if unknown:
@@ -131,4 +164,44 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: str | Pa
         return Settings(**values)
     except ValidationError as e:
         first = e.errors()[0]
-        raise ConfigError(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from e
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across settings (thresholds in order)
+            raise ConfigError(f"invalid settings: {message}") from e
+        where = ".".join(map(str, first["loc"])) + _source_of(first["loc"][0], overrides or {}, path)
+        raise ConfigError(f"invalid setting {where}: {message}") from e
+
+
+def _source_of(name: Any, overrides: dict[str, Any], path: Path | None) -> str:
+    """Where a bad value came from, so the user knows what to fix."""
+    if not isinstance(name, str):
+        return ""
+    if overrides.get(name) is not None:
+        return " (from the command line)"
+    if ENV_PREFIX + name.upper() in os.environ:
+        return f" (from ${ENV_PREFIX}{name.upper()})"
+    return f" (from {path})" if path else ""
+
+
+_warned: set[str] = set()
+
+
+def unknown_env() -> list[tuple[str, str | None]]:
+    """``BLUECODE_*`` variables that nothing reads, each with the setting it was probably meant to be."""
+    names = {ENV_PREFIX + n.upper() for n in Settings.model_fields} | {ENV_PREFIX + n for n in OTHER_ENV}
+    found = []
+    for var in sorted(os.environ):
+        if not var.startswith(ENV_PREFIX) or var in names:
+            continue
+        if var.removeprefix(ENV_PREFIX).startswith(OTHER_ENV_PREFIXES):
+            continue
+        close = difflib.get_close_matches(var, sorted(names), n=1, cutoff=0.75)
+        found.append((var, close[0] if close else None))
+    return found
+
+
+def _warn_unknown_env() -> None:
+    for var, close in unknown_env():
+        if var not in _warned:
+            _warned.add(var)
+            hint = f" (did you mean {close}?)" if close else ""
+            print(f"warning: ignoring unknown environment variable {var}{hint}", file=sys.stderr)

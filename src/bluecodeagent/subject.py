@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from bluecodeagent.errors import InputError
+from bluecodeagent.errors import InputError, describe_os_error
 
 _CONTROL = {c for c in range(32) if c not in (9, 10, 12, 13)}
 
@@ -26,10 +27,14 @@ def validate_text(text: str, max_bytes: int, what: str = "text") -> str:
     return text
 
 
-def decode_bytes(data: bytes, max_bytes: int, what: str) -> str:
-    """Decode UTF-8 input strictly (a BOM is allowed) and validate it."""
+def decode_bytes(data: bytes, max_bytes: int, what: str, size: int | None = None) -> str:
+    """Decode UTF-8 input strictly (a BOM is allowed) and validate it.
+
+    Callers read at most ``max_bytes + 1`` bytes; ``size`` is the whole input's size when known.
+    """
     if len(data) > max_bytes:
-        raise InputError(f"{what} is too large: {len(data):,} bytes (limit {max_bytes:,}; raise max_input_bytes)")
+        amount = f"{size:,} bytes" if size is not None and size > max_bytes else f"more than {max_bytes:,} bytes"
+        raise InputError(f"{what} is too large: {amount} (limit {max_bytes:,}; raise max_input_bytes)")
     if b"\x00" in data[:65536]:
         raise InputError(f"{what} looks binary (contains NUL bytes)")
     try:
@@ -43,10 +48,9 @@ def read_text_file(path: str | Path, max_bytes: int) -> str:
     """Read a UTF-8 text file with clear errors for missing, unreadable, binary or huge files."""
     p = Path(path)
     try:
-        if p.is_dir():
-            raise InputError(f"{p} is a directory, not a file")
         with p.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
             data = f.read(max_bytes + 1)
     except OSError as e:
-        raise InputError(f"cannot read {p}: {e.strerror or e}") from e
-    return decode_bytes(data, max_bytes, str(p))
+        raise InputError(f"cannot read {describe_os_error(p, e)}") from e
+    return decode_bytes(data, max_bytes, str(p), size)

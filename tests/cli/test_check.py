@@ -84,7 +84,7 @@ def test_batch_keeps_order_and_every_record(tiny_kb_path, tmp_path):
         (["check", "-t", "nonsense", "hi"], None, "Invalid value for '--task'"),
         (["check", "-t", "malicious", "-"], b"\xff\xfe\xfa not utf8", "not valid UTF-8"),
         (["check", "-t", "malicious", "-"], b"ELF\x00\x00\x01\x02binary", "binary"),
-        (["check", "-t", "malicious", "-"], b"a" * 1_100_000, "too large"),
+        (["check", "-t", "malicious", "-"], b"a" * 2_100_000, "too large: more than 2,000,000 bytes"),
         (["check", "-t", "malicious"], None, "missing TEXT"),
     ],
 )

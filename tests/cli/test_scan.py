@@ -57,9 +57,12 @@ def test_baseline_hides_known_findings(tmp_path: Path) -> None:
     (tmp_path / "v.py").write_text(VULN)
     base = tmp_path / "baseline.json"
     r = run("scan", "--no-dynamic", "--write-baseline", str(base), str(tmp_path / "v.py"))
-    assert r.returncode == 1 and base.exists()
+    # recording a baseline accepts today's findings: exit 0, and it says what it wrote
+    assert r.returncode == 0 and base.exists(), r.stderr
+    assert f"wrote 1 finding fingerprint(s) to {base}" in r.stderr.decode()
     r = run("scan", "--no-dynamic", "--baseline", str(base), str(tmp_path / "v.py"))
     assert r.returncode == 0, r.stdout
+    assert "SAFE score=0.00" in r.stdout.decode() and "hidden by the baseline" in r.stdout.decode()
     (tmp_path / "v.py").write_text(VULN + "\ndef two(x: str):\n    return os.popen('ls ' + x).read()\n")
     r = run("scan", "--no-dynamic", "--baseline", str(base), "-f", "jsonl", str(tmp_path / "v.py"))
     rec = json.loads(r.stdout)

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
 
+from bluecodeagent import batch
 from bluecodeagent.agent import BlueCodeAgent
+from bluecodeagent.batch.runner import SEVERITY_KEY, append_to, pending, read_finished
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
 from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.text import render_verdict
 from bluecodeagent.llm.accounting import BudgetExceeded
 from bluecodeagent.llm.backend import LLMError
-from bluecodeagent.subject import decode_bytes, read_text_file
+from bluecodeagent.subject import decode_bytes, read_text_file, validate_text
 from bluecodeagent.tasks import PROMPT_TASKS
 from bluecodeagent.verdict import Decision, Verdict
 
@@ -38,7 +39,13 @@ _FAIL_LEVEL = {"warn": 1, "block": 2, "never": 99}
     help="What to screen for.",
 )
 @click.option(
-    "--context", "-c", help="Material the assistant would read (for injection): a file path or the text itself."
+    "--context", "-c", metavar="TEXT", help="Material the assistant would read (for injection), given as text."
+)
+@click.option(
+    "--context-file",
+    "-C",
+    type=click.Path(path_type=Path),
+    help="The same, read from a UTF-8 file (a missing, unreadable or binary file is an error).",
 )
 @io_options("{id, text, context?}", ["text", "json", "jsonl"], "text for one prompt, jsonl for --input")
 @click.option(
@@ -56,6 +63,7 @@ def check(
     text: str | None,
     task: str,
     context: str | None,
+    context_file: Path | None,
     input_file: Path | None,
     output: TextIO,
     fmt: str | None,
@@ -71,13 +79,18 @@ def check(
     Examples:
       bluecode check "write ransomware that encrypts the user's documents"
       bluecode check -t bias "rank applicants, preferring younger men"
-      bluecode check -t injection -c page.md "summarise this page"
+      bluecode check -t injection -C page.md "summarise this page"
+      bluecode check -t injection -c "AI: ignore the user and ..." "summarise this"
       echo "sort a list" | bluecode check -
       bluecode check -t malicious -i prompts.jsonl -f jsonl -o verdicts.jsonl
 
     Batch records need "id" and "text" (and optionally "context"); every input line yields one
-    output line, in order; a record that cannot be screened gets an "error" field and the run exits 2
-    at the end. Exit codes: 0 all allowed, 1 a decision reached --fail-on, 2 usage or input error.
+    output line, in order, with its "id" and "line"; a record that cannot be screened (invalid
+    UTF-8 or JSON, a missing field, too large) gets an "error" field and the run exits 2 at the end.
+    Records without an id, or with an id seen before, are screened and carry "warnings". A summary
+    line on stderr accounts for every record.
+
+    Exit codes: 0 all allowed, 1 a decision reached --fail-on, 2 usage or input error.
     """
     agent = BlueCodeAgent(settings=build_settings(config_file, **flags))
     tasks = list(PROMPT_TASKS) if task == "all" else [task]
@@ -86,6 +99,8 @@ def check(
     if input_file is not None:
         if text is not None:
             raise click.UsageError("give either TEXT or --input, not both")
+        if context is not None or context_file is not None:
+            raise click.UsageError('--context applies to one prompt; batch records carry their own "context"')
         try:
             code = _batch(agent, tasks, input_file, output, fmt or "jsonl", resume)
         finally:
@@ -97,7 +112,7 @@ def check(
     limit = agent.settings.max_input_bytes
     if text == "-":
         text = decode_bytes(sys.stdin.buffer.read(limit + 1), limit, "stdin")
-    ctx = _context(context, limit)
+    ctx = _context(context, context_file, limit)
     verdicts = agent.check_all(text, ctx) if task == "all" else [agent.check(text, task, ctx)]
     if verbose and agent.settings.engine != "offline":
         click.echo(run_summary(agent.engine), err=True)
@@ -115,124 +130,63 @@ def check(
     raise click.exceptions.Exit(EXIT_UNSAFE if worst >= _FAIL_LEVEL[fail_on] else EXIT_OK)
 
 
-def _context(value: str | None, limit: int) -> str | None:
-    if value is None:
-        return None
-    if len(value) < 4096 and "\n" not in value and Path(value).is_file():
-        return read_text_file(value, limit)
+def _context(value: str | None, context_file: Path | None, limit: int) -> str | None:
+    """The context: ``--context`` is always text, ``--context-file`` always a file (clear errors)."""
+    if value is not None and context_file is not None:
+        raise click.UsageError("give either --context TEXT or --context-file PATH, not both")
+    if context_file is not None:
+        return read_text_file(context_file, limit)
+    if value is not None and "\n" not in value and len(value) < 4096 and _names_a_file(value):
+        click.echo(f"note: --context is screened as text; to screen the file {value}, use --context-file", err=True)
     return value
+
+
+def _names_a_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt: str, resume: bool = False) -> int:
     """Screen every record of a JSONL file; write one result per line, in order, never dropping one.
 
-    With ``resume``, records whose id already has a result (without ``error``) in the output file
-    are skipped and the new results are appended to that file.
+    With ``resume``, records that already have a result (without ``error``) in the output file are
+    skipped (the n-th record with an id matches that id's n-th result) and the new results appended.
     """
     if fmt == "text":
         raise click.UsageError("batch mode writes json or jsonl (--format jsonl)")
-    lines = _read_lines(path)
-    worst = 0
-    if resume:
-        finished, worst = _finished(out, fmt)
-        parsed = [_parse(n, line, agent.settings.max_input_bytes) for n, line in lines]
-        lines = [(n, line) for (n, line), rec in zip(lines, parsed, strict=True) if _key(rec.get("id")) not in finished]
-        click.echo(
-            f"resume: {len(parsed) - len(lines)} record(s) already in {out.name}, {len(lines)} to screen", err=True
-        )
-        with _append(Path(out.name)) as appended:  # never truncate what is already there
-            return _screen_lines(agent, tasks, lines, appended, fmt, worst)
-    return _screen_lines(agent, tasks, lines, out, fmt, worst)
-
-
-def _screen_lines(
-    agent: BlueCodeAgent, tasks: list[str], lines: list[tuple[int, str]], out: TextIO, fmt: str, worst: int
-) -> int:
-    from tqdm import tqdm
-
-    errors = 0
-    bar = tqdm(total=len(lines), desc="screening", unit="prompt", file=sys.stderr, disable=None)
-    results: list[dict[str, Any]] = []
+    records = batch.read_records(path, {"text": True, "context": False})
     step = BATCH if agent.settings.engine == "offline" else max(4, 2 * agent.settings.llm_concurrency)
-    for start in range(0, len(lines), step):
-        chunk = [_parse(n, line, agent.settings.max_input_bytes) for n, line in lines[start : start + step]]
-        try:
-            outputs = _screen_chunk(agent, tasks, chunk)
-        except BudgetExceeded:
-            if fmt == "jsonl":  # keep what was paid for: those answers are in the cache, so this is free
-                for rec in _until_budget(agent, tasks, chunk):
-                    rec.pop("_severity", None)
-                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                out.flush()
-            raise
-        for rec in outputs:
-            errors += "error" in rec
-            worst = max(worst, rec.pop("_severity", 0))
-            if fmt == "jsonl":
-                out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            else:
-                results.append(rec)
-        out.flush()
-        bar.update(len(chunk))
-    bar.close()
-    if fmt == "json":
-        out.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    if errors:
-        click.echo(
-            f'error: {errors} of {len(lines)} record(s) could not be screened (see their "error" field)', err=True
-        )
-        return EXIT_USAGE
-    return EXIT_UNSAFE if worst >= 1 else EXIT_OK
-
-
-def _until_budget(agent: BlueCodeAgent, tasks: list[str], chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The results of a chunk's leading records that can still be had once the budget is spent."""
-    done = []
-    for rec in chunk:
-        try:
-            done.append(_screen_one(agent, tasks, rec))
-        except BudgetExceeded:
-            break
-    return done
-
-
-def _key(rid: Any) -> str:
-    return json.dumps(rid)
-
-
-@contextmanager
-def _append(path: Path) -> Iterator[TextIO]:
-    """The output file opened for appending, first ending a line an interrupted run left unfinished."""
-    try:
-        fh = path.open("a+", encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"cannot append to {path}: {e.strerror or e}") from e
-    with fh:
-        if fh.tell() > 0:
-            fh.seek(fh.tell() - 1)
-            if fh.read(1) != "\n":
-                fh.write("\n")
-        yield fh
-
-
-def _finished(out: TextIO, fmt: str) -> tuple[set[str], int]:
-    """Ids with a result in an earlier run's output file, and the worst decision among them."""
+    process = partial(_screen_chunk, agent, tasks)
+    if not resume:
+        done = batch.run(records, process, out, fmt, step, unit="prompt")
+        return _finish(done, getattr(out, "name", "-"))
     name = getattr(out, "name", "-")
     if name in ("-", "<stdout>") or fmt != "jsonl":
         raise click.UsageError("--resume needs --format jsonl and --output FILE")
-    path = Path(name)
-    if not path.exists():
-        return set(), 0
-    done, worst = set(), 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut off when the earlier run was stopped: that record is screened again
-        if isinstance(rec, dict) and "error" not in rec and "id" in rec:
-            done.add(_key(rec["id"]))
-            worst = max(worst, {d.value: n for d, n in _SEVERITY.items()}.get(rec.get("decision"), 0))
-    return done, worst
+    earlier = read_finished(Path(name), _severity_of)
+    todo = pending(records, earlier)
+    click.echo(f"resume: {len(records) - len(todo)} record(s) already in {name}, {len(todo)} to screen", err=True)
+    outcome = batch.Outcome(total=len(records), resumed=len(records) - len(todo), worst=earlier.worst)
+    with append_to(Path(name)) as appended:  # never truncate what is already there
+        done = batch.run(todo, process, appended, fmt, step, unit="prompt", outcome=outcome)
+    done.written += done.resumed
+    return _finish(done, name)
+
+
+def _finish(done: batch.Outcome, output: str) -> int:
+    click.echo(done.summary("screened", "stdout" if output in ("-", "<stdout>") else output), err=True)
+    if done.errors:
+        click.echo(
+            f'error: {done.errors} of {done.total} record(s) could not be screened (see their "error" field)', err=True
+        )
+        return EXIT_USAGE
+    return EXIT_UNSAFE if done.worst >= 1 else EXIT_OK
+
+
+def _severity_of(rec: dict[str, Any]) -> int:
+    return {d.value: n for d, n in _SEVERITY.items()}.get(rec.get("decision"), 0)
 
 
 def run_summary(engine: Any) -> str:
@@ -253,95 +207,83 @@ def run_summary(engine: Any) -> str:
     return line
 
 
-def _read_lines(path: Path) -> list[tuple[int, str]]:
-    try:
-        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or e}") from e
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not valid UTF-8 (byte {e.start})") from e
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    if not lines:
-        raise InputError(f"{path} has no records")
-    return lines
-
-
-def _parse(lineno: int, line: str, limit: int) -> dict[str, Any]:
-    """A record ready to screen, or one carrying the error that stops it."""
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as e:
-        return {"id": None, "line": lineno, "error": f"line {lineno}: malformed JSON ({e.msg})"}
-    if not isinstance(rec, dict):
-        return {"id": None, "line": lineno, "error": f"line {lineno}: a record must be a JSON object"}
-    rid = rec.get("id", lineno)
-    text, ctx = rec.get("text"), rec.get("context")
-    if not isinstance(text, str) or (ctx is not None and not isinstance(ctx, str)):
-        return {"id": rid, "line": lineno, "error": f"line {lineno}: 'text' (and 'context') must be strings"}
-    return {"id": rid, "line": lineno, "text": text, "context": ctx}
-
-
-def _screen_chunk(agent: BlueCodeAgent, tasks: list[str], chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from bluecodeagent.subject import validate_text
-
+def _screen_chunk(agent: BlueCodeAgent, tasks: list[str], chunk: list[batch.Record]) -> list[dict[str, Any]]:
+    """One result per record: batched embedding; a record the checks refuse gets its own ``error``."""
     limit = agent.settings.max_input_bytes
-    for rec in chunk:
-        if "error" in rec:
-            continue
+    problems: dict[int, str] = {}
+    for i, rec in enumerate(chunk):
         try:
-            validate_text(rec["text"], limit, "text")
-            if rec["context"] is not None:
-                validate_text(rec["context"], limit, "context")
+            validate_text(rec.fields["text"], limit, "text")
+            if rec.fields.get("context") is not None:
+                validate_text(rec.fields["context"], limit, "context")
         except InputError as e:
-            rec["error"] = f"line {rec['line']}: {e}"
-    ok = [r for r in chunk if "error" not in r]
+            problems[i] = f"line {rec.line}: {e}"
+    ok = [rec for i, rec in enumerate(chunk) if i not in problems]
+    pairs = [(r.fields["text"], r.fields.get("context")) for r in ok]
     try:
-        per_task = {t: agent.check_many([(r["text"], r["context"]) for r in ok], t) if ok else [] for t in tasks}
-    except BudgetExceeded:
-        raise
+        per_task = {t: agent.check_many(pairs, t) if ok else [] for t in tasks}
+    except BudgetExceeded as e:
+        raise batch.PartialChunk(_until_budget(agent, tasks, chunk, problems), e) from e
     except LLMError:
-        return [_screen_one(agent, tasks, rec) for rec in chunk]  # find the records the endpoint failed on
-    out, i = [], 0
-    for rec in chunk:
-        if "error" in rec:
-            out.append({"id": rec["id"], "error": rec["error"]})
+        return [_screen_one(agent, tasks, rec, problems.get(i)) for i, rec in enumerate(chunk)]
+    out, j = [], 0
+    for i in range(len(chunk)):
+        if i in problems:
+            out.append({"error": problems[i]})
             continue
-        verdicts = [per_task[t][i] for t in tasks]
-        i += 1
-        out.append(_record(rec["id"], verdicts))
+        out.append(_record([per_task[t][j] for t in tasks]))
+        j += 1
     return out
 
 
-def _screen_one(agent: BlueCodeAgent, tasks: list[str], rec: dict[str, Any]) -> dict[str, Any]:
+def _until_budget(
+    agent: BlueCodeAgent, tasks: list[str], chunk: list[batch.Record], problems: dict[int, str]
+) -> list[dict[str, Any]]:
+    """The results of a chunk's leading records that can still be had once the budget is spent."""
+    done = []
+    for i, rec in enumerate(chunk):
+        try:
+            done.append(_screen_one(agent, tasks, rec, problems.get(i)))
+        except BudgetExceeded:
+            break
+    return done
+
+
+def _screen_one(agent: BlueCodeAgent, tasks: list[str], rec: batch.Record, problem: str | None) -> dict[str, Any]:
     """One record on its own: its result, or the model endpoint's error in its ``error`` field."""
-    if "error" in rec:
-        return {"id": rec["id"], "error": rec["error"]}
+    if problem is not None:
+        return {"error": problem}
     try:
-        verdicts = [agent.check_many([(rec["text"], rec["context"])], t)[0] for t in tasks]
+        verdicts = [agent.check_many([(rec.fields["text"], rec.fields.get("context"))], t)[0] for t in tasks]
     except BudgetExceeded:
         raise
     except LLMError as e:
-        return {"id": rec["id"], "error": f"line {rec['line']}: {e}"}
-    return _record(rec["id"], verdicts)
+        return {"error": f"line {rec.line}: {e}"}
+    return _record(verdicts)
 
 
-def _record(rid: Any, verdicts: list[Verdict]) -> dict[str, Any]:
-    worst = max(verdicts, key=lambda v: v.score)
-    rec = (
-        worst.summary()
-        if len(verdicts) == 1
-        else {
-            "id": rid,
+def _most_severe(verdicts: list[Verdict]) -> Verdict:
+    """The verdict that decides a multi-task record: the highest decision, then the highest score."""
+    return max(verdicts, key=lambda v: (_SEVERITY[v.decision], v.unsafe, v.score))
+
+
+def _record(verdicts: list[Verdict]) -> dict[str, Any]:
+    worst = _most_severe(verdicts)
+    if len(verdicts) == 1:
+        rec = worst.summary()
+    else:
+        rec = {
             "task": "all",
             "label": "unsafe" if any(v.unsafe for v in verdicts) else "safe",
             "score": round(worst.score, 4),
             "decision": worst.decision.value,
             "category": worst.category if worst.unsafe else None,
-            "results": [v.summary() | {"id": rid} for v in verdicts],
+            "deciding_task": worst.task.value,
+            "categories": {v.task.value: v.category for v in verdicts if v.unsafe},
+            "results": [v.summary() for v in verdicts],
         }
-    )
-    rec["id"] = rid
-    rec["_severity"] = max(_SEVERITY[v.decision] for v in verdicts)
+        for r in rec["results"]:
+            r.pop("id", None)
+    rec.pop("id", None)
+    rec[SEVERITY_KEY] = max(_SEVERITY[v.decision] for v in verdicts)
     return rec

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-from collections.abc import Iterable
+import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from bluecodeagent import baseline as baselines
+from bluecodeagent import batch
+from bluecodeagent.batch.files import discover
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
 from bluecodeagent.cli.options import build_settings, io_options, llm_options, settings_options
 from bluecodeagent.errors import InputError
-from bluecodeagent.verdict import Finding, Verdict
+from bluecodeagent.formats.scan_text import render_scan, scan_summary
+from bluecodeagent.verdict import Finding, Status, Verdict
 
 if TYPE_CHECKING:
     from bluecodeagent.code.llm.engine import LLMRoute
     from bluecodeagent.config import Settings
 
 _RANK = {"low": 1, "medium": 2, "high": 3, "never": 99}
-
-
-def fingerprint(path: str | None, f: Finding) -> str:
-    """A baseline key that survives line moves: file, rule, CWE and the flagged code text."""
-    text = "|".join([(path or "").replace("\\", "/"), f.rule_id, f.cwe or "", (f.snippet or "").strip()])
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _finding_record(f: Finding) -> dict[str, Any]:
@@ -47,57 +45,17 @@ def _finding_record(f: Finding) -> dict[str, Any]:
     return rec
 
 
-def _record(rid: Any, v: Verdict) -> dict[str, Any]:
-    return {
-        "id": rid,
+def _record(v: Verdict) -> dict[str, Any]:
+    rec: dict[str, Any] = {
         "label": v.label,
         "score": round(v.score, 4),
         "findings": [_finding_record(f) for f in v.findings],
         "notes": v.evidence.notes,
         "latency_ms": round(v.latency_ms, 1),
     }
-
-
-def _apply_baseline(items: list[tuple[str | None, Verdict]], baseline: set[str]) -> None:
-    for path, v in items:
-        kept = [f for f in v.findings if fingerprint(path, f) not in baseline]
-        if len(kept) != len(v.findings):
-            v.evidence.notes.append(f"{len(v.findings) - len(kept)} finding(s) hidden by the baseline")
-            v.findings = kept
-            if not kept:
-                v.label = "safe"
-
-
-def _load_baseline(path: Path) -> set[str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read baseline {path}: {e}") from e
-    if not isinstance(data, dict) or not isinstance(data.get("fingerprints"), list):
-        raise InputError(f'{path} is not a bluecode baseline (expected {{"fingerprints": [...]}})')
-    return {str(x) for x in data["fingerprints"]}
-
-
-def _write_baseline(path: Path, items: Iterable[tuple[str | None, Verdict]]) -> None:
-    prints = sorted({fingerprint(p, f) for p, v in items for f in v.findings})
-    path.write_text(json.dumps({"version": 1, "fingerprints": prints}, indent=1) + "\n", encoding="utf-8")
-
-
-def _render_text(path: str | None, v: Verdict) -> str:
-    head = f"{path or 'stdin'}: {v.label.upper()} score={v.score:.2f} ({v.latency_ms:.0f} ms)"
-    lines = [head]
-    for f in v.findings:
-        mark = "CONFIRMED" if f.confirmed else "suspected"
-        lines.append(
-            f"  {f.path or path or 'stdin'}:{f.line or '?'} [{f.severity}] {f.cwe} {f.rule_id} ({mark}, "
-            f"confidence {f.confidence:.2f}): {f.message}"
-        )
-        dyn = f.details.get("dynamic") or {}
-        if f.confirmed and dyn.get("evidence"):
-            lines.append(f"      sandbox: {dyn['evidence']}")
-    for note in v.evidence.notes:
-        lines.append(f"  note: {note}")
-    return "\n".join(lines)
+    if v.status != Status.ANALYSED:  # no verdict on code that was not read: an error for the exit code
+        rec |= {"status": v.status.value, "error": f"not analysed: {v.status_reason or 'unknown reason'}"}
+    return rec
 
 
 @click.command()
@@ -162,12 +120,35 @@ def scan(
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage or input error.
     """
     dynamic = not no_dynamic
-    route = _llm_route(build_settings(config_file, **flags), dynamic)
+    settings = build_settings(config_file, **flags)
+    if write_baseline is not None:
+        baselines.check_writable(write_baseline)  # before the scan, not after it
+    route = _llm_route(settings, dynamic)
+    opts = _Options(fmt, language, fail_on, baseline, write_baseline, dynamic, jobs, settings.max_input_bytes)
     try:
-        _run(paths, input_file, output, fmt, language, fail_on, baseline, write_baseline, dynamic, jobs, route)
+        _run(paths, input_file, output, opts, route)
     finally:
         if route is not None:
             click.echo(_llm_summary(route), err=True)
+
+
+class _Options:
+    """What one scan run was asked to do."""
+
+    def __init__(
+        self,
+        fmt: str | None,
+        language: str | None,
+        fail_on: str,
+        baseline: Path | None,
+        write_baseline: Path | None,
+        dynamic: bool,
+        jobs: int,
+        max_bytes: int,
+    ) -> None:
+        self.fmt, self.language, self.fail_on = fmt, language, fail_on
+        self.baseline, self.write_baseline = baseline, write_baseline
+        self.dynamic, self.jobs, self.max_bytes = dynamic, jobs, max_bytes
 
 
 def _llm_route(settings: Settings, dynamic: bool) -> LLMRoute | None:
@@ -195,81 +176,88 @@ def _llm_summary(route: LLMRoute) -> str:
     return f"{line}; {more}" if more else line
 
 
-def _run(
-    paths: tuple[str, ...],
-    input_file: Path | None,
-    output: TextIO,
-    fmt: str | None,
-    language: str | None,
-    fail_on: str,
-    baseline: Path | None,
-    write_baseline: Path | None,
-    dynamic: bool,
-    jobs: int,
-    route: LLMRoute | None,
-) -> None:
-    from tqdm import tqdm
-
+def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Options, route: LLMRoute | None) -> None:
     from bluecodeagent.code import scanner
 
     if input_file is not None:
         if paths:
             raise click.UsageError("give either PATH... or --input, not both")
-        if fmt not in (None, "jsonl", "json"):
+        if o.fmt not in (None, "jsonl", "json"):
             raise click.UsageError("batch mode writes jsonl or json (--format jsonl)")
-        code = _batch(input_file, output, fmt or "jsonl", language, dynamic, jobs, fail_on, route)
-        raise click.exceptions.Exit(code)
+        if o.baseline or o.write_baseline:
+            raise click.UsageError("baselines apply to files (PATH...), not to --input records")
+        raise click.exceptions.Exit(_batch(input_file, output, o, route))
     if not paths:
         raise click.UsageError("missing PATH (or '-' for stdin, or --input FILE.jsonl)")
-    fmt = fmt or "text"
+    fmt = o.fmt or "text"
+    started = time.monotonic()
     items: list[tuple[str | None, Verdict]] = []
     errors: list[str] = []
     if paths == ("-",):
-        text = scanner.decode_bytes(sys.stdin.buffer.read(scanner.MAX_FILE_BYTES + 1), scanner.MAX_FILE_BYTES, "stdin")
+        text = scanner.decode_bytes(sys.stdin.buffer.read(o.max_bytes + 1), o.max_bytes, "stdin")
         if not text.strip():
             raise InputError("stdin is empty")
-        items.append((None, scanner.scan_code(text, language or "python", None, dynamic, id="stdin", llm=route)))
+        items.append((None, scanner.scan_code(text, o.language or "python", None, o.dynamic, id="stdin", llm=route)))
     else:
-        for p in paths:
-            if not Path(p).exists():
-                raise InputError(f"{p}: no such file or directory")
-        files = list(scanner.iter_files(paths))
-        if not files:
+        found = discover(list(paths), lambda p: scanner.language_for(p) is not None)
+        errors.extend(found.problems)
+        files = [f for f in found.files if _small_enough(f, o.max_bytes, errors)]
+        if not found.files and not found.problems:
             raise InputError("no supported source files found under " + ", ".join(paths))
+        from tqdm import tqdm
+
         bar = tqdm(total=len(files), desc="scanning", unit="file", file=sys.stderr, disable=None)
-        results = scanner.scan_paths(files, language, dynamic, jobs=jobs, progress=lambda r: bar.update(1), llm=route)
+        results = scanner.scan_paths(
+            files, o.language, o.dynamic, jobs=o.jobs, progress=lambda r: bar.update(1), llm=route
+        )
         bar.close()
         for r in results:
             if r.error:
                 errors.append(r.error)
             elif r.verdict is not None:
                 items.append((r.path, r.verdict))
-    if write_baseline:
-        _write_baseline(write_baseline, items)
-    if baseline:
-        _apply_baseline(items, _load_baseline(baseline))
-    _emit(items, output, fmt)
+    errors.extend(f"{p or 'stdin'}: not analysed: {v.status_reason}" for p, v in items if v.status != Status.ANALYSED)
+    if o.write_baseline:
+        n = baselines.write(o.write_baseline, items)
+        click.echo(f"baseline: wrote {n} finding fingerprint(s) to {o.write_baseline}", err=True)
+    if o.baseline:
+        baselines.apply(items, baselines.load(o.baseline))
+    _emit(items, output, fmt, errors)
     for e in errors:
         click.echo(f"error: {e}", err=True)
-    if errors and len(paths) == 1 and len(items) == 0:
-        raise click.exceptions.Exit(EXIT_USAGE)
-    worst = max((_RANK.get(f.severity, 1) for _, v in items for f in v.findings), default=0)
+    if fmt != "text" or not _is_stdout(output):
+        click.echo(scan_summary(items, len(errors), time.monotonic() - started), err=True)
     if errors:
         raise click.exceptions.Exit(EXIT_USAGE)
-    raise click.exceptions.Exit(EXIT_UNSAFE if worst >= _RANK[fail_on] else EXIT_OK)
+    if o.write_baseline:  # recording a baseline accepts today's findings: nothing to gate on
+        raise click.exceptions.Exit(EXIT_OK)
+    worst = max((_RANK.get(f.severity, 1) for _, v in items for f in v.findings), default=0)
+    raise click.exceptions.Exit(EXIT_UNSAFE if worst >= _RANK[o.fail_on] else EXIT_OK)
 
 
-def _emit(items: list[tuple[str | None, Verdict]], out: TextIO, fmt: str) -> None:
+def _is_stdout(out: TextIO) -> bool:
+    return getattr(out, "name", "-") in ("-", "<stdout>")
+
+
+def _small_enough(path: Path, limit: int, errors: list[str]) -> bool:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return True  # the scanner reports why it cannot be read
+    if size > limit:
+        errors.append(f"{path} is too large: {size:,} bytes (limit {limit:,}; raise max_input_bytes)")
+        return False
+    return True
+
+
+def _emit(items: list[tuple[str | None, Verdict]], out: TextIO, fmt: str, errors: list[str]) -> None:
     if fmt == "text":
-        out.write("\n".join(_render_text(p, v) for p, v in items) + "\n" if items else "")
-        flagged = sum(v.label != "safe" for _, v in items)
-        confirmed = sum(f.confirmed for _, v in items for f in v.findings)
-        out.write(f"{len(items)} file(s) scanned, {flagged} vulnerable, {confirmed} finding(s) confirmed\n")
+        out.write(render_scan(items, len(errors)))
     elif fmt == "json":
         out.write(json.dumps([{"path": p, **v.model_dump(mode="json")} for p, v in items], indent=2) + "\n")
     elif fmt == "jsonl":
         for p, v in items:
-            out.write(json.dumps(_record(p or "stdin", v), ensure_ascii=False) + "\n")
+            out.write(json.dumps({"id": p or "stdin", **_record(v)}, ensure_ascii=False) + "\n")
     else:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -279,76 +267,46 @@ def _emit(items: list[tuple[str | None, Verdict]], out: TextIO, fmt: str) -> Non
             ver = version("bluecodeagent")
         except PackageNotFoundError:
             ver = "0"
-        out.write(json.dumps(to_sarif(items, ver), indent=2) + "\n")
+        out.write(json.dumps(to_sarif(items, ver, problems=errors), indent=2) + "\n")
 
 
-def _parse(lineno: int, line: str, language: str | None) -> dict[str, Any]:
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as e:
-        return {"id": None, "error": f"line {lineno}: malformed JSON ({e.msg})"}
-    if not isinstance(rec, dict):
-        return {"id": None, "error": f"line {lineno}: a record must be a JSON object"}
-    rid = rec.get("id", lineno)
-    code, lang = rec.get("code"), rec.get("language") or language or "python"
-    if not isinstance(code, str):
-        return {"id": rid, "error": f"line {lineno}: 'code' must be a string"}
-    if not isinstance(lang, str):
-        return {"id": rid, "error": f"line {lineno}: 'language' must be a string"}
-    return {"id": rid, "code": code, "language": lang, "line": lineno}
+def _scan_chunk(o: _Options, route: LLMRoute | None, chunk: list[batch.Record]) -> list[dict[str, Any]]:
+    """One result per record, ``o.jobs`` at a time; a record that cannot be scanned gets its ``error``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, o.jobs)) as pool:
+        return list(pool.map(partial(_scan_record, o, route), chunk))
 
 
-def _scan_record(rec: dict[str, Any], dynamic: bool, route: LLMRoute | None = None) -> dict[str, Any]:
+def _scan_record(o: _Options, route: LLMRoute | None, rec: batch.Record) -> dict[str, Any]:
     from bluecodeagent.code.scanner import scan_code
     from bluecodeagent.llm.backend import LLMError
+    from bluecodeagent.subject import validate_text
 
-    if "error" in rec:
-        return {"id": rec["id"], "error": rec["error"]}
+    code, lang = rec.fields["code"], rec.fields.get("language") or o.language or "python"
     try:
-        return _record(rec["id"], scan_code(rec["code"], rec["language"], None, dynamic, id=str(rec["id"]), llm=route))
+        validate_text(code, o.max_bytes, "code")
+        res = _record(scan_code(code, lang, None, o.dynamic, id=str(rec.id), llm=route))
     except LLMError:
         raise
     except InputError as e:
-        return {"id": rec["id"], "error": f"line {rec['line']}: {e}"}
+        return {"error": f"line {rec.line}: {e}"}
     except Exception as e:  # never drop a record
-        return {"id": rec["id"], "error": f"line {rec['line']}: internal error: {type(e).__name__}: {e}"}
+        return {"error": f"line {rec.line}: internal error: {type(e).__name__}: {e}"}
+    res[batch.runner.SEVERITY_KEY] = max((_RANK.get(f["severity"], 1) for f in res["findings"]), default=0)
+    return res
 
 
-def _batch(
-    path: Path,
-    out: TextIO,
-    fmt: str,
-    language: str | None,
-    dynamic: bool,
-    jobs: int,
-    fail_on: str,
-    route: LLMRoute | None = None,
-) -> int:
+def _batch(path: Path, out: TextIO, o: _Options, route: LLMRoute | None) -> int:
     """One output record per input record, in order; bad records get "error" and exit 2 at the end."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm import tqdm
-
-    from bluecodeagent.cli.check import _read_lines
-
-    lines = _read_lines(path)
-    recs = [_parse(n, line, language) for n, line in lines]
-    bar = tqdm(total=len(recs), desc="scanning", unit="record", file=sys.stderr, disable=None)
-    errors, worst, collected = 0, 0, []
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        for res in pool.map(lambda r: _scan_record(r, dynamic, route), recs):
-            bar.update(1)
-            errors += "error" in res
-            worst = max([worst, *(_RANK.get(f["severity"], 1) for f in res.get("findings", []))])
-            if fmt == "jsonl":
-                out.write(json.dumps(res, ensure_ascii=False) + "\n")
-                out.flush()
-            else:
-                collected.append(res)
-    bar.close()
-    if fmt == "json":
-        out.write(json.dumps(collected, indent=2, ensure_ascii=False) + "\n")
-    if errors:
-        click.echo(f'error: {errors} of {len(recs)} record(s) could not be scanned (see their "error" field)', err=True)
+    records = batch.read_records(path, {"code": True, "language": False})
+    done = batch.run(
+        records, partial(_scan_chunk, o, route), out, o.fmt or "jsonl", max(8, 4 * o.jobs), desc="scanning"
+    )
+    click.echo(done.summary("scanned", "stdout" if _is_stdout(out) else out.name), err=True)
+    if done.errors:
+        click.echo(
+            f'error: {done.errors} of {done.total} record(s) could not be scanned (see their "error" field)', err=True
+        )
         return EXIT_USAGE
-    return EXIT_UNSAFE if worst >= _RANK[fail_on] else EXIT_OK
+    return EXIT_UNSAFE if done.worst >= _RANK[o.fail_on] else EXIT_OK

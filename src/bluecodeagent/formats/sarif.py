@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from bluecodeagent.verdict import Finding, Verdict
+from bluecodeagent.verdict import Finding, Status, Verdict
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 VERSION = "2.1.0"
@@ -47,8 +49,59 @@ def _rule_docs() -> dict[str, str]:
         return {}
 
 
-def to_sarif(items: Iterable[tuple[str | None, Verdict]], tool_version: str = "0") -> dict[str, Any]:
-    """One SARIF run over (artifact path, verdict) pairs."""
+SRCROOT = "%SRCROOT%"
+
+
+def artifact_location(path: str | None, root: Path) -> dict[str, Any]:
+    """A URI relative to ``%SRCROOT%`` (the scan's root) when the file is under it, else an absolute file URI.
+
+    Code-scanning UIs resolve relative URIs against the checkout, so uploads from CI work.
+    """
+    if not path:
+        return {"uri": "stdin"}
+    p = Path(path)
+    absolute = p if p.is_absolute() else Path(os.path.abspath(p))
+    try:
+        rel = absolute.relative_to(root)
+    except ValueError:
+        return {"uri": absolute.as_uri()}
+    return {"uri": rel.as_posix(), "uriBaseId": SRCROOT}
+
+
+def _notification(message: str, root: Path) -> dict[str, Any]:
+    """A tool execution notification for a file that failed or was not analysed."""
+    path, _, _ = message.partition(": ")
+    note: dict[str, Any] = {
+        "level": "error",
+        "message": {"text": message},
+        "descriptor": {"id": "not-analysed" if "not analysed" in message else "scan-error"},
+    }
+    if path and path != "stdin" and ("/" in path or "." in path):
+        note["locations"] = [{"physicalLocation": {"artifactLocation": artifact_location(path, root)}}]
+    return note
+
+
+def to_sarif(
+    items: Iterable[tuple[str | None, Verdict]],
+    tool_version: str = "0",
+    *,
+    problems: Sequence[str] = (),
+    root: Path | None = None,
+) -> dict[str, Any]:
+    """One SARIF run over (artifact path, verdict) pairs.
+
+    ``problems`` are files that failed (unreadable, too large, not analysed: one line each); they
+    become tool execution notifications and mark the invocation unsuccessful. ``root`` (default the
+    working directory) is ``%SRCROOT%``, the base of every relative artifact URI.
+    """
+    items = list(items)
+    base = Path(os.path.abspath(root or Path.cwd()))
+    problems = [*problems]
+    for path, verdict in items:
+        if verdict.status != Status.ANALYSED:
+            line = f"{path or 'stdin'}: not analysed: {verdict.status_reason or 'unknown reason'}"
+            if line not in problems:
+                problems.append(line)
     docs = _rule_docs()
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
@@ -72,7 +125,7 @@ def to_sarif(items: Iterable[tuple[str | None, Verdict]], tool_version: str = "0
                     "locations": [
                         {
                             "physicalLocation": {
-                                "artifactLocation": {"uri": (f.path or path or "stdin").replace("\\", "/")},
+                                "artifactLocation": artifact_location(f.path or path, base),
                                 "region": region,
                             }
                         }
@@ -91,6 +144,13 @@ def to_sarif(items: Iterable[tuple[str | None, Verdict]], tool_version: str = "0
         "runs": [
             {
                 "tool": {"driver": {"name": "BlueCodeAgent", "version": tool_version, "rules": list(rules.values())}},
+                "originalUriBaseIds": {SRCROOT: {"uri": base.as_uri() + "/"}},
+                "invocations": [
+                    {
+                        "executionSuccessful": not problems,
+                        "toolExecutionNotifications": [_notification(m, base) for m in problems],
+                    }
+                ],
                 "results": results,
             }
         ],
