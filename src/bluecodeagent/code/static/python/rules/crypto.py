@@ -187,9 +187,67 @@ def tls_no_verify(fc: FunctionContext) -> Iterator[Hit]:
             and not name.endswith("jwt.decode")
         ):
             yield Hit(call, f"{name}(verify=False) skips certificate verification")
+        for k in call.keywords:
+            value = fc.text(k.value).strip("'\"")
+            if k.arg in ("cert_reqs", "verify_mode") and value.endswith(("CERT_NONE", "CERT_OPTIONAL")):
+                yield Hit(call, f"{name}({k.arg}={value}) skips certificate verification")
+            elif k.arg in ("verify_ssl", "ssl", "check_hostname", "ssl_verify", "verify_certs", "validate_certs") and (
+                isinstance(k.value, ast.Constant) and k.value.value is False
+            ):
+                yield Hit(call, f"{name}({k.arg}=False) skips certificate verification")
+        if name.endswith("set_missing_host_key_policy") and call.args:
+            policy = fc.text(call.args[0])
+            if "AutoAddPolicy" in policy or "WarningPolicy" in policy:
+                yield Hit(call, f"SSH host key accepted without verification ({policy})")
+        elif name == "ssl.SSLContext" and not _context_verified(fc):
+            proto = fc.text(call.args[0]) if call.args else ""
+            if not proto.endswith("PROTOCOL_TLS_CLIENT"):
+                yield Hit(call, "ssl.SSLContext() without PROTOCOL_TLS_CLIENT does not verify certificates")
     for node in fc.nodes(ast.Assign):
         t = node.targets[0]
         if isinstance(t, ast.Attribute) and t.attr == "check_hostname" and falsy_literal(node.value):
             yield Hit(node, "hostname checking disabled")
-        elif isinstance(t, ast.Attribute) and t.attr == "verify_mode" and fc.text(node.value).endswith("CERT_NONE"):
-            yield Hit(node, "certificate verification disabled (CERT_NONE)")
+        elif (
+            isinstance(t, ast.Attribute)
+            and t.attr == "verify_mode"
+            and fc.text(node.value).endswith(("CERT_NONE", "CERT_OPTIONAL"))
+        ):
+            yield Hit(node, f"certificate verification weakened ({fc.text(node.value)})")
+        elif isinstance(t, ast.Attribute) and t.attr == "verify" and falsy_literal(node.value):
+            yield Hit(node, "session certificate verification disabled (verify = False)")
+        elif (
+            isinstance(t, ast.Subscript)
+            and fc.text(t.value) == "os.environ"
+            and const_str(t.slice) in ("PYTHONHTTPSVERIFY", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
+            and const_str(node.value) in ("0", "")
+        ):
+            yield Hit(node, f"certificate verification disabled through {const_str(t.slice)}")
+
+
+def _context_verified(fc: FunctionContext) -> bool:
+    """Does the function turn verification on for a context it made (CERT_REQUIRED, CA loading)?"""
+    src = fc.source_text()
+    return "CERT_REQUIRED" in src or "load_verify_locations" in src or "load_default_certs" in src
+
+
+WEAK_PROTOCOLS = re.compile(r"PROTOCOL_(SSLv2|SSLv3|SSLv23|TLSv1|TLSv1_1)\b|TLSVersion\.(SSLv3|TLSv1|TLSv1_1)\b")
+
+
+@rule("py.tls.weak-protocol", "CWE-327", severity="medium", confidence=0.65)
+def tls_weak_protocol(fc: FunctionContext) -> Iterator[Hit]:
+    """TLS connection allowed to use SSLv3, TLS 1.0 or TLS 1.1.
+
+    These versions have practical downgrade and padding attacks. Use ``ssl.PROTOCOL_TLS_CLIENT``
+    (or ``create_default_context()``) and ``minimum_version = ssl.TLSVersion.TLSv1_2`` or newer.
+    """
+    for node in fc.nodes(ast.Attribute):
+        text = fc.text(node)
+        m = WEAK_PROTOCOLS.search(text)
+        if not m or (text.endswith("PROTOCOL_SSLv23") and "minimum_version" in fc.source_text()):
+            continue
+        parent = fc.parent(node)
+        if isinstance(parent, ast.Compare):
+            continue  # comparing with an old version is how one refuses it
+        if isinstance(parent, ast.Assign) and fc.text(parent.targets[0]).endswith("maximum_version"):
+            continue
+        yield Hit(node, f"{m.group(0)} permits a broken TLS/SSL version")

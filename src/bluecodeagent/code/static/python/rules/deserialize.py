@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bluecodeagent.code.static.base import rule
-from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg, truthy
+from bluecodeagent.code.static.python.rules.common import Hit, arg, falsy_literal, kwarg, truthy
 from bluecodeagent.code.static.python.taint import FunctionContext
 
 UNSAFE_LOADERS = frozenset(
@@ -87,6 +87,13 @@ XML_PARSERS = frozenset(
         "lxml.etree.parse",
         "lxml.etree.XML",
         "xml.etree.ElementTree.iterparse",
+        "lxml.etree.iterparse",
+        "lxml.objectify.fromstring",
+        "lxml.objectify.parse",
+        "lxml.etree.XSLT",
+        "xml.dom.expatbuilder.parseString",
+        "xml.dom.expatbuilder.parse",
+        "xml.sax.make_parser().parse",
     }
 )
 
@@ -107,6 +114,10 @@ def xxe(fc: FunctionContext) -> Iterator[Hit]:
             re_ = kwarg(call, "resolve_entities")
             if re_ is None or truthy(re_):
                 yield Hit(call, "lxml XMLParser resolves external entities; pass resolve_entities=False")
+            elif truthy(kwarg(call, "load_dtd")) or falsy_literal(kwarg(call, "no_network")):
+                yield Hit(call, "lxml XMLParser loads DTDs or reaches the network for them")
+        elif name == "xmltodict.parse" and falsy_literal(kwarg(call, "disable_entities")):
+            yield Hit(call, "xmltodict.parse(disable_entities=False) expands entities")
         elif name in XML_PARSERS:
             data = arg(call, 0)
             parser = arg(call, 1, "parser")
