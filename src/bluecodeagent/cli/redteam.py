@@ -205,7 +205,28 @@ def optimize(
     if report_file:
         report_file.write_text(rep.model_dump_json(indent=2), encoding="utf-8")
     click.echo(render_optimize(rep))
-    click.echo(f"{sum(r['success'] for r in records)} finding(s) written to {out}")
+    click.echo(optimize_written(records, out))
+    if note := untried_note(rep, len(mutators(names)), budget):
+        click.echo(note, err=True)
+
+
+def optimize_written(records: list[dict[str, Any]], out: Path) -> str:
+    """What the findings file holds: evasions, and the best attempts of seeds that held."""
+    evasions = sum(bool(r["success"]) for r in records)
+    held = len(records) - evasions
+    line = f"{len(records)} record(s) written to {out}: {evasions} evasion(s) (success true)"
+    return line + (f", {held} best attempt(s) of seeds that held (success false)" if held else "")
+
+
+def untried_note(rep: Any, available: int, budget: int) -> str | None:
+    """Say when the query budget, not the search, left operators untried."""
+    tried = len(rep.per_operator)
+    if not rep.caught_at_baseline or tried >= available or budget - 1 >= available:
+        return None  # a mutation that left a text unchanged is not a budget problem
+    return (
+        f"note: {tried} of {available} operators were tried: each seed's budget of {budget} queries covers its "
+        f"unmutated baseline and {budget - 1} mutation(s); use --budget {available + 1} or more to try every operator"
+    )
 
 
 def render_optimize(rep: Any) -> str:
