@@ -157,7 +157,9 @@ def test_what_runs_is_the_submitted_code_even_if_the_test_rewrites_the_file(box)
     )
     assert tampering(VULN, sneaky) is None  # not caught statically ...
     run = run_test(box, VULN, sneaky, 1)
-    assert run.subject_verified and run.outcome == "vulnerable"  # ... but the original bytes ran
+    # ... but the file is read-only: the rewrite fails (and the model is told), the original bytes stay
+    assert run.subject_verified and run.outcome == "harness_error", run
+    assert "Read-only file system" in run.error
 
 
 @pytest.mark.parametrize(

@@ -164,6 +164,10 @@ class LLMCodeScanner:
         vulnerable = judgement.verdict == "vulnerable" if judgement else claim.vulnerable
         confidence = judgement.confidence if judgement else claim.confidence
         confirmed = vulnerable and any(r.outcome == "vulnerable" and r.subject_verified for r in runs)
+        tampered = [r for r in runs if r.outcome == "tampered"]
+        if tampered:  # code that reaches for the harness testing it is a finding, whatever the judge said
+            vulnerable, confirmed, confidence = True, True, max(confidence, 0.95)
+            notes.append(tampered[0].evidence[:500])
         if runs and all(r.retry or r.outcome == "crashed" for r in runs):
             notes.append(f"no generated test produced a result ({len(runs)} attempt(s) failed as tests)")
         return LLMAnalysis(
