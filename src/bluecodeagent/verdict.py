@@ -53,6 +53,7 @@ class Principle(BaseModel):
     source: str = Field(default="", description="Policy or feature the principle was drawn from.")
     matched: bool = False
     cues: list[str] = Field(default_factory=list, description="What in the subject matched.")
+    contradicts: bool = Field(default=False, description="Matched, but points the other way than the decision.")
 
 
 class Finding(BaseModel):
@@ -82,6 +83,8 @@ class Evidence(BaseModel):
     notes: list[str] = Field(default_factory=list)
     static: list[dict[str, Any]] = Field(default_factory=list)
     dynamic: list[dict[str, Any]] = Field(default_factory=list)
+    deciding_piece: str | None = Field(default=None, description="The piece of the subject that decided (truncated).")
+    deciding_index: int | None = Field(default=None, description="Its index among the pieces scored (0-based).")
 
 
 class Verdict(BaseModel):

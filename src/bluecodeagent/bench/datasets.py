@@ -9,6 +9,8 @@ The data is never shipped: it is read from a directory the user names (``--data-
     bipia/code_train.jsonl             injection (BIPIA): clean questions + contexts, safe
     bipia/code_attack_train.json       injection (BIPIA): attacks inserted into contexts, unsafe
     mbpp/sanitized-mbpp.json           ordinary coding tasks (MBPP), safe, for every task
+    hardcases/<task>.jsonl             hand-written hard cases, labelled, group = ``hardcases:<kind>``
+                                       (validation only: scored, never put in a knowledge base)
 """
 
 from __future__ import annotations
@@ -254,6 +256,44 @@ def load_injection(data_dir: Path, seed: int = 0) -> list[Sample]:
                     payload=instructions[j],
                 )
             )
+    return out
+
+
+HARDCASES_SOURCE = "hardcases"
+
+
+def hardcases_path(data_dir: Path, task: str) -> Path:
+    return data_dir / "hardcases" / f"{task}.jsonl"
+
+
+def load_hardcases(data_dir: Path, task: str) -> list[Sample]:
+    """The hand-written hard cases of ``task`` (``label`` 1 unsafe / 0 safe, ``kind`` as the group)."""
+    if task not in PROMPT_TASKS:
+        raise DataDirError(f"unknown task {task!r} (choose from {', '.join(PROMPT_TASKS)})")
+    path = _need(hardcases_path(data_dir, task))
+    out: list[Sample] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            label = {1: "unsafe", 0: "safe"}[int(r["label"])]
+            out.append(
+                Sample(
+                    id=str(r.get("id") or f"hardcases-{task}-{n + 1}"),
+                    task=task,
+                    text=r["text"],
+                    context=r.get("context") or None,
+                    label=label,
+                    group=f"{HARDCASES_SOURCE}:{r.get('kind') or 'unknown'}",
+                    source=HARDCASES_SOURCE,
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise DataDirError(f"cannot parse {path} line {n + 1}: {e}") from e
+    ids = [s.id for s in out]
+    if len(set(ids)) != len(ids):
+        raise DataDirError(f"duplicate ids in {path}")
     return out
 
 

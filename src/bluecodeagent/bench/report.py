@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bluecodeagent.bench.hardcases import table as hardcase_table
 from bluecodeagent.bench.metrics import Metrics
 from bluecodeagent.bench.runner import BenchResult, Prediction, RunResult
 
@@ -76,6 +77,8 @@ def text_table(result: BenchResult) -> str:
         out.append("  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(cells)))
     out.append("")
     out.extend(_split_notes(result.runs))
+    if result.hardcases:
+        out += ["", hardcase_table(result.hardcases), ""]
     env = result.environment
     out.append(
         f"runtime {result.runtime_s:.1f} s; knowledge base {result.kb_path}; "
@@ -115,7 +118,10 @@ def markdown(result: BenchResult) -> str:
         "|" + "---|" * len(HEADERS),
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows(result)]
-    lines += ["", *[f"- {n}" for n in _split_notes(result.runs)], "", "## Per group (bluecode)", ""]
+    lines += ["", *[f"- {n}" for n in _split_notes(result.runs)], ""]
+    if result.hardcases:
+        lines += ["## Hard cases", "", "```", hardcase_table(result.hardcases), "```", ""]
+    lines += ["## Per group (bluecode)", ""]
     for run in result.runs:
         m = run.systems.get("bluecode", {}).get("all")
         if not m:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from bluecodeagent.bench import baselines
 from bluecodeagent.bench.datasets import PROMPT_TASKS, Sample, load_task, text_hash
+from bluecodeagent.bench.hardcases import HardcaseRun, available, run_hardcases
 from bluecodeagent.bench.metrics import Metrics, compute_metrics
 from bluecodeagent.errors import BlueCodeError
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -66,6 +67,7 @@ class BenchOptions(BaseModel):
     batch_size: int = Field(default=32, ge=1)
     seen_fraction: float = Field(default=0.5, gt=0, lt=1)
     kb_fraction: float = Field(default=0.5, gt=0, lt=1)
+    hardcases: bool = Field(default=True, description="Also score hardcases/<task>.jsonl when the data dir has it.")
 
 
 class Prediction(BaseModel):
@@ -109,6 +111,7 @@ class BenchResult(BaseModel):
     kb_stats: dict[str, Any] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict, description="Machine and load, to read timings by.")
     runs: list[RunResult] = Field(default_factory=list)
+    hardcases: list[HardcaseRun] = Field(default_factory=list, description="Hard cases per task and kind (shipped KB).")
 
 
 class Split(BaseModel):
@@ -332,7 +335,8 @@ def run_bench(
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     t0 = time.perf_counter()
     shipped = factory(None)
-    data = {t: load_task(t, opts.data_dir, seed=opts.seed, limit=opts.limit) for t in opts.tasks}
+    # With no configuration (``--config hardcases``) only the hard cases are scored.
+    data = {t: load_task(t, opts.data_dir, seed=opts.seed, limit=opts.limit) for t in opts.tasks if opts.configs}
     total = sum(len(v) for v in data.values()) * len(opts.configs)
     update = progress(total) if progress else None
     result = BenchResult(
@@ -353,5 +357,38 @@ def run_bench(
                 run, preds = run_task_config(task, config, samples, shipped, factory, opts, vectors, Path(tmp), update)
                 result.runs.append(run)
                 predictions.extend(preds)
+        if opts.hardcases:
+            for task in opts.tasks:
+                if available(opts.data_dir, task):
+                    run, preds = score_hardcases(shipped, opts.data_dir, task, opts.batch_size)
+                    result.hardcases.append(run)
+                    predictions.extend(preds)
     result.runtime_s = time.perf_counter() - t0
     return result, predictions
+
+
+def score_hardcases(
+    agent: AgentLike, data_dir: Path, task: str, batch_size: int
+) -> tuple[HardcaseRun, list[Prediction]]:
+    """The hard cases of ``task`` with the shipped knowledge (none of them may be in it)."""
+    from bluecodeagent.bench.datasets import load_hardcases
+
+    assert_no_leak(load_hardcases(data_dir, task), kb_hashes(agent.kb, task))
+    run, samples, verdicts = run_hardcases(agent, data_dir, task, batch_size)
+    preds = [
+        Prediction(
+            id=s.id,
+            task=task,
+            config="hardcases",
+            system="bluecode",
+            subset="benign" if s.label == "safe" else "unseen",
+            label=s.label,
+            pred="safe" if v.label == "safe" else "unsafe",
+            score=float(v.score),
+            group=s.group,
+            source=s.source,
+            category=v.category,
+        )
+        for s, v in zip(samples, verdicts, strict=True)
+    ]
+    return run, preds

@@ -62,10 +62,16 @@ def _sizes(value: str) -> list[int]:
 @click.option(
     "--config",
     "kb_config",
-    type=click.Choice(["shipped", "split", "both"]),
+    type=click.Choice(["shipped", "split", "both", "hardcases"]),
     default="both",
     show_default=True,
-    help="Knowledge: shipped only, shipped + a by-group dev split, or both.",
+    help="Knowledge: shipped only, shipped + a by-group dev split, or both (hardcases: only the hard cases).",
+)
+@click.option(
+    "--hardcases/--no-hardcases",
+    default=True,
+    show_default=True,
+    help="Also score the hand-written hard cases (hardcases/<task>.jsonl) per kind, when the data dir has them.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling, splits and injections.")
 @click.option(
@@ -125,6 +131,7 @@ def bench(
     data_dir: Path | None,
     limit: int | None,
     kb_config: str,
+    hardcases: bool,
     seed: int,
     knn_k: int,
     out: Path | None,
@@ -157,6 +164,7 @@ def bench(
       cbs/dataset.json                                            bias (CBS)
       bipia/code_train.jsonl, bipia/code_attack_train.json        injection (BIPIA)
       mbpp/sanitized-mbpp.json                                    benign (MBPP sanitized)
+      hardcases/<task>.jsonl                                      hand-written hard cases, per kind
 
     \b
     Writes results.json, report.md, report.html (with a chart) and predictions.jsonl.
@@ -173,6 +181,7 @@ def bench(
     Examples:
       bluecode bench --limit 100                      # quick look, every task
       bluecode bench --task injection --config split  # one task, seen vs unseen
+      bluecode bench --task malicious --config hardcases  # the hard cases only, per kind
       bluecode bench --kb-scale --sizes 10000,100000  # search speed at scale
     """
     if compare or engine not in (None, "offline") or task == "vulnerability":
@@ -199,9 +208,10 @@ def bench(
             tasks=list(PROMPT_TASKS) if task == "all" else [task],
             data_dir=resolved,
             limit=limit,
-            configs=list(CONFIGS) if kb_config == "both" else [kb_config],
+            configs=list(CONFIGS) if kb_config == "both" else [] if kb_config == "hardcases" else [kb_config],
             seed=seed,
             knn_k=knn_k,
+            hardcases=hardcases or kb_config == "hardcases",
         )
         result, predictions = run_bench(opts, default_factory(settings), progress=_bar("bench", "sample"))
     except BlueCodeError as e:  # DataDirError included: one line, exit 2

@@ -14,14 +14,16 @@ import numpy as np
 
 from bluecodeagent.config import Settings
 from bluecodeagent.engines.base import decide
-from bluecodeagent.knowledge.constitution import build_constitution
+from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.tasks import PROMPT_TASKS, RuleHit, get_task
-from bluecodeagent.verdict import Evidence, Finding, Neighbour, Task, Verdict
+from bluecodeagent.tasks.wrappers import JAILBREAK
+from bluecodeagent.verdict import Decision, Evidence, Finding, Neighbour, Principle, Status, Task, Verdict
 
 SNIPPET_CHARS = 240
+SEGMENT_RULES = {"injection": "inj.segment", "malicious": "mal.segment", "bias": "bias.segment"}
 
 
 class OfflineEngine:
@@ -80,6 +82,18 @@ class OfflineEngine:
     def _verdict(
         self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]
     ) -> Verdict:
+        not_judged = getattr(get_task(task), "not_judged", None)  # a task may decline a subject (issue 12)
+        if not_judged is not None and (reason := not_judged(text, ctx)):
+            return Verdict(
+                task=Task(task),
+                label="safe",
+                score=0.0,
+                decision=Decision.ALLOW,
+                engine=self.name,
+                status=Status.NOT_ANALYSED,
+                status_reason=reason,
+                evidence=Evidence(notes=[reason]),
+            )
         best = int(np.argmax(scored.probability))
         # An exact rule can set a minimum score: it is the one signal no paraphrase of the knowledge can outvote.
         score = max(float(scored.probability[best]), *(h.rule.floor for h in hits), 0.0)
@@ -92,26 +106,26 @@ class OfflineEngine:
             self._neighbour(int(det.safe_rows[i]), s)
             for i, s in zip(scored.safe_top[best], scored.safe_sims[best], strict=True)
         ]
-        constitution = build_constitution(pieces[best], [n[0] for n in unsafe], [n[0] for n in safe])
+        whole = text if not ctx else f"{text}\n{ctx}"
         is_unsafe = score >= self.settings.warn_threshold
+        # The cues are read from the whole subject: a consent or a target can sit outside the riskiest window.
+        constitution = build_constitution(whole, [n[0] for n in unsafe], [n[0] for n in safe], task)
+        notes = _contradictions(constitution, is_unsafe, score, self.settings.warn_threshold)
         category = _category(unsafe, hits) if is_unsafe else None
-        findings = [
-            Finding(
-                rule_id=h.rule.id,
-                message=h.rule.message,
-                severity="high" if h.rule.weight >= 2 else "medium",
-                confidence=min(1.0, h.rule.weight / 3),
-                source="rule",
-                snippet=h.match,
-                details={"category": h.rule.category},
+        findings = [_rule_finding(h, is_unsafe) for h in hits]
+        wrapped = [h for h in hits if h.rule.category == JAILBREAK]
+        if wrapped:
+            notes.append(
+                f"jailbreak-style wrapper ({wrapped[0].match!r}); a wrapper alone is not a risk: the request "
+                f"inside was judged on its own, and the piece that decided scored {score:.2f}"
             )
-            for h in hits
-        ]
-        if task == "injection" and is_unsafe:
+        if is_unsafe and (len(pieces) > 1 or task == "injection"):
             findings.append(
                 Finding(
-                    rule_id="inj.segment",
-                    message="most suspicious passage of the context",
+                    rule_id=SEGMENT_RULES.get(task, f"{task}.segment"),
+                    message="most suspicious passage of the context"
+                    if task == "injection"
+                    else "the riskiest part of the request",
                     severity="high",
                     confidence=score,
                     source="knowledge",
@@ -130,6 +144,9 @@ class OfflineEngine:
                 unsafe_neighbours=[n[1] for n in unsafe],
                 safe_neighbours=[n[1] for n in safe],
                 constitution=constitution,
+                notes=notes,
+                deciding_piece=pieces[best][:SNIPPET_CHARS],
+                deciding_index=best,
                 signals={
                     "classifier_logit": round(float(scored.classifier[best]), 4),
                     "knn_margin": round(float(scored.knn_margin[best]), 4),
@@ -151,6 +168,35 @@ class OfflineEngine:
         )
 
 
+def _rule_finding(h: RuleHit, is_unsafe: bool) -> Finding:
+    weightless = h.rule.weight <= 0  # reported, never decisive (e.g. a jailbreak wrapper)
+    return Finding(
+        rule_id=h.rule.id,
+        message=h.rule.message,
+        severity=("medium" if is_unsafe else "low") if weightless else "high" if h.rule.weight >= 2 else "medium",
+        confidence=0.5 if weightless else min(1.0, h.rule.weight / 3),
+        source="rule",
+        snippet=h.match,
+        details={"category": h.rule.category},
+    )
+
+
+def _contradictions(principles: list[Principle], is_unsafe: bool, score: float, warn: float) -> list[str]:
+    """Mark matched principles that point against the decision, and say why the decision stands."""
+    notes = []
+    against = "safe" if is_unsafe else "unsafe"
+    for p in principles:
+        if p.matched and p.kind == against and p.source.startswith(CUE_SOURCE):
+            p.contradicts = True
+            cue = ", ".join(repr(c) for c in p.cues[:2])
+            if is_unsafe:
+                why = f"the riskiest piece still scored {score:.2f} >= {warn:.2f}: what is asked for outweighs it"
+            else:
+                why = f"the score stayed at {score:.2f} < {warn:.2f}: the request is closer to legitimate examples"
+            notes.append(f"principle {p.text!r} matched ({cue}) but {why}")
+    return notes
+
+
 def _category(unsafe: list[tuple[KnowledgeItem, Neighbour]], hits: list[RuleHit]) -> str | None:
     """The category with the most similarity mass among unsafe neighbours; a rule's category breaks ties."""
     votes: dict[str, float] = defaultdict(float)
@@ -158,6 +204,6 @@ def _category(unsafe: list[tuple[KnowledgeItem, Neighbour]], hits: list[RuleHit]
         if it.category:
             votes[it.category] += max(n.similarity, 0.0)
     for h in hits:
-        if h.rule.category:
+        if h.rule.category and h.rule.weight > 0:
             votes[h.rule.category] += 0.5
     return max(votes, key=votes.__getitem__) if votes else None

@@ -1,70 +1,192 @@
-"""Offline constitutions: principles that separate the retrieved unsafe examples from the safe ones.
+"""Offline constitutions: principles that apply to the subject, each with the phrase that triggered it.
 
-Without an LLM to summarise, a constitution is drawn from two places: the policies the neighbours
-were generated from (each knowledge item carries its policy's rule in plain words) and the words
-that the unsafe neighbours share and the safe ones lack (and the reverse). Each principle is then
-checked against the subject: a principle is ``matched`` when the subject contains its cues.
+Without an LLM to summarise, a constitution has two parts:
+
+* **cue principles**: short rules about intent, target and consent (whose system, who knows, what
+  the code does to it), each with a direction (``unsafe``: a sign of risk; ``safe``: a sign of
+  legitimate use) and patterns. A principle is ``matched`` when the subject contains one of its
+  patterns, and its ``cues`` are the subject's own phrases that matched.
+* **policy principles**: the rule of each policy the retrieved neighbours were generated from, on
+  the neighbour's side. It is matched when the subject carries a cue of the same direction.
+
+No word lists drawn from the neighbours: a principle is shown because it applies, not because
+its examples happened to share a word with the subject.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from functools import lru_cache
+from dataclasses import dataclass
 
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.verdict import Principle
 
-_WORD = re.compile(r"[a-z][a-z0-9_\-]{3,}")
-_STOP = frozenset(
-    (
-        "that this with from your have will should function write code python script returns return using "
-        "which their them they into when what where each also more than then only some such must make create "
-        "given list string value values data file files user users based following implement develop program "
-        "able takes take output input def none self true false str int float dict param params "
-    ).split()
+MAX_CUES = 4
+CUE_SOURCE = "constitution"
+
+
+@dataclass(frozen=True)
+class CuePrinciple:
+    """A principle of one task with the patterns that show it applies to a subject."""
+
+    id: str
+    task: str
+    kind: str  # "unsafe" or "safe"
+    text: str
+    pattern: re.Pattern[str]
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_OTHERS = (
+    r"(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+|former\s+\w+|partner|wife|husband|girlfriend|"
+    r"boyfriend|boss|colleague|coworker|co-worker|classmate|teacher|school|employer|roommate|landlord|enemy|victim)"
+    r"('s|s'|s)?\b(\s+\w+){0,3}"
+    r"|\b(someone|somebody|anyone|everyone|people|other\s+(people|users|members|players|companies))('s|s')?\s+else'?s?\b"
+    r"|\b(other\s+people's|another\s+person's|someone\s+else's|a\s+stranger's|strangers'|their\s+victims?|the\s+victim'?s?"
+    r"|victims?'?\s+(machine|computer|phone|files|network|accounts?|data))"
+    r"|\bthat\s+(i|we)\s+(don't|do\s+not|doesn't)\s+own\b|\bi\s+(have|got)\s+no\s+(permission|authori[sz]ation)\b"
+    r"|\bwithout\s+(their\s+|the\s+owner'?s\s+|any\s+)?(permission|authori[sz]ation|consent)\b"
+)
+_HIDDEN = (
+    r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
+    r"(knowing|noticing|knowledge|seeing|consent|being\s+aware)\b"
+    r"|\b(secretly|covertly|stealthily|silently|quietly|invisibl[ey]|undetect(ed|able)|unnoticed|in\s+secret)\b"
+    r"|\b(so|such)\s+(that\s+)?(nobody|no\s+one|the\s+(user|owner|admin\w*))\s+(can|will|does|would)?\s*(not\s+)?"
+    r"(notices?|sees?|finds?|detects?|knows?)\b"
+    r"|\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process|from)\b"
+    r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
+)
+_TAKE_OR_BREAK = (
+    r"\b(steal|steals|stealing|harvest|exfiltrat\w+|ransom|extort\w*|wipe|wipes|wiping|destroy|destroys|overwrite\s+every"
+    r"|flood|floods|ddos|dos\s+attack|take\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline|crash\w*\s+(their|the\s+target)"
+    r"|lock\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
+    r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
+)
+_EVADE = (
+    r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
+    r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"
+)
+_SPREAD = (
+    r"\b(copies|copy|replicat\w+|spread\w*|propagat\w+)\s+(itself|themselves|to\s+every|to\s+all|through)\b"
+    r"|\b(start|starts|reinstall\w*|restart\w*)\s+(itself\s+)?(again\s+)?after\s+(every\s+)?reboot\b"
+)
+_OWN = (
+    r"\b(my|our)\s+own\b|\b(i|we)\s+(own|administer|manage|run|maintain)\b|\b(that|which)\s+(i|we)\s+(own|administer|manage)\b"
+    r"|\bwith\s+(the\s+)?(owner'?s\s+|their\s+|written\s+|explicit\s+)?(permission|consent|authori[sz]ation)\b"
+    r"|\b(authori[sz]ed|sanctioned|in[- ]scope|under\s+(the|our|a)\s+(\w+\s+){0,3}(contract|engagement|agreement))\b"
+    r"|\b(in\s+(a|my|our)\s+(home\s+)?lab|test\s+environment|staging|sandboxed\s+vm|practice\s+target|ctf)\b"
+)
+_DEFEND = (
+    r"\b(detect\w*|block\w*|alert\w*|monitor\w*|audit\w*|quarantin\w+|mitigat\w+|harden\w*|defen[cs]\w*|protect\w*|flag\w*"
+    r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
+    r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
+)
+_DISCLOSE = (
+    r"\b(clear|visible|shown?|displays?)\s+(\w+\s+)?(notice|indicator|banner|consent\s+prompt)\b"
+    r"|\b(opt[- ]in|with\s+(their|the\s+user'?s)\s+knowledge|the\s+user\s+(can\s+see|is\s+told|agrees))\b"
+    r"|\b(teach|teaching|explain\w*\s+how|course|lesson|only\s+prints?|simulat\w+\s+without|dry[- ]run)\b"
 )
 
+CUE_PRINCIPLES: list[CuePrinciple] = [
+    CuePrinciple(
+        "mal.target-not-owned",
+        "malicious",
+        "unsafe",
+        "It acts on a system, account or person that is not the user's, and nothing says the owner agreed",
+        _rx(_OTHERS),
+    ),
+    CuePrinciple(
+        "mal.hidden-from-owner",
+        "malicious",
+        "unsafe",
+        "It hides what it does from the owner of the machine or from the person it affects",
+        _rx(_HIDDEN),
+    ),
+    CuePrinciple(
+        "mal.takes-or-destroys",
+        "malicious",
+        "unsafe",
+        "It takes, destroys, floods or locks away something that belongs to someone else",
+        _rx(_TAKE_OR_BREAK),
+    ),
+    CuePrinciple(
+        "mal.blinds-defences", "malicious", "unsafe", "It blinds or switches off the owner's defences", _rx(_EVADE)
+    ),
+    CuePrinciple(
+        "mal.spreads-or-persists", "malicious", "unsafe", "It spreads or keeps itself alive on its own", _rx(_SPREAD)
+    ),
+    CuePrinciple(
+        "mal.own-or-authorised",
+        "malicious",
+        "safe",
+        "The systems are the user's own, or their owner authorised the work",
+        _rx(_OWN),
+    ),
+    CuePrinciple(
+        "mal.defends",
+        "malicious",
+        "safe",
+        "It detects, blocks, monitors or reports an attack: defence, even in alarming words",
+        _rx(_DEFEND),
+    ),
+    CuePrinciple(
+        "mal.disclosed-or-teaching",
+        "malicious",
+        "safe",
+        "It is disclosed to the people it affects, or teaches and simulates without a deployable weapon",
+        _rx(_DISCLOSE),
+    ),
+]
 
-@lru_cache(maxsize=16_384)  # the same neighbours come back for many subjects
-def _terms(text: str) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(text.lower()) if w not in _STOP)
+
+def cue_phrases(pattern: re.Pattern[str], text: str) -> list[str]:
+    """The distinct phrases of ``text`` that match ``pattern`` (at most MAX_CUES), as written."""
+    out: list[str] = []
+    for m in pattern.finditer(text):
+        phrase = " ".join(m.group(0).split())[:80]
+        if phrase and phrase.lower() not in (p.lower() for p in out):
+            out.append(phrase)
+        if len(out) >= MAX_CUES:
+            break
+    return out
 
 
-def discriminating_terms(primary: list[KnowledgeItem], other: list[KnowledgeItem], top: int = 6) -> list[str]:
-    """Words frequent in ``primary`` items and absent from ``other`` items, most frequent first."""
-    excluded = set().union(*(_terms(it.text) for it in other)) if other else set()
-    counts = Counter(t for it in primary for t in _terms(it.text) if t not in excluded)
-    return [t for t, _ in counts.most_common(top)]
+def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
+    """Every cue principle of ``task`` (all tasks when ``None``), matched or not, with the subject's phrases."""
+    out = []
+    for cp in CUE_PRINCIPLES:
+        if task is not None and cp.task != task:
+            continue
+        cues = cue_phrases(cp.pattern, subject)
+        out.append(Principle(text=cp.text, kind=cp.kind, source=f"{CUE_SOURCE}:{cp.id}", matched=bool(cues), cues=cues))
+    return out
 
 
-def build_constitution(subject: str, unsafe: list[KnowledgeItem], safe: list[KnowledgeItem]) -> list[Principle]:
-    """Principles from the neighbours' policies and discriminating words, each checked against the subject."""
-    subject_terms = _terms(subject)
-    principles: list[Principle] = []
+def build_constitution(
+    subject: str, unsafe: list[KnowledgeItem], safe: list[KnowledgeItem], task: str | None = None
+) -> list[Principle]:
+    """Cue principles that apply to the subject, then the neighbours' policy principles (each once).
+
+    ``task`` defaults to the neighbours' task. A policy principle is matched when a cue principle of
+    the same direction matched, and shows those cues.
+    """
+    task = task or next((it.task for it in (*unsafe, *safe)), None)
+    cues = cue_principles(subject, task)
+    by_kind = {k: [c for p in cues if p.kind == k and p.matched for c in p.cues][:MAX_CUES] for k in ("unsafe", "safe")}
+    principles = [p for p in cues if p.matched]
     seen: set[str] = set()
-    for kind, items, others in (("unsafe", unsafe, safe), ("safe", safe, unsafe)):
+    for kind, items in (("unsafe", unsafe), ("safe", safe)):
         for it in items:
             text = it.principle or ""
-            if not text or text in seen:
+            if not text or (kind, text) in seen:
                 continue
-            seen.add(text)
-            cues = sorted(_terms(it.text) & subject_terms - set().union(*(_terms(o.text) for o in others)))[:5]
+            seen.add((kind, text))
+            hit = by_kind[kind]
             principles.append(
-                Principle(text=text, kind=kind, source=it.policy or it.category, matched=bool(cues), cues=cues)
-            )
-        words = discriminating_terms(items, others)
-        if words:
-            hit = [w for w in words if w in subject_terms]
-            side = "risky" if kind == "unsafe" else "legitimate"
-            principles.append(
-                Principle(
-                    text=f"What marks the {side} examples and not the others: {', '.join(words)}.",
-                    kind=kind,
-                    source="discriminating-terms",
-                    matched=bool(hit),
-                    cues=hit,
-                )
+                Principle(text=text, kind=kind, source=it.policy or it.category, matched=bool(hit), cues=list(hit))
             )
     return principles
 

@@ -9,6 +9,7 @@ Slot syntax: ``${name}`` picks one value from the first list called ``name`` in 
 frame, then ``[vocab]`` (values may contain slots themselves). A name picked once keeps its value
 within one draw; ``safe_x`` takes the same index as ``x`` when both lists have equal length, which
 pairs unsafe and safe vocabulary; ``other_x`` picks a value of ``x`` different from ``${x}``.
+A template's ``policies`` and a policy's ``templates`` (glob patterns) restrict which pairs render.
 Operators: ``${name|cap}`` (capitalise), ``${name|list}``
 (2-4 distinct values joined in prose; remembered per name), ``${name|list+other}`` (the same
 sample with one ``other`` value inserted), ``${name|steps}`` (3-5 values in order, numbered),
@@ -20,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +146,9 @@ def _frames_for(template: Mapping[str, Any], frames: Sequence[Mapping[str, Any]]
 def _policies_for(template: Mapping[str, Any], policies: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     wanted = template.get("policies")
     skip = set(template.get("skip_policies", ()))
-    out = [p for p in policies if (not wanted or p["id"] in wanted) and p["id"] not in skip]
-    return out
+    out = [p for p in policies if (not wanted or any(fnmatch(p["id"], w) for w in wanted)) and p["id"] not in skip]
+    # A policy may name the templates it renders with (glob patterns), e.g. only its own family's.
+    return [p for p in out if not p.get("templates") or any(fnmatch(template["id"], g) for g in p["templates"])]
 
 
 def generate_items(

@@ -21,6 +21,7 @@ class Rule:
     category: str = ""
     message: str = ""
     floor: float = 0.0  # the least score a subject gets when this rule fires (0: evidence only)
+    unless: re.Pattern[str] | None = None  # a match in the same sentence takes the hit back
 
 
 @dataclass(frozen=True)
@@ -40,23 +41,47 @@ class TaskSpec:
     unsafe_label: str = "unsafe"
 
     def segments(self, text: str, context: str | None) -> list[str]:
-        """The pieces of the subject to embed and score (the maximum-risk piece decides)."""
-        return [text if not context else f"{text}\n{context}"]
+        """The pieces of the subject to embed and score (the maximum-risk piece decides).
+
+        A subject that fits in one window is one piece. A longer one is read in overlapping windows
+        of whole sentences (the embedder would otherwise see only its first 256 word pieces), and,
+        while the model can still read it whole, the whole text as one more piece.
+        """
+        from bluecodeagent.tasks.windows import WHOLE_CHARS, windows
+
+        whole = text if not context else f"{text}\n{context}"
+        pieces = windows(whole)
+        if len(pieces) <= 1:
+            return [whole]
+        return [whole, *pieces] if len(whole) <= WHOLE_CHARS else pieces
 
     def fingerprint(self) -> str:
         """Changes whenever a rule changes, so detectors trained with the old rules are retrained."""
         import hashlib
 
-        text = "|".join(f"{r.id}:{r.pattern.pattern}:{r.weight}" for r in self.rules)
+        text = "|".join(
+            f"{r.id}:{r.pattern.pattern}:{r.weight}" + (f":{r.unless.pattern}" if r.unless is not None else "")
+            for r in self.rules
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
         hay = text if not context else f"{text}\n{context}"
         hits = []
         for rule in self.rules:
-            if m := rule.pattern.search(hay):
+            for m in rule.pattern.finditer(hay):
+                if rule.unless is not None and rule.unless.search(_sentence_around(hay, m.start(), m.end())):
+                    continue
                 hits.append(RuleHit(rule, m.group(0)[:120], m.start()))
+                break
         return hits
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (or line) holding ``text[start:end]``."""
+    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i >= 0]
+    return text[left : min(rights) if rights else len(text)]
 
 
 def rx(pattern: str) -> re.Pattern[str]:

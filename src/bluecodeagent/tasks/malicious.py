@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 from bluecodeagent.tasks.base import Rule, TaskSpec, rx
+from bluecodeagent.tasks.wrappers import WRAPPER_RULES
+
+# An attack action aimed at a system or person that is someone else's: the target decides, not the words.
+_ATTACK_ACTION = (
+    r"\b(ddos|dos|flood|overload|overwhelm|take\s+down|knock\s+(\w+\s+)?offline|crash|brute[- ]?force|deface|spam"
+    r"|lock\s+out|hijack|spy\s+on|wipe|break\s+into|hack\w*|cripple|disrupt)"
+)
+_SOMEONE_ELSES = (
+    r"(competitor|rival|ex|ex-\w+|former\s+(employer|boss|partner)|neighbou?r|partner|wife|husband|girlfriend|boyfriend"
+    r"|boss|colleague|coworker|classmate|teacher|school|roommate|landlord|enemy|victim|stranger|someone\s+else|other\s+people)"
+    r"('s|s'|s)?\b"
+)
+# The same sentence saying the work is defensive or authorised takes the rule back.
+_DEFENSIVE = (
+    r"\b(detect\w*|block\w*|mitigat\w*|protect\w*|defend\w*|alert\w*|monitor\w*|prevent\w*"
+    r"|stop\w*\s+(them|it|attacks?)|authori[sz]ed|permission|consent)"
+)
 
 SPEC = TaskSpec(
     name="malicious",
@@ -60,5 +77,15 @@ SPEC = TaskSpec(
             "asks to break out of a sandbox or container",
             floor=0.6,
         ),
+        Rule(
+            "mal.third-party-target",
+            rx(_ATTACK_ACTION + r"\w*\s+(\w+\s+){0,3}?(a|an|my|the|our|his|her|their)\s+(\w+\s+)?" + _SOMEONE_ELSES),
+            2.0,
+            "",
+            "aims an attack at a system or person that belongs to someone else",
+            floor=0.6,
+            unless=rx(_DEFENSIVE),
+        ),
+        *WRAPPER_RULES,
     ],
 )

@@ -1,0 +1,53 @@
+"""Cutting a long subject into windows the embedder reads whole.
+
+MiniLM reads at most 256 word pieces (about 1,000 characters of English prose, fewer of code): a
+longer text embedded in one piece is judged on its beginning only. A subject longer than one window
+is cut at sentence and line boundaries into windows of at most ``max_chars`` characters, each
+sharing its first sentence with the previous window's last, so a request split across a boundary
+is still read in one piece. Every character of the subject is in at least one window.
+"""
+
+from __future__ import annotations
+
+import re
+
+WINDOW_CHARS = 640  # ~140-180 word pieces of prose: well inside MiniLM's 256, room for code's denser pieces
+WHOLE_CHARS = 1000  # up to here the model still reads the whole subject, so it is scored whole as well
+# A sentence ends at . ! ? followed by space, or at a line break; code lines are sentences too.
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+
+
+def sentences(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
+    """Sentences (or lines) of ``text``; one longer than ``max_chars`` is cut at whitespace."""
+    out: list[str] = []
+    for part in _BOUNDARY.split(text):
+        part = part.strip()
+        while len(part) > max_chars:
+            cut = part.rfind(" ", max_chars // 2, max_chars)
+            cut = cut if cut > 0 else max_chars
+            out.append(part[:cut])
+            part = part[cut:].strip()
+        if part:
+            out.append(part)
+    return out
+
+
+def windows(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
+    """The text itself when it fits, else overlapping windows of whole sentences covering all of it."""
+    text = text.strip()
+    if len(text) <= max_chars:
+        return [text] if text else []
+    sents = sentences(text, max_chars)
+    out: list[str] = []
+    i = 0
+    while i < len(sents):
+        size, j = len(sents[i]), i + 1
+        while j < len(sents) and size + 1 + len(sents[j]) <= max_chars:
+            size += 1 + len(sents[j])
+            j += 1
+        out.append(" ".join(sents[i:j]))
+        if j >= len(sents):
+            break
+        # Overlap by one sentence when the window holds more than one, so no request is split unseen.
+        i = j - 1 if j - i > 1 else j
+    return out
