@@ -325,47 +325,116 @@ def _object_value(fc: FunctionContext, node: ast.AST) -> bool:
     return isinstance(node, ast.Subscript)
 
 
-CHECKS = frozenset({"os.path.exists", "os.access", "os.path.isfile", "os.path.lexists"})
+CHECKS = frozenset(
+    {
+        "os.path.exists",
+        "os.access",
+        "os.path.isfile",
+        "os.path.isdir",
+        "os.path.lexists",
+        "os.path.islink",
+    }
+)
+PATH_CHECK_METHODS = frozenset({"exists"})
 USES = frozenset(
     {
         "open",
         "os.remove",
         "os.unlink",
         "os.rename",
+        "os.replace",
         "shutil.move",
         "os.chmod",
+        "os.chown",
         "os.open",
         "shutil.copy",
         "shutil.copyfile",
+        "shutil.copy2",
+        "shutil.rmtree",
+        "os.rmdir",
+        "os.symlink",
+        "os.link",
+        "io.open",
     }
 )
+PATH_USE_METHODS = frozenset(
+    {"open", "unlink", "write_text", "write_bytes", "rename", "replace", "rmdir", "chmod", "symlink_to"}
+)
+_LOCKING = re.compile(r"flock|lockf|O_EXCL|O_NOFOLLOW|portalocker|filelock|FileLock|fstat|msvcrt\.locking", re.I)
 
 
-@rule("py.file.toctou", "CWE-367", severity="low", confidence=0.45)
+def _checked_paths(fc: FunctionContext, test: ast.AST) -> set[str]:
+    out: set[str] = set()
+    for n in ast.walk(test):
+        if not isinstance(n, ast.Call):
+            continue
+        if fc.call_name(n) in CHECKS and n.args:
+            out.add(fc.text(n.args[0]))
+        elif isinstance(n.func, ast.Attribute) and n.func.attr in PATH_CHECK_METHODS and not n.args:
+            out.add(fc.text(n.func.value))
+    return out
+
+
+def _uses(fc: FunctionContext, stmts: list[ast.stmt], checked: set[str]) -> Iterator[ast.Call]:
+    for stmt in stmts:
+        for n in ast.walk(stmt):
+            if not isinstance(n, ast.Call):
+                continue
+            name = fc.call_name(n)
+            if (name in USES and n.args and fc.text(n.args[0]) in checked) or (
+                isinstance(n.func, ast.Attribute)
+                and n.func.attr in PATH_USE_METHODS
+                and fc.text(n.func.value) in checked
+                and not name.startswith("os.")
+            ):
+                yield n
+
+
+@rule("py.file.toctou", "CWE-367", severity="low", confidence=0.5)
 def toctou(fc: FunctionContext) -> Iterator[Hit]:
-    """File checked with ``os.access``/``os.path.exists`` and then used (time-of-check/time-of-use race).
+    """File checked (exists, access, isfile, stat) and then used by path: a time-of-check/time-of-use race.
 
-    Between the check and the ``open`` another process can swap the file (e.g. for a symlink).
-    Open first and handle the error, use ``os.open`` with ``O_CREAT | O_EXCL`` / ``O_NOFOLLOW``, or
-    check the opened descriptor with ``os.fstat``.
+    Between the check and the ``open``/``remove``/``rename`` another process can swap the file (e.g.
+    for a symlink to ``/etc/passwd``). Act first and handle the error (``try: os.remove(p) except
+    FileNotFoundError``), open with ``os.open(p, O_CREAT | O_EXCL | O_NOFOLLOW)``, check the opened
+    descriptor with ``os.fstat``, or hold a lock (``fcntl.flock``) across check and use.
     """
+    if _LOCKING.search(fc.source_text()):
+        return
+    body = getattr(fc.node, "body", [])
     for node in fc.nodes(ast.If):
-        checked: set[str] = set()
-        for n in ast.walk(node.test):
-            if isinstance(n, ast.Call) and fc.call_name(n) in CHECKS and n.args:
-                checked.add(fc.text(n.args[0]))
+        checked = _checked_paths(fc, node.test)
         if not checked:
             continue
-        for stmt in node.body:
-            for n in ast.walk(stmt):
-                if isinstance(n, ast.Call) and fc.call_name(n) in USES and n.args and fc.text(n.args[0]) in checked:
-                    if fc.call_name(n) == "open":
-                        mode = arg(n, 1, "mode")
-                        if not (
-                            isinstance(mode, ast.Constant)
-                            and isinstance(mode.value, str)
-                            and any(c in mode.value for c in "wa")
-                        ):
-                            continue
-                    yield Hit(n, f"{fc.call_name(n)}() after a separate existence/permission check")
-                    break
+        negative = isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not)
+        if negative and fc.exits(node.body):
+            block = _block_of(fc, node, body)
+            after = block[block.index(node) + 1 :] if node in block else []
+            targets = [*after]
+        else:
+            targets = [*node.body]
+        for use in _uses(fc, targets, checked):
+            if fc.call_name(use) in ("open", "io.open") and not _os_access_in(fc, node.test):
+                mode = arg(use, 1, "mode")
+                if not (
+                    isinstance(mode, ast.Constant)
+                    and isinstance(mode.value, str)
+                    and any(c in mode.value for c in "wax+")
+                ):
+                    continue  # reading a file that was seen to exist is the ordinary case
+            yield Hit(use, f"{fc.call_name(use) or fc.text(use.func)}() after a separate check of the same path")
+            break
+
+
+def _os_access_in(fc: FunctionContext, test: ast.AST) -> bool:
+    return any(isinstance(n, ast.Call) and fc.call_name(n) == "os.access" for n in ast.walk(test))
+
+
+def _block_of(fc: FunctionContext, node: ast.AST, body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statement list that directly holds ``node``."""
+    parent = fc.parent(node)
+    for field_name in ("body", "orelse", "finalbody", "handlers"):
+        block = getattr(parent, field_name, None)
+        if isinstance(block, list) and node in block:
+            return block
+    return body

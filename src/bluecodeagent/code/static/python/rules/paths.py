@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from bluecodeagent.code.static.base import rule
 from bluecodeagent.code.static.python.rules.common import Hit, kwarg
-from bluecodeagent.code.static.python.taint import FunctionContext
+from bluecodeagent.code.static.python.taint import FunctionContext, base_name, const_str
 
 _CONTAINMENT = re.compile(
     r"relative_to|is_relative_to|commonpath|commonprefix|startswith|['\"]\.\.['\"]|\.\.[/\\\\]|"
@@ -101,3 +101,115 @@ def archive_extract(fc: FunctionContext) -> Iterator[Hit]:
             continue
         if "tar" in fc.source_text().lower() or "zip" in fc.source_text().lower():
             yield Hit(call, f"{call.func.attr}() without validating member paths")
+
+
+NORMALISERS = frozenset(
+    {
+        "os.path.realpath",
+        "os.path.abspath",
+        "os.path.normpath",
+        "posixpath.normpath",
+        "posixpath.realpath",
+        "os.path.normcase",
+        "pathlib.Path.resolve",
+    }
+)
+DECODERS = frozenset(
+    {
+        "urllib.parse.unquote",
+        "urllib.parse.unquote_plus",
+        "unquote",
+        "unquote_plus",
+        "urllib.unquote",
+        "unicodedata.normalize",
+        "html.unescape",
+        "os.path.expanduser",
+        "os.path.expandvars",
+        "base64.b64decode",
+    }
+)
+
+
+def _normalised(fc: FunctionContext, node: ast.AST, depth: int = 0) -> bool:
+    """Was ``node``'s value passed through realpath/abspath/normpath/resolve on its way here?"""
+    if depth > 6:
+        return False
+    if isinstance(node, ast.Call):
+        name = fc.call_name(node)
+        if name in NORMALISERS or (isinstance(node.func, ast.Attribute) and node.func.attr in ("resolve", "absolute")):
+            return True
+        return any(_normalised(fc, a, depth + 1) for a in [*node.args, getattr(node.func, "value", node.func)])
+    if isinstance(node, ast.Name):
+        return any(
+            d.value is not None and _normalised(fc, d.value, depth + 1) for d in fc.defs.get(node.id, []) if not d.weak
+        )
+    if isinstance(node, ast.Attribute | ast.Subscript):
+        return _normalised(fc, node.value, depth + 1)
+    return False
+
+
+@rule("py.path.check-before-normalise", "CWE-180", severity="high", confidence=0.65)
+def check_before_normalise(fc: FunctionContext) -> Iterator[Hit]:
+    """A path is checked before it is canonicalised (or decoded), so the check sees another path.
+
+    ``if full.startswith(BASE)`` on ``os.path.join(BASE, name)`` passes ``../../etc/passwd``: the
+    ``..`` is only resolved when the file is opened. Likewise a ``'..' in name`` test before
+    ``unquote(name)`` misses ``%2e%2e/``, and ``name.replace('../', '')`` leaves ``....//`` as
+    ``../``. Decode first, then canonicalise (``os.path.realpath`` / ``Path.resolve()``), then
+    check containment (``os.path.commonpath([base, full]) == base`` or ``is_relative_to``).
+    """
+    for t in fc.tests:
+        for n in ast.walk(t):
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "startswith"):
+                continue
+            subject = n.func.value
+            if not _pathish(fc, subject) or not fc.is_tainted(subject, "path") or _normalised(fc, subject):
+                continue
+            if n.args and const_str(n.args[0]) in ("/", "\\", ".", "~"):
+                continue  # "is it absolute / hidden?" is a different question
+            if not _path_built(fc, subject):
+                continue
+            yield Hit(
+                n,
+                "containment checked on a path that was never normalised (.. and symlinks pass)",
+                fc.tainted_params(subject, "path"),
+            )
+    for call in fc.calls():
+        name = fc.call_name(call)
+        if name in DECODERS and call.args and fc.is_tainted(call.args[0], "path"):
+            b = base_name(call.args[0])
+            checked_before = [
+                t
+                for t in fc.tests
+                if getattr(t, "lineno", 0) < call.lineno
+                and b in {x.id for x in ast.walk(t) if isinstance(x, ast.Name)}
+                and re.search(r"\.\.|['\"]/['\"]|startswith|isabs", fc.text(t))
+            ]
+            if checked_before:
+                yield Hit(
+                    call,
+                    f"{name}() runs after the path was checked: encoded '..' passes the check",
+                    fc.tainted_params(call.args[0], "path"),
+                )
+        elif (
+            isinstance(call.func, ast.Attribute)
+            and call.func.attr == "replace"
+            and len(call.args) == 2
+            and const_str(call.args[0]) in ("../", "..", "..\\", "./")
+            and const_str(call.args[1]) == ""
+            and fc.is_tainted(call.func.value, "path")
+        ):
+            yield Hit(call, "one-pass removal of '../' leaves '....//' as '../'", fc.tainted_params(call.func.value))
+
+
+def _path_built(fc: FunctionContext, node: ast.AST) -> bool:
+    """Is ``node`` a path joined from parts (join, ``/``, concatenation), not a value taken as is?"""
+    if isinstance(node, ast.Call):
+        return fc.call_name(node) in PATH_JOIN or (isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath")
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.Div | ast.Add | ast.Mod)
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.Name):
+        return any(d.value is not None and _path_built(fc, d.value) for d in fc.defs.get(node.id, []) if not d.weak)
+    return False

@@ -174,9 +174,56 @@ HTTP_CALLS = frozenset(
         "aiohttp.request",
         "http.client.HTTPConnection",
         "http.client.HTTPSConnection",
+        "urllib.request.Request",
+        "urllib2.urlopen",
+        "urllib.urlopen",
+        "urllib.request.urlretrieve",
+        "urllib.urlretrieve",
+        "httpx.stream",
+        "httpx.put",
+        "httpx.delete",
+        "httpx.head",
+        "httpx.patch",
+        "socket.create_connection",
     }
 )
-_SSRF_CHECK = re.compile(r"\.(netloc|hostname|host)\b|is_private|is_loopback|ip_address|allow", re.I)
+_CLIENT = re.compile(r"(^|_)(session|client|http|sess|conn|pool|browser|api)(_|$)", re.I)
+HTTP_METHODS = frozenset({"get", "post", "put", "delete", "head", "patch", "request", "urlopen", "fetch", "stream"})
+
+
+def _client_call(fc: FunctionContext, call: ast.Call) -> bool:
+    """``session.get(url)``, ``client.post(url)``, ``self.http.request("GET", url)``: an HTTP client's method."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr in HTTP_METHODS):
+        return False
+    owner = f.value
+    text = fc.text(owner)
+    if isinstance(owner, ast.Call):
+        return (fc.call_name(owner) or "").rsplit(".", 1)[-1] in ("Session", "Client", "AsyncClient", "PoolManager")
+    last = text.rsplit(".", 1)[-1]
+    if f.attr == "get":  # dict.get is everywhere: only an unmistakable client name counts
+        return last in ("session", "client", "http", "sess", "http_client", "api_client", "httpx_client")
+    return bool(_CLIENT.search(last))
+
+
+_HOST_CHECK = re.compile(
+    r"\.(netloc|hostname|host)\b|\b(netloc|hostname|host|domain|ip)\b|is_private|is_loopback|is_reserved|"
+    r"is_link_local|ip_address|ip_network|gethostbyname|getaddrinfo",
+    re.I,
+)
+_ALLOW_NAME = re.compile(r"allow|whitelist|trusted|permitted|approved|safe", re.I)
+
+
+def _host_checked(fc: FunctionContext) -> bool:
+    """Does a condition look at the URL's host (or test the URL against an allowlist), rather than
+    only at its scheme? ``if parsed.scheme not in ALLOWED_SCHEMES`` alone stops nothing."""
+    for t in fc.tests:
+        text = fc.text(t)
+        if _HOST_CHECK.search(text):
+            return True
+        if _ALLOW_NAME.search(text) and not re.search(r"scheme|protocol|port|method|extension|format", text, re.I):
+            return True
+    return False
 
 
 @rule("py.ssrf.request", "CWE-918", severity="high", confidence=0.7)
@@ -186,11 +233,11 @@ def ssrf(fc: FunctionContext) -> Iterator[Hit]:
     Fetching a user-chosen URL reaches internal services and cloud metadata endpoints. Parse the
     URL, require an allowed scheme and a host from an allowlist, and reject private addresses.
     """
-    if test_mentions(fc, _SSRF_CHECK):
+    if _host_checked(fc):
         return
     for call in fc.calls():
         name = fc.call_name(call)
-        if name not in HTTP_CALLS:
+        if name not in HTTP_CALLS and not _client_call(fc, call):
             continue
         idx = 1 if name.endswith("request") and name != "urllib.request.urlopen" else 0
         url = arg(call, idx, "url")
