@@ -205,7 +205,8 @@ def check_before_normalise(fc: FunctionContext) -> Iterator[Hit]:
 def _path_built(fc: FunctionContext, node: ast.AST) -> bool:
     """Is ``node`` a path joined from parts (join, ``/``, concatenation), not a value taken as is?"""
     if isinstance(node, ast.Call):
-        return fc.call_name(node) in PATH_JOIN or (isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath")
+        joinpath = isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath"
+        return fc.call_name(node) in PATH_JOIN or joinpath
     if isinstance(node, ast.BinOp):
         return isinstance(node.op, ast.Div | ast.Add | ast.Mod)
     if isinstance(node, ast.JoinedStr):
