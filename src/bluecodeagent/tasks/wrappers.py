@@ -46,10 +46,13 @@ WRAPPER_RULES: list[Rule] = [
     Rule(
         "jb.pretend-mode",
         rx(
-            r"\b(developer|maintenance|debug|debugging|diagnostic|calibration|god|admin|root|sudo|test|unlocked|service|"
-            r"engineering|jailbreak|evil)\s+mode\b[^.\n]{0,80}?\b(on|enabled|activated|engaged|active|unlocked)\b"
-            r"|\b(enable|activate|enter|engage|switch\s+to|boot\s+into)\s+(\w+\s+)?(developer|maintenance|debug|diagnostic"
-            r"|calibration|god|admin|unlocked|service|engineering|jailbreak|evil)\s+mode\b"
+            r"\b(developer|maintenance|debug|diagnostic|calibration|god|admin|root|sudo|unlocked|service|engineering"
+            r"|jailbreak|evil|unrestricted)\s+mode\s*(is\s+|now\s+|has\s+been\s+)*(on|enabled|activated|engaged|unlocked)\b"
+            r"[^.\n]{0,80}?\b(safety|filters?|rules|restrictions|refus\w*|policies|guidelines|literally|anything|everything"
+            r"|authori[sz]ed|enabled\s+by)\b"
+            r"|\[\s*\w+\s+mode\s+(on|enabled|activated|engaged)\b"
+            r"|\b(enable|activate|enter|engage|switch\s+to|boot\s+into)\s+(\w+\s+)?(god|jailbreak|evil|unrestricted|unlocked)"
+            r"\s+mode\b"
             r"|\b(safety|content)\s+(filters?|protocols?|checks?|layers?|systems?)\s+(are|is|have\s+been)\s+"
             r"(now\s+)?(off|disabled|suspended|removed|lifted|offline)\b"
         ),
