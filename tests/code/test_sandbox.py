@@ -283,6 +283,26 @@ def test_cpu_hog_killed_by_cpu_limit(box: Sandbox) -> None:
 
 
 @needs_bwrap
+def test_cpu_budget_is_one_for_all_processes_of_a_run(box: Sandbox) -> None:
+    """Six forked spinners share one budget (RLIMIT_CPU alone would give each its own)."""
+    code = "import os\nfor _ in range(6):\n    if os.fork() == 0:\n        break\nwhile True:\n    pass\n"
+    res = box.run_python(code, limits=SandboxLimits(cpu_seconds=2, wall_seconds=60, max_processes=16))
+    assert res.cpu_exceeded and not res.timed_out, res
+    assert res.cpu_seconds is not None and res.cpu_seconds < 2 + 1.5  # the budget plus at most a few polls
+
+
+@needs_bwrap
+def test_dev_is_read_only_but_devices_work(box: Sandbox) -> None:
+    r = run_json(
+        box,
+        "import errno\nR = {}\ntry:\n    open('/dev/bc-fill', 'wb').write(b'x' * 4096)\n    R['dev'] = 'written'\n"
+        "except OSError as e:\n    R['dev'] = errno.errorcode[e.errno]\n"
+        "open('/dev/null', 'w').write('x')\nR['null'] = 'ok'\nopen('/dev/shm/x', 'w').write('x')\nR['shm'] = 'ok'\n",
+    )
+    assert r == {"dev": "EROFS", "null": "ok", "shm": "ok"}
+
+
+@needs_bwrap
 def test_endless_wait_timed_out_and_nothing_left(box: Sandbox) -> None:
     marker = f"m{uuid.uuid4().hex}"
     code = (
