@@ -103,3 +103,10 @@ def test_sarif_uses_relative_uris_and_reports_files_it_could_not_read(tmp_path: 
     notes = inv["toolExecutionNotifications"]
     assert len(notes) == 1 and "broken.py" in notes[0]["message"]["text"] and notes[0]["level"] == "error"
     assert proc.returncode == 2
+
+
+def test_kb_build_on_an_existing_base_says_it_is_already_built(tiny_kb_path: Path):
+    before = tiny_kb_path.stat().st_mtime_ns
+    proc = run("kb", "build", "--kb", str(tiny_kb_path))
+    assert proc.returncode == 0 and "is already built; `bluecode kb build --force` rebuilds it" in proc.stderr.decode()
+    assert tiny_kb_path.stat().st_mtime_ns == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,14 @@ def build(force: bool, kb_path: Path | None, config_file: Path | None) -> None:
     s = build_settings(config_file, kb_path=kb_path)
     path = s.resolved_kb_path()
     embedder = get_embedder(s.embedder, s.embedder_model)
-    base = build_kb(path, embedder=embedder, progress=True) if force else ensure_kb(path, embedder)
+    if path.is_file() and not force:
+        click.echo(f"{path} is already built; `bluecode kb build --force` rebuilds it from the policies", err=True)
+        base = ensure_kb(path, embedder)  # still refreshes the built-in items after an upgrade
+    else:
+        click.echo(f"building {path}: generating items from the policies, then embedding them", err=True)
+        started = time.monotonic()
+        base = build_kb(path, embedder=embedder, progress=True)
+        click.echo(f"built {path} in {time.monotonic() - started:.0f} s", err=True)
     _echo_stats(base.stats())
 
 
