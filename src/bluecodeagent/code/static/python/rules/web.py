@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 
 from bluecodeagent.code.static.base import rule
-from bluecodeagent.code.static.python.rules.common import Hit, arg, literal_text, test_mentions
+from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg, literal_text, test_mentions
 from bluecodeagent.code.static.python.taint import FunctionContext, base_name
 
 HTML_TAGS = (
@@ -317,3 +317,124 @@ def json_without_content_type(fc: FunctionContext) -> Iterator[Hit]:
     for call in fc.calls():
         if fc.call_name(call) == "json.loads" and call.args and base_name(call.args[0]) in reqs:
             yield Hit(call, "request body decoded as JSON without a Content-Type check", reqs)
+
+
+SAFE_MARKERS = frozenset({"Markup", "mark_safe", "SafeString", "SafeText", "format_html_join_unsafe"})
+_ESCAPERS = re.compile(r"escape|quote|sanitize|clean|bleach|format_html|conditional_escape|json\.dumps|int\(|len\(")
+
+
+def _formatted_unescaped(fc: FunctionContext, node: ast.AST, depth: int = 0) -> bool:
+    """Is ``node`` text built by formatting or concatenation with a value that was not escaped?"""
+    if depth > 4:
+        return False
+    if isinstance(node, ast.Name):
+        return any(
+            d.value is not None and _formatted_unescaped(fc, d.value, depth + 1)
+            for d in fc.defs.get(node.id, [])
+            if d.value is not None
+        )
+    values: list[ast.AST] = []
+    if isinstance(node, ast.JoinedStr):
+        values = [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+        right = node.right
+        values = list(right.elts) if isinstance(right, ast.Tuple) else [right]
+        if isinstance(node.op, ast.Add):
+            values.append(node.left)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        values = [*node.args, *(k.value for k in node.keywords)]
+    return any(
+        not isinstance(v, ast.Constant) and not _ESCAPERS.search(fc.text(v)) and not _formatted_literal(v)
+        for v in values
+    )
+
+
+def _formatted_literal(node: ast.AST) -> bool:
+    return isinstance(node, ast.JoinedStr | ast.BinOp) and all(
+        isinstance(n, ast.Constant | ast.JoinedStr | ast.BinOp | ast.operator) for n in ast.walk(node)
+    )
+
+
+@rule("py.xss.marked-safe", "CWE-79", severity="high", confidence=0.6)
+def marked_safe(fc: FunctionContext) -> Iterator[Hit]:
+    """Text formatted with unescaped values and then marked safe (``Markup``/``mark_safe``).
+
+    ``mark_safe("<b>%s</b>" % obj.name)`` switches escaping off for the whole string, including the
+    value that came from a user or the database (stored XSS). Use ``format_html("<b>{}</b>",
+    obj.name)`` / ``Markup("<b>{}</b>").format(obj.name)``, which escape the values.
+    """
+    for call in fc.calls():
+        short = fc.call_name(call).rsplit(".", 1)[-1]
+        if short in SAFE_MARKERS and call.args and _formatted_unescaped(fc, call.args[0]):
+            if fc.is_tainted(call.args[0], "html"):
+                continue  # py.xss.html-template reports the tainted case
+            yield Hit(call, f"{short}() marks text with unescaped values as safe HTML")
+
+
+@rule("py.xss.autoescape-off", "CWE-79", severity="medium", confidence=0.6)
+def autoescape_off(fc: FunctionContext) -> Iterator[Hit]:
+    """Templates rendered with autoescaping off: a Jinja2 ``Environment`` without ``autoescape``, or a
+    template that turns it off (``{% autoescape false %}``, ``|safe``) for values from input.
+
+    Jinja2's ``Environment()`` does not escape by default, so every ``{{ value }}`` is raw HTML. Pass
+    ``autoescape=select_autoescape()`` (or ``True``) and never apply ``|safe`` to user data.
+    """
+    for call in fc.calls():
+        name = fc.call_name(call)
+        if name in ("jinja2.Environment", "Environment") and ("jinja" in fc.module.source):
+            ae = kwarg(call, "autoescape")
+            if ae is None or (isinstance(ae, ast.Constant) and not ae.value):
+                yield Hit(call, "Jinja2 Environment without autoescape renders values as raw HTML")
+        elif name.rsplit(".", 1)[-1] in ("render_template_string", "Template", "from_string") and call.args:
+            text = literal_text(fc, call.args[0])
+            if not _UNSAFE_TEMPLATE.search(text):
+                continue
+            values = [k.value for k in call.keywords]
+            render = fc.parent(fc.parent(call) or call)
+            if isinstance(render, ast.Call):
+                values += [k.value for k in render.keywords] + list(render.args)
+            if any(fc.is_tainted(v, "html") for v in values) or not values:
+                yield Hit(call, "template turns escaping off (|safe or autoescape false) for rendered values")
+
+
+_UNSAFE_TEMPLATE = re.compile(r"\|\s*safe\b|autoescape\s+(false|off)|\{%-?\s*autoescape\s+false", re.I)
+_ROUTE = re.compile(r"\.(route|get|post|put|patch|delete|api_route|websocket)$")
+RESPONSES = frozenset({"HttpResponse", "make_response", "Response", "HTMLResponse", "web.Response"})
+
+
+@rule("py.xss.response", "CWE-79", severity="high", confidence=0.6)
+def reflected_response(fc: FunctionContext) -> Iterator[Hit]:
+    """Request input echoed into an HTML response without escaping (reflected XSS).
+
+    A Flask view returning ``"Hello " + name`` or Django's ``HttpResponse(f"... {q}")`` is served as
+    ``text/html``: ``<script>`` in the input runs in the visitor's browser. Escape the value, render
+    an autoescaping template, or answer with ``jsonify``/``content_type="text/plain"``.
+    """
+    if fc.name == "<module>":
+        return
+    is_route = any(_ROUTE.search(fc.text(d.func if isinstance(d, ast.Call) else d)) for d in fc.node.decorator_list)
+    reads_request = "request" in fc.params or "request" in fc.source_text()
+    for call in fc.calls():
+        short = fc.call_name(call).rsplit(".", 1)[-1]
+        if short not in RESPONSES or not call.args or not reads_request:
+            continue
+        ctype = kwarg(call, "content_type") or kwarg(call, "mimetype") or kwarg(call, "media_type")
+        if ctype is not None and "html" not in fc.text(ctype):
+            continue
+        body = call.args[0]
+        if _built(body) and fc.is_tainted(body, "html"):
+            yield Hit(call, f"{short}() echoes untrusted input as HTML", fc.tainted_params(body, "html"))
+    if not is_route:
+        return
+    for ret in fc.nodes(ast.Return):
+        if ret.value is not None and _built(ret.value) and fc.is_tainted(ret.value, "html"):
+            yield Hit(ret, "view returns untrusted input as HTML", fc.tainted_params(ret.value, "html"))
+
+
+def _built(node: ast.AST) -> bool:
+    """Text assembled here: an f-string, ``%``/``+`` formatting or ``.format``."""
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+        return True
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
