@@ -91,3 +91,13 @@ def header_clean(value: str) -> str:
     clean = re.sub(r"[\r\n]", "", value)
     # ok: py.injection.header
     return f"X-Custom: {clean}"
+
+
+def remote_listing(ssh, folder: str):
+    # ruleid: py.cmd.shell-string
+    return ssh.exec_command("ls -l " + folder)
+
+
+def remote_listing_quoted(ssh, folder: str):
+    # ok: py.cmd.shell-string
+    return ssh.exec_command("ls -l " + shlex.quote(folder))

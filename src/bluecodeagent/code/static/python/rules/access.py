@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from bluecodeagent.code.static.base import rule
 from bluecodeagent.code.static.python.rules.common import Hit, arg, kwarg
-from bluecodeagent.code.static.python.taint import FunctionContext, base_name
+from bluecodeagent.code.static.python.taint import FunctionContext, base_name, const_str
 
 _ACTOR = re.compile(
     r"^(current|acting|active|cur|requesting|requester|requestor|executing|initiator|"
@@ -438,3 +438,111 @@ def _block_of(fc: FunctionContext, node: ast.AST, body: list[ast.stmt]) -> list[
         if isinstance(block, list) and node in block:
             return block
     return body
+
+
+_PRIVILEGED = re.compile(
+    r"(^|_)(delete|remove|purge|drop|grant|revoke|promote|demote|ban|suspend|disable|deactivate|impersonate|"
+    r"transfer|refund|approve|shutdown|reset_password|set_password|change_password|set_role|change_role|"
+    r"update_role|assign_role|make_admin|add_admin|elevate|escalate|wipe|destroy|terminate)(_|$)",
+    re.I,
+)
+_PRIVILEGED_FIELDS = re.compile(r"role|is_admin|admin|is_staff|superuser|permission|privilege|password|balance", re.I)
+_ACTING = re.compile(
+    r"^(current_?user|acting_?user|actor|caller|requester|requestor|request|session|principal|user|auth|"
+    r"token|identity|operator|executor|initiator|admin)(_(id|name|role|obj|info|ctx))?$",
+    re.I,
+)
+_CHECK_WORDS = re.compile(
+    r"role|admin|staff|superuser|permission|perm|privilege|owner|authori[sz]|allowed|can_|has_|is_|"
+    r"access|scope|acl|policy|grant",
+    re.I,
+)
+AUTH_DECORATORS = re.compile(
+    r"login_required|permission_required|requires?_|roles?_required|admin_required|"
+    r"staff_member_required|user_passes_test|auth|protected|authorize",
+    re.I,
+)
+
+
+@rule("py.authz.privileged-unchecked", "CWE-863", severity="high", confidence=0.55)
+def privileged_unchecked(fc: FunctionContext) -> Iterator[Hit]:
+    """A privileged action performed without checking who asks for it.
+
+    A function that deletes accounts, changes roles or passwords, or moves money, and that receives
+    the acting user (``current_user``, ``requester_id``, ``session``), must decide from that user's
+    role or ownership whether to proceed. If no condition ever looks at the actor (or at a role or
+    permission), any caller can do it. Check first: ``if actor.role != "admin" and actor.id !=
+    owner_id: raise PermissionError``.
+    """
+    if fc.name == "<module>" or not isinstance(fc.node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    if any(AUTH_DECORATORS.search(fc.text(d)) for d in fc.node.decorator_list):
+        return
+    actors = [p for p in fc.params if _ACTING.match(p)]
+    if not actors:
+        return
+    action = _privileged_action(fc)
+    if action is None:
+        return
+    for actor in actors:
+        if _flows_to_test(fc, actor) or _passed_to_check(fc, actor):
+            return
+    if any(_CHECK_WORDS.search(fc.text(t)) for t in fc.tests):
+        return
+    yield Hit(action, f"privileged action with no check of '{actors[0]}' (role, ownership)", actors)
+
+
+def _privileged_action(fc: FunctionContext) -> ast.AST | None:
+    """The first statement that does something privileged (by the function's name, or by the fields it sets)."""
+    named = bool(_PRIVILEGED.search(fc.name))
+    for node in fc.nodes(ast.Assign, ast.AugAssign, ast.Delete, ast.Call):
+        if isinstance(node, ast.Delete):
+            if named:
+                return node
+            continue
+        if isinstance(node, ast.Assign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                key = t.slice if isinstance(t, ast.Subscript) else t if isinstance(t, ast.Attribute) else None
+                label = (
+                    const_str(key)
+                    if isinstance(key, ast.Constant)
+                    else key.attr
+                    if isinstance(key, ast.Attribute)
+                    else None
+                )
+                if label and _PRIVILEGED_FIELDS.search(label):
+                    return node
+                if named and isinstance(t, ast.Subscript | ast.Attribute) and base_name(t) not in fc.params:
+                    return node
+            continue
+        if (
+            named
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr
+            in (
+                "pop",
+                "remove",
+                "delete",
+                "discard",
+                "update",
+                "save",
+                "commit",
+                "execute",
+                "rmtree",
+                "unlink",
+            )
+        ):
+            return node
+    return None
+
+
+def _passed_to_check(fc: FunctionContext, actor: str) -> bool:
+    """Is the actor handed to a function whose name says it checks (``require_admin(user)``)?"""
+    for call in fc.calls():
+        callee = fc.text(call.func).rsplit(".", 1)[-1]
+        checks = _CHECK_WORDS.search(callee) or re.search(r"check|verify|require|ensure|assert|validate", callee, re.I)
+        values = [*call.args, *(k.value for k in call.keywords)]
+        if checks and any(isinstance(n, ast.Name) and n.id == actor for a in values for n in ast.walk(a)):
+            return True
+    return False

@@ -23,8 +23,18 @@ SHELL_CALLS = frozenset(
         "subprocess.getstatusoutput",
         "asyncio.create_subprocess_shell",
         "pty.spawn",
+        "pexpect.spawn",
+        "pexpect.run",
+        "fabric.api.local",
+        "fabric.api.run",
+        "fabric.api.sudo",
+        "popen2.popen2",
+        "popen2.popen3",
+        "popen2.popen4",
+        "os.popen4",
     }
 )
+REMOTE_SHELL_METHODS = frozenset({"exec_command", "run_command", "sudo"})
 SUBPROCESS = frozenset(
     {
         "subprocess.run",
@@ -49,6 +59,13 @@ def shell_string(fc: FunctionContext) -> Iterator[Hit]:
     for call in fc.calls():
         name = fc.call_name(call)
         cmd = arg(call, 0, "args") if name in SUBPROCESS else arg(call, 0, "command") if name in SHELL_CALLS else None
+        if (
+            cmd is None
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr in REMOTE_SHELL_METHODS
+            and re.search(r"ssh|client|conn|channel|remote|host|c\b", fc.text(call.func.value), re.I)
+        ):
+            cmd = arg(call, 0, "command")  # paramiko exec_command: a shell on the remote host
         if cmd is None:
             continue
         if name in SUBPROCESS:
