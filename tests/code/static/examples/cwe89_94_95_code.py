@@ -67,3 +67,18 @@ def filter_rows(rows, where: str):
     conditions = where.split(" AND ")
     # ruleid: py.code.eval
     return [r for r in rows if eval(" and ".join(conditions), dict(r))]
+
+
+def run_query(db, sql):
+    # ok: py.sql.string-query
+    return db.execute(sql).fetchall()
+
+
+def find_by_name(db, name: str):
+    # ruleid: py.sql.string-query
+    return run_query(db, "SELECT id FROM users WHERE name = '%s'" % name)
+
+
+def find_by_name_bound(db, name: str):
+    # ok: py.sql.string-query
+    return run_query(db, "SELECT id FROM users WHERE name = 'x'")

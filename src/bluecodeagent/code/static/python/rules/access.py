@@ -392,7 +392,7 @@ def _uses(fc: FunctionContext, stmts: list[ast.stmt], checked: set[str]) -> Iter
 
 @rule("py.file.toctou", "CWE-367", severity="low", confidence=0.5)
 def toctou(fc: FunctionContext) -> Iterator[Hit]:
-    """File checked (exists, access, isfile, stat) and then used by path: a time-of-check/time-of-use race.
+    """File checked (exists, access, isfile) and then used by its path: a time-of-check/time-of-use race.
 
     Between the check and the ``open``/``remove``/``rename`` another process can swap the file (e.g.
     for a symlink to ``/etc/passwd``). Act first and handle the error (``try: os.remove(p) except

@@ -169,6 +169,51 @@ def sql_string(fc: FunctionContext) -> Iterator[Hit]:
                 f"{short}() runs SQL built from untrusted input; use query parameters",
                 fc.tainted_params(q, "sql"),
             )
+    yield from _sql_through_helpers(fc)
+
+
+def _query_params(fc: FunctionContext, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[int]:
+    """Positions of ``fn``'s parameters that reach ``execute()`` as the query text unchanged."""
+
+    def compute() -> set[int]:
+        names = [a.arg for a in [*fn.args.posonlyargs, *fn.args.args]]
+        offset = 1 if names and names[0] in ("self", "cls") else 0
+        out: set[int] = set()
+        for n in ast.walk(fn):
+            if (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr in SQL_METHODS
+                and n.args
+                and isinstance(n.args[0], ast.Name)
+                and n.args[0].id in names
+            ):
+                out.add(names.index(n.args[0].id) - offset)
+        return out
+
+    return fc.module.once(f"sql.helper:{id(fn)}", compute)  # type: ignore[no-any-return]
+
+
+def _sql_through_helpers(fc: FunctionContext) -> Iterator[Hit]:
+    """``run_query("... '%s'" % name)`` where ``run_query`` of this file executes its argument."""
+    for call in fc.calls():
+        f = call.func
+        key = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+        fn = fc.module.functions.get(key or "")
+        if fn is None or fn is fc.node:
+            continue
+        for i in _query_params(fc, fn):
+            if 0 <= i < len(call.args):
+                q = call.args[i]
+                if isinstance(q, ast.JoinedStr | ast.BinOp) or (
+                    isinstance(q, ast.Call) and isinstance(q.func, ast.Attribute) and q.func.attr == "format"
+                ):
+                    if _SQL_WORDS.search(literal_text(fc, q) or fc.text(q)) and fc.is_tainted(q, "sql"):
+                        yield Hit(
+                            call,
+                            f"SQL built from untrusted input is run by {key}(); use query parameters",
+                            fc.tainted_params(q, "sql"),
+                        )
 
 
 def _ast_validated(fc: FunctionContext, node: ast.AST) -> bool:

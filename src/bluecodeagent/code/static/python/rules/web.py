@@ -373,10 +373,10 @@ def marked_safe(fc: FunctionContext) -> Iterator[Hit]:
 
 @rule("py.xss.autoescape-off", "CWE-79", severity="medium", confidence=0.6)
 def autoescape_off(fc: FunctionContext) -> Iterator[Hit]:
-    """Templates rendered with autoescaping off: a Jinja2 ``Environment`` without ``autoescape``, or a
-    template that turns it off (``{% autoescape false %}``, ``|safe``) for values from input.
+    """Templates rendered with autoescaping off (a Jinja2 ``Environment``, ``|safe``, ``autoescape false``).
 
-    Jinja2's ``Environment()`` does not escape by default, so every ``{{ value }}`` is raw HTML. Pass
+    A Jinja2 ``Environment`` without ``autoescape``, or a template that turns escaping off
+    (``{% autoescape false %}``, ``|safe``) for values from input, renders them as raw HTML. Jinja2's ``Environment()`` does not escape by default, so every ``{{ value }}`` is raw HTML. Pass
     ``autoescape=select_autoescape()`` (or ``True``) and never apply ``|safe`` to user data.
     """
     for call in fc.calls():
