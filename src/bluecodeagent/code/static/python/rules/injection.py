@@ -205,15 +205,15 @@ def _sql_through_helpers(fc: FunctionContext) -> Iterator[Hit]:
         for i in _query_params(fc, fn):
             if 0 <= i < len(call.args):
                 q = call.args[i]
-                if isinstance(q, ast.JoinedStr | ast.BinOp) or (
+                built = isinstance(q, ast.JoinedStr | ast.BinOp) or (
                     isinstance(q, ast.Call) and isinstance(q.func, ast.Attribute) and q.func.attr == "format"
-                ):
-                    if _SQL_WORDS.search(literal_text(fc, q) or fc.text(q)) and fc.is_tainted(q, "sql"):
-                        yield Hit(
-                            call,
-                            f"SQL built from untrusted input is run by {key}(); use query parameters",
-                            fc.tainted_params(q, "sql"),
-                        )
+                )
+                if built and _SQL_WORDS.search(literal_text(fc, q) or fc.text(q)) and fc.is_tainted(q, "sql"):
+                    yield Hit(
+                        call,
+                        f"SQL built from untrusted input is run by {key}(); use query parameters",
+                        fc.tainted_params(q, "sql"),
+                    )
 
 
 def _ast_validated(fc: FunctionContext, node: ast.AST) -> bool:

@@ -376,8 +376,9 @@ def autoescape_off(fc: FunctionContext) -> Iterator[Hit]:
     """Templates rendered with autoescaping off (a Jinja2 ``Environment``, ``|safe``, ``autoescape false``).
 
     A Jinja2 ``Environment`` without ``autoescape``, or a template that turns escaping off
-    (``{% autoescape false %}``, ``|safe``) for values from input, renders them as raw HTML. Jinja2's ``Environment()`` does not escape by default, so every ``{{ value }}`` is raw HTML. Pass
-    ``autoescape=select_autoescape()`` (or ``True``) and never apply ``|safe`` to user data.
+    (``{% autoescape false %}``, ``|safe``) for values from input, renders them as raw HTML: Jinja2's
+    ``Environment()`` does not escape by default. Pass ``autoescape=select_autoescape()`` (or
+    ``True``) and never apply ``|safe`` to user data.
     """
     for call in fc.calls():
         name = fc.call_name(call)
