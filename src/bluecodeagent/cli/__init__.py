@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "doctor": "bluecodeagent.cli.doctor:doctor",
     "serve": "bluecodeagent.cli.serve:serve",
     "redteam": "bluecodeagent.cli.redteam:redteam",
+    "sandbox": "bluecodeagent.cli.sandbox:sandbox",
 }
 
 

@@ -25,7 +25,9 @@ Without bubblewrap there is no sandbox: :meth:`Sandbox.detect` raises
 alone are not a sandbox.
 
 Settings from the environment: ``BLUECODE_BWRAP`` (path to bwrap), ``BLUECODE_SANDBOX_PYTHON``
-(interpreter inside, default ``/usr/bin/python3``; it must live under ``/usr``).
+(interpreter inside, default ``/usr/bin/python3``; it must live under ``/usr``),
+``BLUECODE_SANDBOX_ENV`` (the sandbox runtime of :mod:`bluecodeagent.code.sandbox_env`, bound
+read-only over the interpreter's ``/usr/local/lib/python3.X/dist-packages`` when installed).
 
 As root each run gets a host uid of its own, drawn from a range no account uses (inside it is still
 65534, "sandbox"), so concurrent runs never share a process budget (RLIMIT_NPROC counts per uid).
@@ -189,6 +191,22 @@ def _seccomp_bpf() -> bytes | None:
         return None
 
 
+def _runtime_site(python: str) -> tuple[str | None, str | None]:
+    """The installed sandbox runtime for ``python`` and where to bind it, or (None, None)."""
+    import re
+
+    from bluecodeagent.code import sandbox_env
+
+    m = re.search(r"python(\d+\.\d+)$", os.path.realpath(python))
+    if not m:
+        return None, None
+    target = f"/usr/local/lib/python{m.group(1)}/dist-packages"
+    site = sandbox_env.site_for(m.group(1))
+    if site is None or not os.path.isdir(target):
+        return None, None
+    return site, target
+
+
 def _check_rel_path(name: str) -> PurePosixPath:
     p = PurePosixPath(name)
     if not name or p.is_absolute() or ".." in p.parts or str(p) in {".", MAIN_FILE} or "\0" in name:
@@ -215,6 +233,7 @@ class Sandbox:
         self._disable_userns, self._sized_tmpfs = disable_userns, sized_tmpfs
         self._setpriv, self._prlimit = setpriv, prlimit
         self._root = os.geteuid() == 0
+        self.site, self.site_target = _runtime_site(python)
         self._uid, self._gid = (INSIDE_UID, INSIDE_UID) if self._root else (os.getuid(), os.getgid())
 
     @classmethod
@@ -283,6 +302,7 @@ class Sandbox:
             "cpu_budget_per_run": True,
             "readonly_dev": True,
             "output_cap": True,
+            "runtime_libraries": self.site is not None,
         }
 
     # -- command line -----------------------------------------------------------------------------
@@ -351,6 +371,8 @@ class Sandbox:
         for k, v in ENV_INSIDE.items():
             argv += ["--setenv", k, v]
         argv += ["--ro-bind", "/usr", "/usr"]
+        if self.site is not None and self.site_target is not None:
+            argv += ["--ro-bind", self.site, self.site_target]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = f"/{top}"
             if os.path.islink(host):
@@ -586,9 +608,10 @@ def sandbox_status() -> dict[str, Any]:
         status["reason"] = str(e)
         return status
     status.update(available=True, layers=box.layers(), bwrap_version=box.version, bwrap_path=box.bwrap)
+    status["runtime_libraries"] = box.site
     probe = box.run_python("import sys; print(sys.version.split()[0])")
     status["python_inside"] = f"{box.python} {probe.stdout.strip()}" if probe.exit_code == 0 else box.python
-    missing = [k for k, v in box.layers().items() if not v]
+    missing = [k for k, v in box.layers().items() if not v and k != "runtime_libraries"]
     if missing:
         status["reason"] = "optional layers inactive: " + ", ".join(missing)
     return status

@@ -134,7 +134,8 @@ def _check(event: str, args: tuple[Any, ...]) -> None:
         if _is_harness(args[0]) and _caller() != "harness":
             tamper(f"changed {getattr(args[0], '__name__', '?')}.{args[1] if len(args) > 1 else '?'} of the harness")
     elif event in _INTROSPECTION:
-        if _caller() in ("subject", "subject-via-library"):
+        # libraries load ctypes for their own ends; only the subject's own use of it counts
+        if _caller() == "subject" or (_caller() == "subject-via-library" and not event.startswith("ctypes.")):
             tamper(f"used {event} (introspection that reaches the harness)")
     elif event == "os.kill" and len(args) > 1:
         pid = args[0]
@@ -149,7 +150,7 @@ def _check(event: str, args: tuple[Any, ...]) -> None:
         if REPORT_FD[0] in tuple(fds):
             tamper("handed the harness's report descriptor to a child process")
     elif event == "compile" and args and isinstance(args[0], (str, bytes)) and SCREEN[0] is not None:  # noqa: SIM102
-        if _caller() in ("subject", "subject-via-library"):
+        if _caller() == "subject":  # what libraries compile for themselves is theirs
             # harness names are left out: the probes' own payloads carry marker names
             bad = [x for x in SCREEN[0](args[0]) if x["kind"] == "tamper" and x.get("rule") != "harness-name"]
             if bad:
