@@ -4,6 +4,8 @@ import os
 import tarfile
 from pathlib import Path
 
+from flask import request
+
 BASE = Path("/srv/files")
 
 
@@ -53,3 +55,30 @@ def unpack_filtered(archive: str, dest: str):
     with tarfile.open(archive) as tar:
         # ok: py.path.archive-extract
         tar.extractall(dest, filter="data")
+
+
+UPLOADS = "/srv/uploads"
+
+
+def download_glued(filename: str):
+    path = UPLOADS + "/" + filename
+    # ruleid: py.path.traversal
+    return open(path, "rb").read()
+
+
+def download_glued_fstring(filename: str):
+    # ruleid: py.path.traversal
+    return open(f"{UPLOADS}/{filename}", "rb").read()
+
+
+def download_glued_checked(filename: str):
+    path = os.path.realpath(UPLOADS + "/" + filename)
+    if not path.startswith(UPLOADS + os.sep):
+        raise PermissionError(filename)
+    # ok: py.path.traversal
+    return open(path, "rb").read()
+
+
+def download_named():
+    # ruleid: py.path.traversal
+    return open(request.args["file"], "rb").read()

@@ -74,6 +74,82 @@ def path_traversal(fc: FunctionContext) -> Iterator[Hit]:
                 "path built from untrusted input can escape its base directory",
                 sorted({p for u in bad for p in fc.tainted_params(u, "path")}),
             )
+    for call in fc.calls():
+        if fc.call_name(call) not in FILE_SINKS or not call.args:
+            continue
+        target = call.args[0]
+        built = _string_path(fc, target)
+        if built is not None and fc.is_tainted(built, "path"):
+            yield Hit(
+                call,
+                f"{fc.call_name(call)}() on a path glued from a directory and untrusted input",
+                fc.tainted_params(built, "path"),
+            )
+        elif fc.is_source(target) or (isinstance(target, ast.Subscript | ast.Call) and _direct_source(fc, target)):
+            yield Hit(call, f"{fc.call_name(call)}() on a path taken straight from the request")
+
+
+FILE_SINKS = frozenset(
+    {
+        "open",
+        "io.open",
+        "codecs.open",
+        "flask.send_file",
+        "send_file",
+        "os.remove",
+        "os.unlink",
+        "shutil.rmtree",
+        "shutil.copy",
+        "shutil.copyfile",
+        "shutil.move",
+        "os.listdir",
+        "os.rename",
+        "django.http.FileResponse",
+        "FileResponse",
+        "aiofiles.open",
+    }
+)
+
+
+def _direct_source(fc: FunctionContext, node: ast.AST) -> bool:
+    """``request.args["f"]`` / ``request.GET.get("f")``: a request read with nothing in between."""
+    inner = (
+        node.value
+        if isinstance(node, ast.Subscript)
+        else node.func.value
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        else None
+    )
+    return inner is not None and fc.is_source(inner)
+
+
+def _string_path(fc: FunctionContext, node: ast.AST, depth: int = 0) -> ast.AST | None:
+    """The expression when ``node`` is (or was assigned) a path glued by ``+``/``%``/f-string with a ``/``."""
+    if depth > 4:
+        return None
+    if isinstance(node, ast.Name):
+        for d in fc.defs.get(node.id, []):
+            if d.value is not None and not d.weak:
+                found = _string_path(fc, d.value, depth + 1)
+                if found is not None:
+                    return found
+        return None
+    if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod)) or isinstance(node, ast.JoinedStr):
+        text = _literal_parts(node)
+        if (
+            "/" in text
+            or "\\" in text
+            or (
+                isinstance(node, ast.BinOp)
+                and any(isinstance(n, ast.Attribute) and n.attr == "sep" for n in ast.walk(node))
+            )
+        ):
+            return node
+    return None
+
+
+def _literal_parts(node: ast.AST) -> str:
+    return "".join(n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str))
 
 
 def _containment_call(fc: FunctionContext) -> bool:
