@@ -166,3 +166,47 @@ def test_redos_is_observed(box: Sandbox) -> None:
     probe = probe_for("CWE-1333")
     assert probe.run(box, vuln, "check", ["s"], "CWE-1333").outcome == "vulnerable"
     assert probe.run(box, safe, "check", ["s"], "CWE-1333").outcome == "rejected"
+
+
+# -- probes that reach the code: connections, cursors and requests are real ----------------------------
+
+CONTEXT_CASES = [
+    (
+        "conn",
+        "def find_user(conn, name: str):\n"
+        '    return conn.execute("SELECT * FROM users WHERE name = \'" + name + "\'").fetchall()\n',
+        "def find_user(conn, name: str):\n"
+        "    return conn.execute('SELECT * FROM users WHERE name = ?', (name,)).fetchall()\n",
+        "find_user",
+        ["name"],
+    ),
+    (
+        "cursor",
+        "def find_user(cursor, name):\n    cursor.execute(f\"SELECT id FROM users WHERE name = '{name}'\")\n"
+        "    return cursor.fetchall()\n",
+        "def find_user(cursor, name):\n    cursor.execute('SELECT id FROM users WHERE name = ?', [name])\n"
+        "    return cursor.fetchall()\n",
+        "find_user",
+        ["name"],
+    ),
+    (
+        "request",
+        "import sqlite3\ndef search(request):\n    q = request.args.get('q', '')\n"
+        "    db = sqlite3.connect(':memory:')\n    return db.execute(\"SELECT 1 WHERE 'x' = '%s'\" % q).fetchall()\n",
+        "import sqlite3\ndef search(request):\n    q = request.args.get('q', '')\n"
+        "    db = sqlite3.connect(':memory:')\n    return db.execute(\"SELECT 1 WHERE 'x' = ?\", (q,)).fetchall()\n",
+        "search",
+        ["request"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "vuln", "safe", "fn", "params"), CONTEXT_CASES, ids=[c[0] for c in CONTEXT_CASES])
+def test_functions_taking_a_connection_or_request_are_exercised(
+    box: Sandbox, kind: str, vuln: str, safe: str, fn: str, params: list[str]
+) -> None:
+    probe = probe_for("CWE-89")
+    bad = probe.run(box, vuln, fn, params, "CWE-89")
+    assert bad.outcome == "vulnerable", bad
+    good = probe.run(box, safe, fn, params, "CWE-89")
+    assert good.outcome == "rejected", good

@@ -467,7 +467,22 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
 
-sys.meta_path.append(_StubFinder())
+class _FakeFirst(importlib.abc.MetaPathFinder):
+    """First on sys.meta_path: ``requests`` and ``flask`` are always the recording fakes.
+
+    The sandbox has no network and no request context, so the real libraries (when the sandbox
+    runtime is installed) could only fail; the fakes are the instrumented sinks the probes read.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname in _FAKES:
+            return importlib.machinery.ModuleSpec(fullname, _STUB_FINDER, is_package=True)
+        return None
+
+
+_STUB_FINDER = _StubFinder()
+sys.meta_path.insert(0, _FakeFirst())
+sys.meta_path.append(_STUB_FINDER)
 
 
 # -- the subject ---------------------------------------------------------------------------------------
@@ -586,12 +601,82 @@ _NAME_DEFAULTS = (
 )
 
 
+_DB_PARAM = re.compile(
+    r"^(conn|connection|con|db|database|dbconn|db_conn|cursor|cur|curs)$|_(conn|connection|cursor|db)$"
+)
+_DB_ANN = re.compile(r"connection|cursor")
+_REQUEST_PARAM = re.compile(r"^(request|req|http_request)$")
+
+
+class _Every(dict):  # type: ignore[type-arg]
+    """A mapping that holds ``value`` under every key (query strings, forms, headers of a test request)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, key: Any) -> Any:
+        return self.value
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:
+        return type(self.value) if type is not None else self.value
+
+    def getlist(self, key: Any) -> list[Any]:
+        return [self.value]
+
+    def __contains__(self, key: Any) -> bool:
+        return True
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return self.value
+
+
+class TestRequest:
+    """A web request whose every parameter, form field, header and cookie is ``value``."""
+
+    def __init__(self, value: Any = "hello") -> None:
+        self.value = value
+        self.args = self.form = self.values = self.query_params = self.GET = self.POST = _Every(value)
+        self.headers = self.cookies = self.files = _Every(value)
+        self.json = {"value": value}
+        self.data = value.encode() if isinstance(value, str) else value
+        self.method, self.path, self.url = "POST", "/", "http://app.bc.test/"
+        self.host, self.remote_addr = "app.bc.test", "127.0.0.1"
+
+    def get_json(self, *a: Any, **k: Any) -> Any:
+        return _Every(self.value)
+
+    def get_data(self, *a: Any, **k: Any) -> Any:
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"<request {self.value!r:.60}>"
+
+
+def test_connection(cursor: bool = False) -> Any:
+    """A real in-memory SQLite connection (or cursor) that records the SQL it executes."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")  # the recording wrapper installed below
+    return conn.cursor() if cursor else conn
+
+
 def benign_value(param: inspect.Parameter) -> Any:
-    """A plausible harmless argument from the annotation, the default or the parameter name."""
+    """A plausible harmless argument from the annotation, the default or the parameter name.
+
+    Connections and cursors get a real (recording) in-memory SQLite one, requests a test request.
+    """
     ann = param.annotation
     ann_s = ann if isinstance(ann, str) else getattr(ann, "__name__", str(ann))
     ann_s = str(ann_s).lower()
     name = param.name.lower()
+    plain = ann_s in ("str", "int", "bytes", "path", "bool", "float")
+    if (_DB_PARAM.search(name) and not plain) or _DB_ANN.search(ann_s):
+        return test_connection(cursor="cur" in name or "cursor" in ann_s)
+    if _REQUEST_PARAM.search(name) or ann_s.endswith("request"):
+        return TestRequest()
     if param.default is not inspect.Parameter.empty and param.default is not None:
         return param.default
     if "bytes" in ann_s:
@@ -640,6 +725,8 @@ def call(fn: Any, args: dict[str, Any], seconds: float = 2.0) -> dict[str, Any]:
     """Call ``fn(**args)`` recording events; returns result, exception and the events seen."""
     start = len(EVENTS)
     out: dict[str, Any] = {"returned": False, "result": None, "exc": None, "exc_type": None, "timeout": False}
+    # what the probe patched before the call is the probe's; what changes during it is the subject's
+    before = snapshot() if PHASE[0] == "call" else None
     RECORDING[0] = True
     try:
         with deadline(seconds):
@@ -654,6 +741,8 @@ def call(fn: Any, args: dict[str, Any], seconds: float = 2.0) -> dict[str, Any]:
         out["exc_obj"] = e
     finally:
         RECORDING[0] = False
+    if before is not None:
+        CALL_PATCHES.extend(c for c in patched(before) if c not in CALL_PATCHES)
     out["events"] = EVENTS[start:]
     return out
 
@@ -773,13 +862,15 @@ def targets(fn: Any, wanted: list[str]) -> list[str]:
     out = []
     for p in params:
         v = benign_value(p)
-        if isinstance(v, (str, bytes, list, dict)) and p.name not in ("self", "cls"):
+        if isinstance(v, (str, bytes, list, dict, TestRequest)) and p.name not in ("self", "cls"):
             out.append(p.name)
     return out
 
 
 def inject(benign: Any, payload: Any) -> Any:
     """Put ``payload`` where ``benign`` was, keeping its shape (bytes, list, dict)."""
+    if isinstance(benign, TestRequest):
+        return TestRequest(payload)
     if isinstance(benign, bytes) and isinstance(payload, str):
         return payload.encode()
     if isinstance(benign, list):
@@ -968,6 +1059,7 @@ _install_sqlite_recorder()
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 EXITS: list[str] = []
+CALL_PATCHES: list[str] = []
 
 
 # -- guards and the worker's entry point -----------------------------------------------------------------
@@ -1076,7 +1168,6 @@ def run_probe(inside: Any, function: str | None, params: list[str]) -> dict[str,
     fn = find_function(mod, function)
     if fn is None:
         return {"outcome": "not_exercised", "why": f"function {function!r} not found or not callable", "notes": notes}
-    before = snapshot()
     PHASE[0] = "call"
     try:
         res = inside(_RT, fn, params)
@@ -1084,9 +1175,8 @@ def run_probe(inside: Any, function: str | None, params: list[str]) -> dict[str,
         res = {"outcome": "not_exercised", "why": f"probe failed: {type(e).__name__}: {_short(e)[:200]}"}
     finally:
         PHASE[0] = "setup"
-    changed = patched(before)
-    if changed and res.get("outcome") != "vulnerable":
-        tamper("the code under test patched loaded modules while it was called: " + "; ".join(changed))
+    if CALL_PATCHES and res.get("outcome") != "vulnerable":
+        tamper("the code under test patched loaded modules while it was called: " + "; ".join(CALL_PATCHES[:5]))
     res = {k: v for k, v in res.items() if k != "exc_obj"}
     res["notes"] = list(res.get("notes", [])) + notes
     res["integrity"] = list(EXITS)

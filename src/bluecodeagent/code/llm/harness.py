@@ -247,7 +247,7 @@ def _boot(runtime, harness):
     rt = types.ModuleType("_w")
     rt.__dict__["__file__"] = "<bc-harness>"
     exec(compile(runtime, "<bc-harness>", "exec"), rt.__dict__)
-    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_StubFinder"]
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ not in ("_StubFinder", "_FakeFirst")]
     sqlite3.connect = connect
     rt.REPORT_FD[0] = fd
     rt.SUBJECT_FILES = ("/work/subject.py", "llm_test.py", "<string>")
