@@ -18,7 +18,7 @@ def sandbox():
         pytest.skip(f"no sandbox here: {e}")
 
 
-@pytest.mark.parametrize("cwe", ["CWE-22", "CWE-327", "CWE-862", "CWE-915"])
+@pytest.mark.parametrize("cwe", ["CWE-22", "CWE-89", "CWE-327", "CWE-862", "CWE-915"])
 def test_pairs_validate_for_probe_and_check_cwes(sandbox, cwe: str) -> None:
     items = vulnerable_pairs([cwe], per_cwe=2)
     results = sandbox_validate(items, sandbox, jobs=1)
