@@ -116,3 +116,9 @@ def write_exclusive(path: str, data: str):
     # ok: py.file.toctou
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, data.encode())
+
+
+def append_confidential(log_path: str, confidential_record: str):
+    # ruleid: py.perm.secret-file
+    with open(log_path, "a") as f:
+        f.write(confidential_record)

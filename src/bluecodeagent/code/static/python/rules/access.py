@@ -246,7 +246,11 @@ def permissive_mode(fc: FunctionContext) -> Iterator[Hit]:
             yield Hit(call, f"mode {oct(mode)} gives other users access")
 
 
-_SECRET = re.compile(r"secret|token|passw|credential|cred|private|api_?key|key|passcode|auth", re.I)
+_SECRET = re.compile(
+    r"secret|token|passw|credential|cred|private|api_?key|key|passcode|auth|confidential|sensitive|pii\b|ssn|"
+    r"personal|medical|health|financial|salary",
+    re.I,
+)
 _PERM_FIX = re.compile(r"chmod|os\.open|umask|S_IRUSR|0o600|0o400|st_mode|opener", re.I)
 
 
