@@ -81,3 +81,17 @@ def search_text(request):
     q = request.GET.get("q", "")
     # ok: py.xss.response
     return HttpResponse(f"No results for {q}", content_type="text/plain")
+
+
+def fill_html(html_template: str, values: dict):
+    for key, value in values.items():
+        # ruleid: py.xss.html-template
+        html_template = html_template.replace("{{" + key + "}}", str(value))
+    return html_template
+
+
+def fill_html_escaped(html_template: str, values: dict):
+    for key, value in values.items():
+        # ok: py.xss.html-template
+        html_template = html_template.replace("{{" + key + "}}", html.escape(str(value)))
+    return html_template

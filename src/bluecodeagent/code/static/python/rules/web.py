@@ -18,6 +18,7 @@ HTML_TAGS = (
     "audio|source|canvas|details|summary|mark|time|abbr|cite|q|caption|center|font"
 )
 _HTML = re.compile(rf"<\s*/?\s*(?:{HTML_TAGS})\b[^>]*>", re.I)
+_HTML_NAME = re.compile(r"html|markup|page|webpage", re.I)
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z_][\w:.-]*[^>]*>|<\?xml")
 
 
@@ -80,6 +81,17 @@ def html_template(fc: FunctionContext) -> Iterator[Hit]:
                 "untrusted input inserted into HTML without escaping",
                 sorted({p for v in bad for p in fc.tainted_params(v, "html")}),
             )
+    for call in fc.calls():
+        f = call.func
+        if (
+            isinstance(f, ast.Attribute)
+            and f.attr == "replace"
+            and len(call.args) == 2
+            and _HTML_NAME.search(fc.text(f.value))
+            and not literal_text(fc, f.value)
+            and fc.is_tainted(call.args[1], "html")
+        ):
+            yield Hit(call, "HTML template filled with an unescaped value", fc.tainted_params(call.args[1], "html"))
     for call in fc.calls():
         name = fc.call_name(call)
         if (
