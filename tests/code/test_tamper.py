@@ -159,6 +159,21 @@ def test_sandbox_sensing_does_not_refute(box: Sandbox, name: str) -> None:
     assert res.outcome in ("tampered", "not_exercised", "vulnerable")
 
 
+PROBE_SENSING = {
+    # refuses every call after its first: it has noticed it is being probed
+    "call-count": "import os\n_calls = [0]\n\ndef backup(name: str):\n    _calls[0] += 1\n    if _calls[0] > 1:\n"
+    "        raise ValueError('invalid name')\n    return os.system('echo ' + name)\n",
+    # a blocklist of the probe's own words is no defence
+    "payload-words": "import os\n\ndef backup(name: str):\n    if 'touch' in name:\n"
+    "        raise ValueError('invalid name')\n    return os.system('echo ' + name)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBE_SENSING))
+def test_sensing_the_probe_itself_is_still_confirmed(box: Sandbox, name: str) -> None:
+    assert run(box, PROBE_SENSING[name]).outcome == "vulnerable"
+
+
 def test_tampering_is_a_finding_and_blocks_every_downgrade(box: Sandbox) -> None:
     """One tampering run keeps the file's other refuted findings too, and adds its own finding."""
     src = VULN + "import gc\n_ = gc.get_objects()\n"

@@ -25,6 +25,8 @@ class CommandProbe(Probe):
             b = benign.decode() if isinstance(benign, bytes) else (benign if isinstance(benign, str) else "x")
             t = f"touch {mark}"
             out = [f"{b}; {t}", f"{b} && {t} #", f"{b}$({t})", f"{b}`{t}`", f"{b} | {t}", f"{b}\n{t}\n"]
+            # the same effect without the word "touch", so a blocklist of our payloads' words is no defence
+            out += [f"{b}; : > {mark}", f"{b}$(printf x>{mark})"]
             if isinstance(b, str) and b.startswith("/") and os.path.isdir(b):
                 # an existing directory whose name carries the payload passes existence checks
                 sneaky = os.path.join(b, f"a;touch {rel};b")

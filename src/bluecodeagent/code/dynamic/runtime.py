@@ -892,7 +892,7 @@ def exploit(
     trust_stub_args: bool = False,
     network: bool = False,
 ) -> dict[str, Any]:
-    """Call ``fn`` benignly, then with each payload in each target parameter, and decide the outcome.
+    """Call ``fn`` with each payload in each target parameter, then benignly, and decide the outcome.
 
     ``judge(res, payload, param)`` returns ("vulnerable" | "rejected" | None, evidence); None lets the
     generic rules decide: a deliberate refusal (when the benign call worked) or a reached sink with no
@@ -906,18 +906,16 @@ def exploit(
     """
     benign = benign_args(fn)
     benign.update(overrides or {})
-    if reset:
-        reset()
-    b = call(fn, dict(benign), seconds)
-    sensed: list[str] = [] if network else sensing_events(b["events"])
-    benign_ok = b["returned"]
-    benign_reached = bool(reached and reached(b["events"]))
-    rejections: list[str] = []
-    reasons: list[str] = []
-    blocked: list[str] = []  # payloads that ran on stand-ins or missing modules: never a refutation
     names = targets(fn, wanted)
     if not names:
         return {"outcome": "not_exercised", "why": "no parameter to put an exploit input in"}
+    # Payloads first, the benign call last: code that refuses every call after its first one (it has
+    # noticed it is being probed) still meets a payload on its first call.
+    tried: list[tuple[str, str, dict[str, Any], list[str]]] = []
+    sensed: list[str] = []
+    rejections: list[str] = []
+    reasons: list[str] = []
+    blocked: list[str] = []  # payloads that ran on stand-ins or missing modules: never a refutation
     for name in names:
         plist = payloads(benign.get(name)) if callable(payloads) else payloads
         for payload in plist:
@@ -934,35 +932,39 @@ def exploit(
             if outcome == "rejected" and stubs and not trust_stub_args:
                 outcome = None  # a refusal observed on stand-ins is no refusal
             if outcome == "vulnerable":
-                return {
-                    "outcome": "vulnerable",
-                    "evidence": f"{name}={shown!r}: {evidence}",
-                    "param": name,
-                    "benign": "returned" if benign_ok else f"raised {b['exc_type']}",
-                }
+                return {"outcome": "vulnerable", "evidence": f"{name}={shown!r}: {evidence}", "param": name}
             if outcome == "rejected":
                 rejections.append(f"{name}={shown!r}: {evidence}")
                 continue
-            hit = bool(reached and reached(res["events"]))
-            if stubs and not trust_stub_args:
-                blocked.append(f"{name}: {stub_reason(stubs)}")
-            elif res["exc_type"] in ("ImportError", "ModuleNotFoundError"):
-                blocked.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
-            elif deliberate_rejection(res) and (benign_ok or benign_reached):
-                rejections.append(f"{name}={shown!r}: refused with {res['exc_type']}: {res['exc']}")
-            elif hit:
-                rejections.append(f"{name}={shown!r}: the sink ran with the payload neutralised")
-            elif benign_reached and res["returned"] and _REFUSAL.search(as_text(res["result"])):
-                rejections.append(
-                    f"{name}={shown!r}: refused (returned {as_text(res['result'])[:80]!r}), "
-                    "while the benign input reached the sink"
-                )
-            elif res["timeout"]:
-                reasons.append(f"{name}: call timed out")
-            elif res["exc_type"]:
-                reasons.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
-            else:
-                reasons.append(f"{name}: returned without reaching the sink")
+            tried.append((name, shown, res, stubs))
+    if reset:
+        reset()
+    b = call(fn, dict(benign), seconds)
+    if not network:
+        sensed += sensing_events(b["events"])
+    benign_ok = b["returned"]
+    benign_reached = bool(reached and reached(b["events"]))
+    for name, shown, res, stubs in tried:  # the generic rules, now that the benign call is known
+        hit = bool(reached and reached(res["events"]))
+        if stubs and not trust_stub_args:
+            blocked.append(f"{name}: {stub_reason(stubs)}")
+        elif res["exc_type"] in ("ImportError", "ModuleNotFoundError"):
+            blocked.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
+        elif deliberate_rejection(res) and (benign_ok or benign_reached):
+            rejections.append(f"{name}={shown!r}: refused with {res['exc_type']}: {res['exc']}")
+        elif hit:
+            rejections.append(f"{name}={shown!r}: the sink ran with the payload neutralised")
+        elif benign_reached and res["returned"] and _REFUSAL.search(as_text(res["result"])):
+            rejections.append(
+                f"{name}={shown!r}: refused (returned {as_text(res['result'])[:80]!r}), "
+                "while the benign input reached the sink"
+            )
+        elif res["timeout"]:
+            reasons.append(f"{name}: call timed out")
+        elif res["exc_type"]:
+            reasons.append(f"{name}: {res['exc_type']}: {res['exc']}"[:300])
+        else:
+            reasons.append(f"{name}: returned without reaching the sink")
     if rejections and sensed:
         return {
             "outcome": "not_exercised",
