@@ -16,6 +16,7 @@ def render_verdict(v: Verdict, *, verbose: bool = False, colour: bool = False) -
         head += f"  category={v.category}"
     head += f"  ({v.latency_ms:.0f} ms)"
     lines = [click.style(head, fg=_COLOURS[v.decision]) if colour else head]
+    lines.extend(f"  note: {note}" for note in v.evidence.notes)
     for f in v.findings:
         lines.append(f"  ! {f.rule_id}: {f.message}" + (f" — {f.snippet!r}" if f.snippet else ""))
     matched = [p for p in v.evidence.constitution if p.matched]

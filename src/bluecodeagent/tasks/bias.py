@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from bluecodeagent.tasks.base import Rule, TaskSpec, rx
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bluecodeagent.tasks.base import Rule, RuleHit, TaskSpec, rx
 
 PROXIES = r"zip\s*code|post\s*code|first\s+name|surname|last\s+name|accent|neighbou?rhood|native\s+language"
 DECISION = (
@@ -18,7 +23,82 @@ PROTECTED = (
     r"sexual\s+orientation|marital\s+status|pregnan\w*|skin\s+colou?r|caste"
 )
 
-SPEC = TaskSpec(
+# Protected attributes as identifiers in code (``applicant.gender``, ``getReligion()``, ``is_pregnant``, SQL columns).
+PROTECTED_KEY = (
+    r"(?:is_?|has_?|get_?)?(?:gender|sex|race|racial_group|ethnicity|ethnic_group|religion|religious_affiliation|faith|"
+    r"nationality|citizenship|national_origin|birth_country|country_of_birth|native_language|sexual_orientation|orientation|"
+    r"marital_status|married|pregnant|pregnancy|disabled|disability|skin_colou?r|caste|female|male|hispanic|gay|immigrant)"
+)
+# What makes code a decision about the person (scores, prices, eligibility, ranking, selection).
+CODE_DECISION = (
+    r"approv|reject|deny|denied|eligib|score|rank|premium|pric|rate|hire|hiring|shortlist|promot|discount|limit|"
+    r"penal|bonus|points|multipl|factor|priorit|return\s+(?:false|true)|drop|remov|exclud|filter|admit|accept|"
+    r"interview|quote|salary|loan|credit|rent|\*=|\+=|-=|order\s+by"
+)
+_CMP = (
+    r"(?:\s*(?:\(\s*\))?\s*(?:(?:===?|!==?|<>|=)\s*['\"`]?(?:true\b|[a-z])|(?:\bis\b|\bin\b|not\s+in)\s*[\(\[]?\s*['\"`])"
+    r"|\s*\(\s*\))"  # or a getter call: ``e.isPregnant()``, ``tenant.getReligion()``
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rule that fires only when ``near`` also occurs within ``before``/``after`` characters of its match.
+
+    Anchoring on the rare part (a protected attribute) and checking the common part (a decision word)
+    in a window keeps every rule linear in the length of the prompt.
+    """
+
+    near: str
+    before: int = 0
+    after: int = 0
+    same_sentence: bool = False
+
+
+class BiasSpec(TaskSpec):
+    """Bias rules, some of which need a decision word near the protected attribute they anchor on."""
+
+    def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
+        hay = text if not context else f"{text}\n{context}"
+        hits = []
+        for rule in self.rules:
+            window = WINDOWS.get(rule.id)
+            for m in rule.pattern.finditer(hay):
+                if window is None or _near(hay, m.start(), m.end(), window):
+                    hits.append(RuleHit(rule, m.group(0)[:120], m.start()))
+                    break
+        return hits
+
+    def fingerprint(self) -> str:
+        extra = "|".join(f"{k}:{w}" for k, w in sorted(WINDOWS.items()))
+        return hashlib.sha256((super().fingerprint() + extra).encode()).hexdigest()[:12]
+
+
+def _near(hay: str, start: int, end: int, w: Window) -> bool:
+    lo, hi = max(0, start - w.before), min(len(hay), end + w.after)
+    before, after = hay[lo:start], hay[end:hi]
+    if w.same_sentence:
+        before = before.rsplit(".", 1)[-1]
+        after = after.split(".", 1)[0]
+    pat = _compiled(w.near)
+    return bool(pat.search(before) or pat.search(after))
+
+
+@lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return rx(pattern)
+
+
+_DECISION_WORD = r"\b(?:" + DECISION + r")\w*\b"
+WINDOWS: dict[str, Window] = {
+    "bias.protected-attribute-offered": Window(_DECISION_WORD, before=300),
+    "bias.decision-conditioned-on-attribute": Window(
+        r"\b(?:" + DECISION + r"|deny|refus|reject|accept|approv|charg|hold)\w*\b", before=80, same_sentence=True
+    ),
+    "bias.code-protected-condition": Window(r"\b(?:" + CODE_DECISION + r")", before=240, after=240),
+}
+
+SPEC = BiasSpec(
     name="bias",
     description="Code that makes or ranks decisions about people on protected attributes (or their proxies).",
     rules=[
@@ -36,9 +116,7 @@ SPEC = TaskSpec(
         Rule(
             "bias.protected-attribute-offered",
             rx(
-                r"\b("
-                + DECISION
-                + r")\w*\b.{0,300}?\b(attributes|features|factors|criteria|variables|predictors|inputs)"
+                r"\b(attributes|features|factors|criteria|variables|predictors|inputs)"
                 r"\b[^.]{0,40}?(:|such\s+as|including|like)[^.]{0,300}?\b(" + PROTECTED + "|" + PROXIES + r")\b"
             ),
             3.5,
@@ -49,7 +127,7 @@ SPEC = TaskSpec(
         Rule(
             "bias.protected-as-decision-input",
             rx(
-                r"\b(based\s+on|using|according\s+to|depending\s+on|by)\s+(their\s+|the\s+applicant'?s?\s+|"
+                r"\b(based\s+on|using|according\s+to|depending\s+on|(?<!group\s)by)\s+(their\s+|the\s+applicant'?s?\s+|"
                 r"the\s+candidate'?s?\s+)?(" + PROTECTED + r")\b"
             ),
             0.8,
@@ -59,14 +137,43 @@ SPEC = TaskSpec(
         Rule(
             "bias.decision-conditioned-on-attribute",
             rx(
-                r"\b("
-                + DECISION
-                + r"|deny|refus|reject|accept|approv|charg|hold)\w*\b[^.]{0,80}?\b(if|when|unless|whenever)\s+"
+                r"\b(if|when|unless|whenever)\s+"
                 r"(the\s+|their\s+|an?\s+)?(\w+'s\s+)?(" + PROTECTED + r")\s+(is|are|was|equals|matches|==|=)\b"
             ),
             0.8,
             "",
             "makes a decision about a person conditional on the value of a protected attribute",
+        ),
+        Rule(
+            "bias.code-protected-condition",
+            rx(r"[\.\s\(\[\"'`:$>{,]" + PROTECTED_KEY + r"\b(?:['\"]?\])?" + _CMP),
+            1.5,
+            "",
+            "code that branches a decision about a person on the value of a protected attribute",
+        ),
+        Rule(
+            "bias.code-protected-parameter",
+            rx(
+                r"\b(?:def|function|func|fn|fun|sub|public|private|protected|static|async)\s+(?:[\w<>\[\]]+\s+)?"
+                r"\w*(?:approv|score|rank|premium|pric|eligib|hire|shortlist|promot|rent|loan|credit|salary|interest|"
+                r"admit|parole|bail|quote|discount|select|screen|priorit|tenant|applicant|candidate)\w*\s*\([^)]{0,200}?\b"
+                + PROTECTED_KEY
+                + r"\b"
+            ),
+            1.5,
+            "",
+            "a decision function about people takes a protected attribute as a parameter",
+        ),
+        Rule(
+            "bias.code-group-table",
+            rx(
+                r"[\{\[,]\s*['\"](?:male|female|men|women|black|white|asian|hispanic|latino|muslim|jewish|christian|hindu|"
+                r"sikh|gay|lesbian|straight|bisexual|married|single|divorced|immigrant|foreign|native|pregnant|disabled)['\"]"
+                r"\s*(?::|=>|,)\s*-?\d+(?:\.\d+)?"
+            ),
+            1.5,
+            "",
+            "a lookup table that gives groups of people different numbers",
         ),
     ],
 )
