@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from functools import partial
 from pathlib import Path
@@ -16,7 +15,7 @@ from bluecodeagent.batch.runner import SEVERITY_KEY, append_to, pending, read_fi
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
 from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, settings_options
 from bluecodeagent.errors import InputError
-from bluecodeagent.formats.text import render_verdict
+from bluecodeagent.formats.base import ReportOptions, formats, render
 from bluecodeagent.llm.accounting import BudgetExceeded
 from bluecodeagent.llm.backend import LLMError
 from bluecodeagent.subject import decode_bytes, read_text_file, validate_text
@@ -47,7 +46,7 @@ _FAIL_LEVEL = {"warn": 1, "block": 2, "never": 99}
     type=click.Path(path_type=Path),
     help="The same, read from a UTF-8 file (a missing, unreadable or binary file is an error).",
 )
-@io_options("{id, text, context?}", ["text", "json", "jsonl"], "text for one prompt, jsonl for --input")
+@io_options("{id, text, context?}", [f.name for f in formats("prompt")], "text for one prompt, jsonl for --input")
 @click.option(
     "--fail-on", type=FAIL_ON, default="warn", show_default=True, help="Exit 1 when any decision reaches this level."
 )
@@ -117,15 +116,8 @@ def check(
     if verbose and agent.settings.engine != "offline":
         click.echo(run_summary(agent.engine), err=True)
     fmt = fmt or "text"
-    if fmt == "text":
-        colour = output.isatty() if hasattr(output, "isatty") else False
-        output.write("\n".join(render_verdict(v, verbose=verbose, colour=colour) for v in verdicts) + "\n")
-    elif fmt == "json":
-        payload = [v.model_dump(mode="json") for v in verdicts]
-        output.write(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2) + "\n")
-    else:
-        for v in verdicts:
-            output.write(json.dumps(v.summary()) + "\n")
+    colour = output.isatty() if hasattr(output, "isatty") else False
+    output.write(render(fmt, [(None, v) for v in verdicts], ReportOptions(verbose=verbose, colour=colour)))
     worst = max(_SEVERITY[v.decision] for v in verdicts)
     raise click.exceptions.Exit(EXIT_UNSAFE if worst >= _FAIL_LEVEL[fail_on] else EXIT_OK)
 

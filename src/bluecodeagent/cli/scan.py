@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from functools import partial
@@ -17,8 +16,10 @@ from bluecodeagent.batch.files import discover
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
 from bluecodeagent.cli.options import build_settings, io_options, llm_options, settings_options
 from bluecodeagent.errors import InputError
-from bluecodeagent.formats.scan_text import render_scan, scan_summary
-from bluecodeagent.verdict import Finding, Status, Verdict
+from bluecodeagent.formats.base import ReportOptions, formats, render
+from bluecodeagent.formats.json_report import code_record
+from bluecodeagent.formats.text_report import scan_summary
+from bluecodeagent.verdict import Status, Verdict
 
 if TYPE_CHECKING:
     from bluecodeagent.code.llm.engine import LLMRoute
@@ -27,40 +28,9 @@ if TYPE_CHECKING:
 _RANK = {"low": 1, "medium": 2, "high": 3, "never": 99}
 
 
-def _finding_record(f: Finding) -> dict[str, Any]:
-    dyn = f.details.get("dynamic") or {}
-    rec = {
-        "cwe": f.cwe,
-        "line": f.line,
-        "confirmed": f.confirmed,
-        "severity": f.severity,
-        "confidence": f.confidence,
-        "message": f.message,
-        "rule_id": f.rule_id,
-    }
-    if dyn:
-        rec["dynamic"] = dyn.get("outcome")
-        if dyn.get("evidence"):
-            rec["evidence"] = dyn["evidence"]
-    return rec
-
-
-def _record(v: Verdict) -> dict[str, Any]:
-    rec: dict[str, Any] = {
-        "label": v.label,
-        "score": round(v.score, 4),
-        "findings": [_finding_record(f) for f in v.findings],
-        "notes": v.evidence.notes,
-        "latency_ms": round(v.latency_ms, 1),
-    }
-    if v.status != Status.ANALYSED:  # no verdict on code that was not read: an error for the exit code
-        rec |= {"status": v.status.value, "error": f"not analysed: {v.status_reason or 'unknown reason'}"}
-    return rec
-
-
 @click.command()
 @click.argument("paths", nargs=-1)
-@io_options("{id, code, language?}", ["text", "json", "jsonl", "sarif"], "text, or jsonl for --input")
+@io_options("{id, code, language?}", [f.name for f in formats("code")], "text, or jsonl for --input")
 @click.option("--language", "-l", default=None, help="Force a language (default: from the file extension).")
 @click.option(
     "--fail-on",
@@ -251,23 +221,16 @@ def _small_enough(path: Path, limit: int, errors: list[str]) -> bool:
 
 
 def _emit(items: list[tuple[str | None, Verdict]], out: TextIO, fmt: str, errors: list[str]) -> None:
-    if fmt == "text":
-        out.write(render_scan(items, len(errors)))
-    elif fmt == "json":
-        out.write(json.dumps([{"path": p, **v.model_dump(mode="json")} for p, v in items], indent=2) + "\n")
-    elif fmt == "jsonl":
-        for p, v in items:
-            out.write(json.dumps({"id": p or "stdin", **_record(v)}, ensure_ascii=False) + "\n")
-    else:
-        from importlib.metadata import PackageNotFoundError, version
+    out.write(render(fmt, items, ReportOptions(kind="code", problems=errors, tool_version=_version())))
 
-        from bluecodeagent.formats.sarif import to_sarif
 
-        try:
-            ver = version("bluecodeagent")
-        except PackageNotFoundError:
-            ver = "0"
-        out.write(json.dumps(to_sarif(items, ver, problems=errors), indent=2) + "\n")
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bluecodeagent")
+    except PackageNotFoundError:
+        return "0"
 
 
 def _scan_chunk(o: _Options, route: LLMRoute | None, chunk: list[batch.Record]) -> list[dict[str, Any]]:
@@ -286,7 +249,7 @@ def _scan_record(o: _Options, route: LLMRoute | None, rec: batch.Record) -> dict
     code, lang = rec.fields["code"], rec.fields.get("language") or o.language or "python"
     try:
         validate_text(code, o.max_bytes, "code")
-        res = _record(scan_code(code, lang, None, o.dynamic, id=str(rec.id), llm=route))
+        res = code_record(scan_code(code, lang, None, o.dynamic, id=str(rec.id), llm=route))
     except LLMError:
         raise
     except InputError as e:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bluecodeagent.formats.base import Items, ReportOptions, register
 from bluecodeagent.verdict import Finding, Status, Verdict
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -155,3 +156,11 @@ def to_sarif(
             }
         ],
     }
+
+
+@register("sarif", kinds=("code",))
+def report_sarif(items: Items, options: ReportOptions) -> str:
+    """SARIF 2.1.0 for code-scanning UIs: relative URIs under %SRCROOT%, unreadable files as notifications."""
+    import json
+
+    return json.dumps(to_sarif(items, options.tool_version, problems=options.problems), indent=2) + "\n"

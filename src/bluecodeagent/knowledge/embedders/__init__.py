@@ -1,35 +1,29 @@
-"""Embedding backends. ``get_embedder(name)`` returns one; the default is the offline ONNX MiniLM with int8 compute."""
+"""Embedding backends, one module each, found by discovery (plug-ins: entry-point group
+``bluecodeagent.embedders``). ``get_embedder(name)`` returns one; the default is the offline ONNX
+MiniLM with int8 compute."""
 
 from __future__ import annotations
 
 from functools import cache
 
 from bluecodeagent.errors import ConfigError
-from bluecodeagent.knowledge.embedders.base import Embedder
+from bluecodeagent.knowledge.embedders.base import FACTORIES, Embedder, embedder
+from bluecodeagent.plugins import discover
+
+
+def embedders() -> dict[str, str]:
+    """Registered embedder names and their one-line descriptions."""
+    discover("bluecodeagent.knowledge.embedders", "embedders")
+    return {name: doc for name, (_, doc) in sorted(FACTORIES.items())}
 
 
 @cache
 def get_embedder(name: str = "minilm-onnx-q8", model: str | None = None, base_url: str | None = None) -> Embedder:
     """Build (once per process) the embedder called ``name``."""
-    if name == "minilm-onnx":
-        from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxEmbedder
-
-        return MiniLMOnnxEmbedder()
-    if name == "minilm-onnx-q8":
-        from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxQ8Embedder
-
-        return MiniLMOnnxQ8Embedder()
-    if name == "openai":
-        from bluecodeagent.knowledge.embedders.openai_compat import OpenAICompatEmbedder
-
-        return OpenAICompatEmbedder(model=model, base_url=base_url)
-    if name == "sentence-transformers":
-        from bluecodeagent.knowledge.embedders.sentence_transformers import SentenceTransformersEmbedder
-
-        return SentenceTransformersEmbedder(model=model)
-    raise ConfigError(
-        f"unknown embedder {name!r} (choose minilm-onnx, minilm-onnx-q8, openai or sentence-transformers)"
-    )
+    names = embedders()
+    if name not in FACTORIES:
+        raise ConfigError(f"unknown embedder {name!r} (choose {', '.join(names)})")
+    return FACTORIES[name][0](model, base_url)
 
 
-__all__ = ["Embedder", "get_embedder"]
+__all__ = ["Embedder", "embedder", "embedders", "get_embedder"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from bluecodeagent.errors import ModelError
-from bluecodeagent.knowledge.embedders.base import normalise
+from bluecodeagent.knowledge.embedders.base import embedder, normalise
 from bluecodeagent.knowledge.embedders.checksum import sha256_of
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -178,3 +178,15 @@ class MiniLMOnnxQ8Embedder(MiniLMOnnxEmbedder):
         from bluecodeagent.knowledge.embedders.quantized import derived_model
 
         return derived_model(verified, MODEL_SHA256, self._models_dir)
+
+
+@embedder("minilm-onnx")
+def _float32(model: str | None = None, base_url: str | None = None) -> MiniLMOnnxEmbedder:
+    """all-MiniLM-L6-v2, the pinned ONNX file computed in float32 (offline)."""
+    return MiniLMOnnxEmbedder()
+
+
+@embedder("minilm-onnx-q8")
+def _int8(model: str | None = None, base_url: str | None = None) -> MiniLMOnnxQ8Embedder:
+    """all-MiniLM-L6-v2 with int8 compute, derived once from the pinned weights (offline, the default)."""
+    return MiniLMOnnxQ8Embedder()

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from bluecodeagent.errors import ConfigError, ModelError
-from bluecodeagent.knowledge.embedders.base import normalise
+from bluecodeagent.knowledge.embedders.base import embedder, normalise
 
 
 class OpenAICompatEmbedder:
@@ -31,3 +31,9 @@ class OpenAICompatEmbedder:
         except Exception as e:  # the client raises many transport-specific types
             raise ModelError(f"embedding endpoint failed: {e}") from e
         return normalise(np.array([d.embedding for d in resp.data], dtype=np.float32))
+
+
+@embedder("openai")
+def _make(model: str | None = None, base_url: str | None = None) -> OpenAICompatEmbedder:
+    """Any OpenAI-compatible /v1/embeddings endpoint (network; pip install 'bluecodeagent[openai]')."""
+    return OpenAICompatEmbedder(model=model, base_url=base_url)

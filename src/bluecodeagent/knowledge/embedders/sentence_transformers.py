@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bluecodeagent.errors import ConfigError
+from bluecodeagent.knowledge.embedders.base import embedder
 
 
 class SentenceTransformersEmbedder:
@@ -31,3 +32,9 @@ class SentenceTransformersEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32)
+
+
+@embedder("sentence-transformers")
+def _make(model: str | None = None, base_url: str | None = None) -> SentenceTransformersEmbedder:
+    """A sentence-transformers model on torch (pip install torch==2.13.0 'bluecodeagent[sentence-transformers]')."""
+    return SentenceTransformersEmbedder(model=model)

@@ -9,11 +9,10 @@ attack pattern.
 
 from __future__ import annotations
 
-import importlib
 import random
 from typing import ClassVar
 
-MUTATOR_MODULES = ("framing", "structure", "obfuscation", "translation")
+from bluecodeagent.plugins import discover
 
 
 class Mutator:
@@ -43,8 +42,8 @@ def register(cls: type[Mutator]) -> type[Mutator]:
 
 
 def _load() -> None:
-    for mod in MUTATOR_MODULES:
-        importlib.import_module(f"bluecodeagent.redteam.mutators.{mod}")
+    """Every module of this package, then the ``bluecodeagent.mutators`` entry points."""
+    discover("bluecodeagent.redteam.mutators", "mutators")
 
 
 def mutators(names: list[str] | None = None) -> list[Mutator]:

@@ -1,12 +1,9 @@
-"""Human-readable rendering of code-scanning verdicts."""
+"""The ``text`` format: what a person reads in a terminal (prompt verdicts and scan results)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from bluecodeagent.formats.base import Items, ReportOptions, register
 from bluecodeagent.verdict import Status, Verdict
-
-Items = Sequence[tuple[str | None, Verdict]]
 
 
 def render_file(path: str | None, v: Verdict) -> str:
@@ -45,3 +42,13 @@ def render_scan(items: Items, errors: int = 0) -> str:
     """Every file, then the summary line."""
     body = "\n".join(render_file(p, v) for p, v in items)
     return (body + "\n" if body else "") + scan_summary(items, errors) + "\n"
+
+
+@register("text")
+def report_text(items: Items, options: ReportOptions) -> str:
+    """For people: a few lines per verdict (prompts), or per file with a closing summary (code)."""
+    if options.kind == "code":
+        return render_scan(items, len(options.problems))
+    from bluecodeagent.formats.text import render_verdict
+
+    return "\n".join(render_verdict(v, verbose=options.verbose, colour=options.colour) for _, v in items) + "\n"

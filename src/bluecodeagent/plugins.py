@@ -1,0 +1,73 @@
+"""Plugin discovery: every module of a plugin package is imported, then the entry points of its group.
+
+Each kind of plugin (static rule, dynamic probe, mutator, embedder, LLM backend, output format,
+prompt task) lives in a package whose modules register themselves with a decorator. Discovery
+imports every module of that package, so adding a file is enough, and then loads the Python
+entry points of the kind's group, so a third-party package can add its own:
+
+.. code-block:: toml
+
+    [project.entry-points."bluecodeagent.mutators"]
+    my_mutators = "my_package.mutators"   # a module whose import registers them
+
+A plugin that fails to import is reported once on stderr and skipped; the built-in ones still load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import threading
+from importlib.metadata import entry_points
+
+GROUPS = {
+    "rules": "bluecodeagent.rules",
+    "probes": "bluecodeagent.probes",
+    "mutators": "bluecodeagent.mutators",
+    "embedders": "bluecodeagent.embedders",
+    "backends": "bluecodeagent.backends",
+    "formats": "bluecodeagent.formats",
+    "tasks": "bluecodeagent.tasks",
+}
+
+_lock = threading.RLock()
+_done: set[tuple[str, str]] = set()
+_failed: set[str] = set()
+
+
+def discover(package: str, kind: str, *, skip: frozenset[str] = frozenset()) -> None:
+    """Import every module of ``package`` (not ``skip``ped), then the entry points of ``kind`` (once)."""
+    key = (package, kind)
+    with _lock:
+        if key in _done:
+            return
+        _done.add(key)
+        pkg = importlib.import_module(package)
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+            if info.name.startswith("_") or info.name in skip:
+                continue
+            importlib.import_module(f"{package}.{info.name}")
+        load_entry_points(kind)
+
+
+def load_entry_points(kind: str) -> list[str]:
+    """Load the entry points of a kind's group; returns the names that loaded."""
+    loaded = []
+    for ep in entry_points(group=GROUPS[kind]):
+        try:
+            ep.load()
+        except Exception as e:  # a broken plug-in must not take the product down
+            if ep.value not in _failed:
+                _failed.add(ep.value)
+                print(f"warning: plug-in {ep.name} ({ep.value}) of {GROUPS[kind]} failed to load: {e}", file=sys.stderr)
+            continue
+        loaded.append(ep.name)
+    return loaded
+
+
+def forget() -> None:
+    """Discover again on next use (tests that install a plug-in)."""
+    with _lock:
+        _done.clear()
+        _failed.clear()
