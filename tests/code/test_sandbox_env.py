@@ -61,7 +61,7 @@ def test_libraries_import_inside_read_only(box_with_libs: Sandbox) -> None:
         "try:\n    open(os.path.join(site, 'bc-written'), 'w')\n    print('writable')\n"
         "except OSError:\n    print('read-only', site)\n"
     )
-    res = box_with_libs.run_python(code, limits=LIMITS)
+    res = box_with_libs.run_python(code, limits=LIMITS, libraries=True)
     assert res.exit_code == 0, res.stderr[-500:]
     assert res.stdout.startswith("read-only /usr/local/lib/python"), res.stdout
 
@@ -80,3 +80,8 @@ def test_xxe_with_a_real_parser_is_exercised(box_with_libs: Sandbox) -> None:
     safe = "import defusedxml.ElementTree as ET\n\ndef parse(doc: str):\n    return ET.fromstring(doc).tag\n"
     res = probe_for("CWE-611").run(box_with_libs, safe, "parse", ["doc"], "CWE-611")
     assert res.outcome == "rejected", res
+
+
+def test_plain_runs_do_not_bind_the_libraries(box_with_libs: Sandbox) -> None:
+    res = box_with_libs.run_python("import importlib.util as u\nprint(u.find_spec('lxml') is None)", limits=LIMITS)
+    assert res.stdout.strip() == "True", res

@@ -130,6 +130,14 @@ class SandboxResult(BaseModel):
     cpu_seconds: float | None = None
 
 
+class _RunOptions(BaseModel):
+    """How one run is set up beyond its limits."""
+
+    readonly: frozenset[str] = frozenset()
+    libraries: bool = False
+    site: bool = True
+
+
 class _Capped:
     """Reads a pipe to EOF in a thread, keeping the first ``cap`` bytes."""
 
@@ -344,13 +352,15 @@ class Sandbox:
         files: dict[str, str],
         code: str | None,
         seccomp: bytes | None,
-        readonly: frozenset[str] = frozenset(),
+        opts: _RunOptions | None = None,
     ) -> list[str]:
         def data(text: str | bytes) -> str:
             fd = _memfd(text.encode() if isinstance(text, str) else text)
             fds.append(fd)
             return str(fd)
 
+        opts = opts or _RunOptions()
+        readonly = opts.readonly
         size = ["--size", str(lim.tmpfs_mb * 1024 * 1024)] if self._sized_tmpfs else []
         argv = [self.bwrap, "--unshare-all", "--unshare-user"]
         if self._disable_userns:
@@ -371,7 +381,7 @@ class Sandbox:
         for k, v in ENV_INSIDE.items():
             argv += ["--setenv", k, v]
         argv += ["--ro-bind", "/usr", "/usr"]
-        if self.site is not None and self.site_target is not None:
+        if opts.libraries and self.site is not None and self.site_target is not None:
             argv += ["--ro-bind", self.site, self.site_target]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = f"/{top}"
@@ -421,7 +431,8 @@ class Sandbox:
         if seccomp is not None:
             argv += ["--seccomp", data(seccomp)]
         program = f"/work/{MAIN_FILE}" if code is not None else "-"
-        return [*argv, "--", self.python, "-I", "-B", "-X", "utf8", program]
+        flags = ["-I", "-B", "-X", "utf8"] + ([] if opts.site else ["-S"])
+        return [*argv, "--", self.python, *flags, program]
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -434,12 +445,16 @@ class Sandbox:
         limits: SandboxLimits | None = None,
         program_on_stdin: bool = False,
         readonly: frozenset[str] | set[str] = frozenset(),
+        libraries: bool = False,
+        site: bool = True,
     ) -> SandboxResult:
         """Run ``code`` with ``python3`` inside the sandbox; ``files`` are written under ``/work`` (the cwd).
 
         ``program_on_stdin``: the interpreter reads ``code`` from its standard input, so the program
         is never a file the code it runs could read (``stdin`` must then be None).
         ``readonly``: names of ``files`` bound read-only (the program cannot rewrite them).
+        ``libraries``: bind the sandbox runtime (when installed). ``site=False``: start the interpreter
+        with ``-S`` (no ``.pth`` files of the system run; the program sets its own path).
         """
         lim = limits or self.limits
         if program_on_stdin and stdin is not None:
@@ -449,7 +464,8 @@ class Sandbox:
         host_uid = _take_host_uid() if self._root else None
         main, feed = (None, code) if program_on_stdin else (code, stdin)
         try:
-            return self._run(main, files or {}, feed, lim, seccomp, fds, host_uid, frozenset(readonly))
+            opts = _RunOptions(readonly=frozenset(readonly), libraries=libraries, site=site)
+            return self._run(main, files or {}, feed, lim, seccomp, fds, host_uid, opts)
         finally:
             _release_host_uid(host_uid)
 
@@ -462,10 +478,10 @@ class Sandbox:
         seccomp: bytes | None,
         fds: list[int],
         host_uid: int | None,
-        readonly: frozenset[str],
+        opts: _RunOptions,
     ) -> SandboxResult:
         try:
-            argv = self._bwrap_argv(lim, fds, files, code, seccomp, readonly)
+            argv = self._bwrap_argv(lim, fds, files, code, seccomp, opts)
             if host_uid is not None:
                 argv = [
                     self._setpriv or "setpriv",

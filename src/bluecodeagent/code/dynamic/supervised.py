@@ -38,6 +38,13 @@ DEADLINE = __DEADLINE__
 LOG_CAP = 65536
 MSG_CAP = 1 << 20
 _HOST = [1]
+# The worker starts without site (-S): no .pth file of the system runs in it; its path is set here.
+PRELUDE = (
+    "import sys as _s, os as _o\n"
+    "_s.path.extend(p for p in ('/usr/local/lib/python%d.%d/dist-packages' % _s.version_info[:2],"
+    " '/usr/lib/python3/dist-packages') if _o.path.isdir(p))\n"
+    "del _s, _o\n"
+)
 
 def _nodump():
     try:
@@ -75,7 +82,7 @@ def main():
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
            "TMPDIR": "/tmp"}
     try:
-        proc = subprocess.Popen([sys.executable, "-I", "-B", "-X", "utf8", "-", str(slot), ARGS],
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-B", "-X", "utf8", "-", str(slot), ARGS],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 pass_fds=(slot,), close_fds=True, cwd="/work", env=env)
     except OSError as e:
@@ -88,7 +95,7 @@ def main():
     for t in readers:
         t.start()
     try:
-        proc.stdin.write(WORKER.encode())
+        proc.stdin.write((PRELUDE + WORKER).encode())
         proc.stdin.close()
     except OSError:
         pass
@@ -188,7 +195,9 @@ def run_supervised(
     nonce = secrets.token_hex(16)
     deadline = max(0.5, limits.wall_seconds - 0.5)
     code = _supervisor_source(nonce, worker, args, deadline)
-    res = sandbox.run_python(code, files=files, limits=limits, program_on_stdin=True, readonly=readonly)
+    res = sandbox.run_python(
+        code, files=files, limits=limits, program_on_stdin=True, readonly=readonly, libraries=True, site=False
+    )
     data: dict[str, Any] | None = None
     for line in res.stdout.splitlines():
         if line.startswith(nonce):
