@@ -82,3 +82,20 @@ def find_by_name(db, name: str):
 def find_by_name_bound(db, name: str):
     # ok: py.sql.string-query
     return run_query(db, "SELECT id FROM users WHERE name = 'x'")
+
+
+def django_extra(queryset, name: str):
+    # ruleid: py.sql.string-query
+    return queryset.extra(where=[f"name = '{name}'"])
+
+
+def django_extra_params(queryset, name: str):
+    # ok: py.sql.string-query
+    return queryset.extra(where=["name = %s"], params=[name])
+
+
+def raw_sql_expression(name: str):
+    from django.db.models.expressions import RawSQL
+
+    # ruleid: py.sql.string-query
+    return RawSQL("SELECT id FROM t WHERE name = '%s'" % name, ())

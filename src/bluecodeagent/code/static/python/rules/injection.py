@@ -147,7 +147,18 @@ def sql_string(fc: FunctionContext) -> Iterator[Hit]:
     for call in fc.calls():
         name = fc.call_name(call)
         short = name.rsplit(".", 1)[-1]
-        is_text = name in ("sqlalchemy.text", "text") and bool(call.args)
+        is_text = (
+            short in ("text", "RawSQL", "literal_column")
+            and ("sql" in name.lower() or name == short)
+            and bool(call.args)
+        )
+        if short == "extra" and isinstance(call.func, ast.Attribute):
+            parts = [k.value for k in call.keywords if k.arg in ("where", "select", "order_by", "tables")]
+            elts = [e for v in parts for e in (v.elts if isinstance(v, ast.List | ast.Tuple) else [v])]
+            bad = [e for e in elts if isinstance(e, ast.JoinedStr | ast.BinOp) and fc.is_tainted(e, "sql")]
+            if bad:
+                yield Hit(call, "extra() adds SQL built from untrusted input", fc.tainted_params(bad[0], "sql"))
+            continue
         if short not in SQL_METHODS and not is_text:
             continue
         if name.startswith(("subprocess.", "os.")):
