@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "serve": "bluecodeagent.cli.serve:serve",
     "redteam": "bluecodeagent.cli.redteam:redteam",
     "sandbox": "bluecodeagent.cli.sandbox:sandbox",
+    "list": "bluecodeagent.cli.list_plugins:list_plugins",
 }
 
 
