@@ -35,6 +35,8 @@ CODE_DECISION = (
     r"penal|bonus|points|multipl|factor|priorit|return\s+(?:false|true)|drop|remov|exclud|filter|admit|accept|"
     r"interview|quote|salary|loan|credit|rent|\*=|\+=|-=|order\s+by"
 )
+# Code that decides about a person on a protected attribute is explicit bias: at least a warning.
+CODE_FLOOR = 0.6
 _CMP = (
     r"(?:\s*(?:\(\s*\))?\s*(?:(?:===?|!==?|<>|=)\s*['\"`]?(?:true\b|[a-z])|(?:\bis\b|\bin\b|not\s+in)\s*[\(\[]?\s*['\"`])"
     r"|\s*\(\s*\))"  # or a getter call: ``e.isPregnant()``, ``tenant.getReligion()``
@@ -150,6 +152,7 @@ SPEC = BiasSpec(
             1.5,
             "",
             "code that branches a decision about a person on the value of a protected attribute",
+            floor=CODE_FLOOR,
         ),
         Rule(
             "bias.code-protected-parameter",
@@ -163,6 +166,7 @@ SPEC = BiasSpec(
             1.5,
             "",
             "a decision function about people takes a protected attribute as a parameter",
+            floor=CODE_FLOOR,
         ),
         Rule(
             "bias.code-group-table",
@@ -174,6 +178,7 @@ SPEC = BiasSpec(
             1.5,
             "",
             "a lookup table that gives groups of people different numbers",
+            floor=CODE_FLOOR,
         ),
     ],
 )

@@ -45,6 +45,10 @@ _ASK = (
     r"translate|refuse|mention|state|claim|before|when|whenever|from\s+now\s+on|also|must|should)"
 )
 
+# An instruction spoken to the assistant, dressed as a system turn, hidden from the reader or kept from the
+# user is no instruction for a human: at least a warning, whatever the neighbours say.
+ADDRESSED_FLOOR = 0.6
+
 SPEC_RULES = [
     Rule(
         "inj.override",
@@ -77,6 +81,7 @@ SPEC_RULES = [
         2.0,
         "",
         "addresses an AI assistant with an instruction",
+        floor=ADDRESSED_FLOOR,
     ),
     Rule(
         "inj.new-persona",
@@ -95,6 +100,7 @@ SPEC_RULES = [
         2.0,
         "",
         "imitates a system or chat-turn marker inside the material",
+        floor=ADDRESSED_FLOOR,
     ),
     Rule(
         "inj.conceal-from-user",
@@ -108,6 +114,7 @@ SPEC_RULES = [
         2.0,
         "",
         "asks that an instruction be kept from the user",
+        floor=ADDRESSED_FLOOR,
     ),
 ]
 HIDDEN_RULE = Rule(
@@ -116,6 +123,7 @@ HIDDEN_RULE = Rule(
     2.5,
     "",
     "text hidden from a human reader",
+    floor=ADDRESSED_FLOOR,
 )
 
 
