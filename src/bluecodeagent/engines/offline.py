@@ -14,7 +14,7 @@ import numpy as np
 
 from bluecodeagent.config import Settings
 from bluecodeagent.engines.base import decide
-from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution
+from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution, cue_balance
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
@@ -61,7 +61,9 @@ class OfflineEngine:
         hits = [spec.apply_rules(text, ctx) for text, ctx in records]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
         # Every piece of every subject in one pass over the knowledge matrix.
-        scored = det.score(vectors, np.repeat(weights, [len(ps) for ps in pieces]))
+        cues = [cue_balance(text if not ctx else f"{text}\n{ctx}", task) for text, ctx in records]
+        sizes = [len(ps) for ps in pieces]
+        scored = det.score(vectors, np.repeat(weights, sizes), np.repeat(cues, sizes))
         verdicts, offset = [], 0
         for (text, ctx), ps, hs in zip(records, pieces, hits, strict=True):
             rows = scored.rows(offset, offset + len(ps))
@@ -151,6 +153,7 @@ class OfflineEngine:
                     "classifier_logit": round(float(scored.classifier[best]), 4),
                     "knn_margin": round(float(scored.knn_margin[best]), 4),
                     "rules": round(float(scored.rules[best]), 4),
+                    "cues": round(float(scored.cues[best]), 4),
                     "segments": float(len(pieces)),
                 },
             ),

@@ -87,7 +87,7 @@ _DEFEND = (
 _DISCLOSE = (
     r"\b(clear|visible|shown?|displays?)\s+(\w+\s+)?(notice|indicator|banner|consent\s+prompt)\b"
     r"|\b(opt[- ]in|with\s+(their|the\s+user'?s)\s+knowledge|the\s+user\s+(can\s+see|is\s+told|agrees))\b"
-    r"|\b(teach|teaching|explain\w*\s+how|course|lesson|only\s+prints?|simulat\w+\s+without|dry[- ]run)\b"
+    r"|\b(teach|teaching|course|lesson|only\s+prints?|simulat\w+\s+without|dry[- ]run)\b"
 )
 
 CUE_PRINCIPLES: list[CuePrinciple] = [
@@ -163,6 +163,13 @@ def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
         cues = cue_phrases(cp.pattern, subject)
         out.append(Principle(text=cp.text, kind=cp.kind, source=f"{CUE_SOURCE}:{cp.id}", matched=bool(cues), cues=cues))
     return out
+
+
+def cue_balance(text: str, task: str | None) -> float:
+    """Matched unsafe cue principles minus matched safe ones (0 for a task without cue principles)."""
+    return float(
+        sum((1 if cp.kind == "unsafe" else -1) for cp in CUE_PRINCIPLES if cp.task == task and cp.pattern.search(text))
+    )
 
 
 def build_constitution(

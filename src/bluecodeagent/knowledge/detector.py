@@ -3,7 +3,9 @@
 Three signals per embedded piece of a subject, combined by a second logistic regression:
   * ``classifier``: a logistic regression over the embedding (unsafe vs safe items);
   * ``knn_margin``: mean similarity of the top-k unsafe neighbours minus that of the top-k safe ones;
-  * ``rules``: the summed weight of exact rules that fired.
+  * ``rules``: the summed weight of exact rules that fired;
+  * ``cues``: matched unsafe minus matched safe cue principles of the constitution (intent, target,
+    consent), so "our own server" and "a competitor's server" weigh differently in the same words.
 The combiner is fitted on out-of-fold classifier logits and leave-one-out margins, so it learns how
 far to trust each signal on examples it has not memorised. Training takes a few seconds and is
 cached inside the knowledge base until its items change.
@@ -17,13 +19,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.constitution import cue_balance
 from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.tasks import get_task
 
 FOLDS = 5
 MARGIN_SCALE = 10.0
-DETECTOR_VERSION = "2"
+DETECTOR_VERSION = "3"
 MIN_ITEMS_TO_FIT_COMBINER = 200
 
 
@@ -39,6 +42,7 @@ class Scored:
     unsafe_sims: np.ndarray
     safe_top: np.ndarray
     safe_sims: np.ndarray
+    cues: np.ndarray
 
     def rows(self, start: int, stop: int) -> Scored:
         """The signals of pieces ``start:stop`` (one subject's pieces in a batch scored together)."""
@@ -72,19 +76,24 @@ class TaskDetector:
         self.combiner, self.combiner_bias = combiner, combiner_bias
 
     # -- scoring ---------------------------------------------------------------------------------
-    def score(self, vectors: np.ndarray, rule_weight: float | np.ndarray = 0.0) -> Scored:
-        """Signals of each row of ``vectors``; ``rule_weight`` is one weight for all rows or one per row."""
+    def score(
+        self, vectors: np.ndarray, rule_weight: float | np.ndarray = 0.0, cue_balance: float | np.ndarray = 0.0
+    ) -> Scored:
+        """Signals of each row of ``vectors``; ``rule_weight`` and ``cue_balance``: one for all rows or one per row."""
         vectors = np.asarray(vectors, dtype=np.float32)
         logits = vectors @ self.weights + self.bias
         u_top, u_sims = _top_k(vectors @ self._unsafe_t, self.k)
         s_top, s_sims = _top_k(vectors @ self._safe_t, self.k)
         margin = u_sims.mean(axis=1) - s_sims.mean(axis=1)
         rules = np.broadcast_to(np.asarray(rule_weight, dtype=np.float64), (len(vectors),))
-        z = self._combine(logits, margin, rules)
-        return Scored(logits, margin, rules, sigmoid(z), u_top, u_sims, s_top, s_sims)
+        cues = np.broadcast_to(np.asarray(cue_balance, dtype=np.float64), (len(vectors),))
+        z = self._combine(logits, margin, rules, cues)
+        return Scored(logits, margin, rules, sigmoid(z), u_top, u_sims, s_top, s_sims, cues)
 
-    def _combine(self, logits: np.ndarray, margin: np.ndarray, rules: np.ndarray) -> np.ndarray:
-        feats = np.stack([logits, margin * MARGIN_SCALE, rules], axis=1)
+    def _combine(self, logits: np.ndarray, margin: np.ndarray, rules: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        feats = np.stack([logits, margin * MARGIN_SCALE, rules, cues], axis=1)
+        if len(self.combiner) == 3:  # a combiner from before the cue signal
+            feats = feats[:, :3]
         return feats @ self.combiner + self.combiner_bias
 
     # -- training --------------------------------------------------------------------------------
@@ -99,6 +108,7 @@ class TaskDetector:
             raise KnowledgeError(f"task {task!r} needs at least {k} unsafe and {k} safe items to train")
         rows = np.array([kb.index().rowids[i] for i in np.nonzero(kb.index().mask(task=task))[0]])
         rules = np.array([sum(h.rule.weight for h in spec.apply_rules(it.text)) for it in items])
+        cues = np.array([cue_balance(it.text, task) for it in items], dtype=np.float64)
 
         # Out-of-fold classifier logits.
         rng = np.random.default_rng(seed)
@@ -121,10 +131,10 @@ class TaskDetector:
                 (su if y[i] == 1 else ss)[j, np.searchsorted(uidx if y[i] == 1 else sidx, i)] = -np.inf
             margin[start : start + len(block)] = _top_k(su, k)[1].mean(axis=1) - _top_k(ss, k)[1].mean(axis=1)
         if len(items) >= MIN_ITEMS_TO_FIT_COMBINER:
-            feats = np.stack([oof, margin * MARGIN_SCALE, rules], axis=1)
+            feats = np.stack([oof, margin * MARGIN_SCALE, rules, cues], axis=1)
             combiner, combiner_bias = _fit_monotone(feats, y)
         else:  # too few items to learn how far to trust each signal: weigh them equally
-            combiner, combiner_bias = np.ones(3), 0.0
+            combiner, combiner_bias = np.array([1.0, 1.0, 1.0, 0.0]), 0.0
         weights, bias = fit_logistic(vecs, y)
         return cls(
             task,
