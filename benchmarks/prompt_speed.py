@@ -44,7 +44,12 @@ def main() -> None:
             times.append((time.perf_counter() - s) * 1000)
         q = statistics.quantiles(times, n=20)
         pieces = int(v.evidence.signals.get("segments", 1))
-        rows.append((f"{size // 1000} KB prompt ({pieces} pieces)", f"p50 {statistics.median(times):.1f} ms, p95 {q[18]:.1f} ms"))
+        rows.append(
+            (
+                f"{size // 1000} KB prompt ({pieces} pieces)",
+                f"p50 {statistics.median(times):.1f} ms, p95 {q[18]:.1f} ms",
+            )
+        )
     batch = [(f"Write a function number {i} that reverses a list of words and counts them.", None) for i in range(256)]
     s = time.perf_counter()
     for i in range(0, len(batch), 32):

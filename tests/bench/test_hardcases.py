@@ -34,7 +34,12 @@ def test_loader_reads_kinds_and_labels(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ['{"id": "x", "text": "t", "label": 7, "kind": "k"}', '{"id": "x", "label": 1}', "not json", '{"id": "x", "text": ""}'],
+    [
+        '{"id": "x", "text": "t", "label": 7, "kind": "k"}',
+        '{"id": "x", "label": 1}',
+        "not json",
+        '{"id": "x", "text": ""}',
+    ],
 )
 def test_loader_rejects_bad_lines_with_one_clear_error(tmp_path: Path, bad: str) -> None:
     (tmp_path / "hardcases").mkdir()

@@ -23,6 +23,7 @@ from bluecodeagent.tasks.wrappers import JAILBREAK
 from bluecodeagent.verdict import Decision, Evidence, Finding, Neighbour, Principle, Status, Task, Verdict
 
 SNIPPET_CHARS = 240
+PIECE_CHARS = 1000  # a window is at most WINDOW_CHARS; a whole piece at most WHOLE_CHARS: shown in full
 SEGMENT_RULES = {"injection": "inj.segment", "malicious": "mal.segment", "bias": "bias.segment"}
 
 
@@ -61,9 +62,10 @@ class OfflineEngine:
         hits = [spec.apply_rules(text, ctx) for text, ctx in records]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
         # Every piece of every subject in one pass over the knowledge matrix.
-        cues = [cue_balance(text if not ctx else f"{text}\n{ctx}", task) for text, ctx in records]
+        # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise.
+        cues = [cue_balance(p, task) for ps in pieces for p in ps]
         sizes = [len(ps) for ps in pieces]
-        scored = det.score(vectors, np.repeat(weights, sizes), np.repeat(cues, sizes))
+        scored = det.score(vectors, np.repeat(weights, sizes), np.asarray(cues, dtype=np.float64))
         verdicts, offset = [], 0
         for (text, ctx), ps, hs in zip(records, pieces, hits, strict=True):
             rows = scored.rows(offset, offset + len(ps))
@@ -131,7 +133,7 @@ class OfflineEngine:
                     severity="high",
                     confidence=score,
                     source="knowledge",
-                    snippet=pieces[best][:SNIPPET_CHARS],
+                    snippet=pieces[best][:PIECE_CHARS],
                 )
             )
         return Verdict(
@@ -147,7 +149,7 @@ class OfflineEngine:
                 safe_neighbours=[n[1] for n in safe],
                 constitution=constitution,
                 notes=notes,
-                deciding_piece=pieces[best][:SNIPPET_CHARS],
+                deciding_piece=pieces[best][:PIECE_CHARS],
                 deciding_index=best,
                 signals={
                     "classifier_logit": round(float(scored.classifier[best]), 4),
