@@ -118,5 +118,9 @@ class Verdict(BaseModel):
             "decision": self.decision.value,
             "category": self.category,
             "latency_ms": round(self.latency_ms, 2),
-            **({"status": self.status.value, "status_reason": self.status_reason} if self.status != Status.ANALYSED else {}),
+            **(
+                {"status": self.status.value, "status_reason": self.status_reason}
+                if self.status != Status.ANALYSED
+                else {}
+            ),
         }
