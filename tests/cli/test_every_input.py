@@ -80,6 +80,9 @@ def test_scan_names_loops_limits_and_always_closes_with_a_summary(tmp_path: Path
     big.write_text("x = 1\n" * 600_000)  # 3.6 MB
     proc = run("scan", "--no-dynamic", str(big))
     assert proc.returncode == 2 and "too large: 3,600,000 bytes (limit 2,000,000" in proc.stderr.decode()
+    raised = os.environ | {"BLUECODE_MAX_INPUT_BYTES": "4000000"}  # the setting the message names is honoured
+    proc = run("scan", "--no-dynamic", "-f", "jsonl", str(big), env=raised)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["label"] == "safe", proc.stderr
     (tmp_path / "v.py").write_text(VULN + "\ndef check(x):\n    return x is 1\n")  # a SyntaxWarning when compiled
     out = tmp_path / "r.sarif"
     proc = run("scan", "--no-dynamic", "-f", "sarif", "-o", str(out), str(tmp_path / "v.py"))
@@ -110,3 +113,11 @@ def test_kb_build_on_an_existing_base_says_it_is_already_built(tiny_kb_path: Pat
     proc = run("kb", "build", "--kb", str(tiny_kb_path))
     assert proc.returncode == 0 and "is already built; `bluecode kb build --force` rebuilds it" in proc.stderr.decode()
     assert tiny_kb_path.stat().st_mtime_ns == before
+
+
+def test_doctor_blames_the_bad_setting_not_the_knowledge_base():
+    proc = run("doctor", env=os.environ | {"BLUECODE_TOP_K": "abc"})
+    out = proc.stdout.decode()
+    assert proc.returncode == 1
+    assert "[FAIL] settings: invalid setting top_k (from $BLUECODE_TOP_K)" in out
+    assert "[FAIL] knowledge base" not in out and "pip install" not in out

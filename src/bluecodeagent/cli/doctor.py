@@ -132,10 +132,30 @@ def _sandbox_env_check() -> Check:
     )
 
 
+def _settings_check(config_file: Path | None) -> Check:
+    from bluecodeagent.config import load_settings, unknown_env
+    from bluecodeagent.errors import BlueCodeError
+
+    try:
+        load_settings(config_file=config_file)
+    except BlueCodeError as e:
+        return Check(name="settings", ok=False, detail=str(e), fix="correct or unset the value named above")
+    unknown = [f"{var} (did you mean {close}?)" if close else var for var, close in unknown_env()]
+    if unknown:
+        return Check(name="settings", ok=True, detail="valid; ignored unknown variables: " + ", ".join(unknown))
+    return Check(name="settings", ok=True, detail="valid (flags > environment > config file > defaults)")
+
+
 def diagnose(config_file: Path | None = None) -> DoctorReport:
     """Run every check (no network)."""
+    settings = _settings_check(config_file)
     sandbox, status = _sandbox_check()
-    checks = [*_model_checks(), _kb_check(config_file), sandbox, _sandbox_env_check()]
+    kb = (
+        _kb_check(config_file)
+        if settings.ok
+        else Check(name="knowledge base", ok=True, detail="not checked: the settings are invalid (see above)")
+    )
+    checks = [settings, *_model_checks(), kb, sandbox, _sandbox_env_check()]
     return DoctorReport(
         ok=all(c.ok for c in checks),
         python=f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
@@ -167,5 +187,5 @@ def doctor(fmt: str, config_file: Path | None) -> None:
             click.echo(f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
             if c.fix:
                 click.echo(f"         fix: {c.fix}")
-        click.echo("all checks passed" if report.ok else "degraded: see the FAIL lines above for what to install")
+        click.echo("all checks passed" if report.ok else "degraded: see the FAIL lines above for what to fix")
     raise click.exceptions.Exit(EXIT_OK if report.ok else EXIT_UNSAFE)

@@ -167,18 +167,27 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
         text = scanner.decode_bytes(sys.stdin.buffer.read(o.max_bytes + 1), o.max_bytes, "stdin")
         if not text.strip():
             raise InputError("stdin is empty")
-        items.append((None, scanner.scan_code(text, o.language or "python", None, o.dynamic, id="stdin", llm=route)))
+        verdict = scanner.scan_code(
+            text, o.language or "python", None, o.dynamic, id="stdin", llm=route, max_bytes=o.max_bytes
+        )
+        items.append((None, verdict))
     else:
         found = discover(list(paths), lambda p: scanner.language_for(p) is not None)
         errors.extend(found.problems)
-        files = [f for f in found.files if _small_enough(f, o.max_bytes, errors)]
+        files = found.files
         if not found.files and not found.problems:
             raise InputError("no supported source files found under " + ", ".join(paths))
         from tqdm import tqdm
 
         bar = tqdm(total=len(files), desc="scanning", unit="file", file=sys.stderr, disable=None)
         results = scanner.scan_paths(
-            files, o.language, o.dynamic, jobs=o.jobs, progress=lambda r: bar.update(1), llm=route
+            files,
+            o.language,
+            o.dynamic,
+            jobs=o.jobs,
+            progress=lambda r: bar.update(1),
+            llm=route,
+            max_bytes=o.max_bytes,
         )
         bar.close()
         for r in results:
@@ -207,17 +216,6 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
 
 def _is_stdout(out: TextIO) -> bool:
     return getattr(out, "name", "-") in ("-", "<stdout>")
-
-
-def _small_enough(path: Path, limit: int, errors: list[str]) -> bool:
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return True  # the scanner reports why it cannot be read
-    if size > limit:
-        errors.append(f"{path} is too large: {size:,} bytes (limit {limit:,}; raise max_input_bytes)")
-        return False
-    return True
 
 
 def _emit(items: list[tuple[str | None, Verdict]], out: TextIO, fmt: str, errors: list[str]) -> None:
@@ -249,7 +247,7 @@ def _scan_record(o: _Options, route: LLMRoute | None, rec: batch.Record) -> dict
     code, lang = rec.fields["code"], rec.fields.get("language") or o.language or "python"
     try:
         validate_text(code, o.max_bytes, "code")
-        res = code_record(scan_code(code, lang, None, o.dynamic, id=str(rec.id), llm=route))
+        res = code_record(scan_code(code, lang, None, o.dynamic, id=str(rec.id), llm=route, max_bytes=o.max_bytes))
     except LLMError:
         raise
     except InputError as e:

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from bluecodeagent.batch.files import discover
 from bluecodeagent.code.dynamic.base import ProbeResult, probe_for
 from bluecodeagent.code.judge import KnowledgeSignal, finding_key, judge
 from bluecodeagent.code.sandbox import Sandbox
 from bluecodeagent.code.static.base import get_analyzer
-from bluecodeagent.errors import InputError, SandboxUnavailable
+from bluecodeagent.config import Settings
+from bluecodeagent.errors import InputError, SandboxUnavailable, describe_os_error
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.llm.backend import LLMError
 from bluecodeagent.subject import decode_bytes, validate_text
@@ -31,9 +33,8 @@ from bluecodeagent.verdict import Decision, Evidence, Finding, Status, Task, Ver
 if TYPE_CHECKING:
     from bluecodeagent.code.llm.engine import LLMRoute
 
-MAX_FILE_BYTES = 2_000_000
+MAX_FILE_BYTES = Settings.model_fields["max_input_bytes"].default  # the one setting, max_input_bytes
 EXTENSIONS = {".py": "python", ".pyw": "python", ".pyi": "python"}
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
 # A hook returns signals, or an object with ``signals`` plus ``constitution`` and neighbours for the evidence.
 KnowledgeHook = Callable[[str, list[Finding]], Sequence[KnowledgeSignal] | Any]
 
@@ -115,13 +116,14 @@ def scan_code(
     knowledge: KnowledgeHook | KnowledgeBase | None = None,
     id: str | None = None,
     llm: LLMRoute | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> Verdict:
     """Scan one source text and return a vulnerability verdict that explains itself.
 
     With ``llm`` the LLM (or hybrid) engine decides; this offline scan is its fallback and first stage.
     """
     start = time.perf_counter()
-    validate_text(code, MAX_FILE_BYTES, path or "code")
+    validate_text(code, max_bytes, path or "code")
     if llm is not None:
         from bluecodeagent.code.llm.engine import scan_llm
 
@@ -215,46 +217,12 @@ def language_for(path: str | Path) -> str | None:
     return EXTENSIONS.get(Path(path).suffix.lower())
 
 
-def _gitignore(directory: Path) -> Any:
-    import pathspec
-
-    f = directory / ".gitignore"
-    if not f.is_file():
-        return None
-    try:
-        lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
-        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
-    except Exception:
-        return None
-
-
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Explicit files as given; directories walked for supported files, honouring every .gitignore."""
-    for raw in paths:
-        p = Path(raw)
-        if not p.is_dir():
-            yield p
-            continue
-        specs: list[tuple[Path, Any]] = []
-        for root, dirs, files in os.walk(p):
-            here = Path(root)
-            spec = _gitignore(here)
-            if spec is not None:
-                specs.append((here, spec))
-            active = [(b, s) for b, s in specs if here == b or b in here.parents]
+    """Explicit files as given; directories walked for supported files, honouring every .gitignore.
 
-            def ignored(path: Path, is_dir: bool, active: list[tuple[Path, Any]] = active) -> bool:
-                for base, s in active:
-                    rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-                    if s.match_file(rel):
-                        return True
-                return False
-
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not ignored(here / d, True))
-            for name in sorted(files):
-                fp = here / name
-                if language_for(fp) and not ignored(fp, False):
-                    yield fp
+    Paths that cannot be walked are left out here; ``scan_paths`` reports them as errors.
+    """
+    yield from discover([str(p) for p in paths], lambda p: language_for(p) is not None).files
 
 
 def scan_file(
@@ -263,6 +231,7 @@ def scan_file(
     dynamic: bool = True,
     sandbox: Sandbox | None = None,
     llm: LLMRoute | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ScanResult:
     """Scan one file; every problem becomes the result's ``error`` (nothing is raised)."""
     p = Path(path)
@@ -273,13 +242,16 @@ def scan_file(
                 f"{p}: unsupported language (extension {p.suffix or 'none'!r}); pass --language to force one"
             )
         try:
-            raw = p.read_bytes()
+            with p.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                raw = fh.read(max_bytes + 1)
         except OSError as e:
-            raise InputError(f"cannot read {p}: {e.strerror or e}") from e
-        text = decode_bytes(raw, MAX_FILE_BYTES, str(p))
+            raise InputError(f"cannot read {describe_os_error(p, e)}") from e
+        text = decode_bytes(raw, max_bytes, str(p), size)
         if not text.strip():
             raise InputError(f"{p} is empty")
-        return ScanResult(path=str(p), verdict=scan_code(text, lang, str(p), dynamic, sandbox, id=str(p), llm=llm))
+        verdict = scan_code(text, lang, str(p), dynamic, sandbox, id=str(p), llm=llm, max_bytes=max_bytes)
+        return ScanResult(path=str(p), verdict=verdict)
     except InputError as e:
         return ScanResult(path=str(p), error=str(e))
     except LLMError:  # the endpoint (or the budget) failed: every other file would fail too
@@ -296,24 +268,28 @@ def scan_paths(
     jobs: int = 1,
     progress: Callable[[ScanResult], None] | None = None,
     llm: LLMRoute | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> list[ScanResult]:
     """Scan files and directories with ``jobs`` parallel workers; results in walk order.
 
+    A path that cannot be walked (missing, unreadable, a symlink loop) is a result with its ``error``.
     With ``llm``, workers are threads (the model client is shared) and model errors propagate.
     """
-    files = list(iter_files(paths))
+    found = discover([str(p) for p in paths], lambda p: language_for(p) is not None)
+    unwalked = [ScanResult(path=msg.partition(": ")[0], error=msg) for msg in found.problems]
+    files = found.files
     if jobs <= 1 or len(files) <= 1:
-        out = []
+        out = list(unwalked)
         for f in files:
-            r = scan_file(f, language, dynamic, sandbox, llm)
+            r = scan_file(f, language, dynamic, sandbox, llm, max_bytes)
             if progress:
                 progress(r)
             out.append(r)
         return out
     pool: Executor = ProcessPoolExecutor(jobs) if sandbox is None and llm is None else ThreadPoolExecutor(jobs)
     with pool:
-        futures = [pool.submit(scan_file, f, language, dynamic, sandbox, llm) for f in files]
-        results = []
+        futures = [pool.submit(scan_file, f, language, dynamic, sandbox, llm, max_bytes) for f in files]
+        results = list(unwalked)
         for fut in futures:
             r = fut.result()
             if progress:
