@@ -18,6 +18,7 @@ HEADERS = (
     "system",
     "subset",
     "n",
+    "unsafe",
     "prec",
     "recall",
     "F1",
@@ -35,6 +36,11 @@ def _f(v: float | None, digits: int = 3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+def _defined(v: float, denominator: int) -> str:
+    """A rate, or ``n/a`` when nothing it divides by exists (F1 of a subset with no unsafe items)."""
+    return _f(v) if denominator else "n/a"
+
+
 def rows(result: BenchResult) -> list[list[str]]:
     """One row per task, configuration, system and subset."""
     out = []
@@ -48,11 +54,12 @@ def rows(result: BenchResult) -> list[list[str]]:
                         system,
                         subset,
                         str(m.n),
-                        _f(m.precision),
-                        _f(m.recall),
-                        _f(m.f1),
+                        str(m.tp + m.fn),
+                        _defined(m.precision, m.tp + m.fp),
+                        _defined(m.recall, m.tp + m.fn),
+                        _defined(m.f1, m.tp + m.fn),
                         _f(m.accuracy),
-                        _f(m.fpr),
+                        _defined(m.fpr, m.fp + m.tn),
                         _f(m.fpr_mbpp),
                         _f(m.latency_p50_ms, 1),
                         _f(m.latency_p95_ms, 1),
@@ -93,7 +100,8 @@ def _split_notes(runs: Iterable[RunResult]) -> list[str]:
         if run.config == "split":
             notes.append(
                 f"{run.task}/split: +{run.kb_added} dev items; seen groups: {', '.join(run.seen_groups)}; "
-                f"unseen: {', '.join(run.unseen_groups)}"
+                f"unseen: {', '.join(run.unseen_groups)}; the seen and unseen subsets each hold every benign "
+                "item, so their unsafe counts (not n) add up to the whole"
             )
         if run.excluded_in_kb:
             notes.append(f"{run.task}/{run.config}: {len(run.excluded_in_kb)} samples excluded (shipped KB holds them)")
