@@ -55,7 +55,7 @@ def check(subject, bc):
     seen = []
     subject.os.system = lambda cmd: seen.append(cmd) or 0
     subject.subprocess.run = lambda args, **kw: seen.append(list(args)) or type("R", (), {"returncode": 0})()
-    fn = next(v for k, v in vars(subject).items() if k.startswith("greet_"))
+    fn = next(getattr(subject, k) for k in dir(subject) if k.startswith("greet_"))  # vars() is refused
     fn("bob; touch /tmp/owned")
     if any(isinstance(c, str) and ";" in c for c in seen):
         bc.vulnerable("a shell string received the separator: %r" % seen)
