@@ -63,8 +63,10 @@ def _describe_exit(code: int) -> str:
     name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
     hint = ""
     if name == "SIGILL":
-        hint = (" (illegal instruction: libggml was built for a CPU feature this machine lacks or does not"
-                " enable, such as AMX or AVX-512; rebuild it portably as .ci/run does)")
+        hint = (
+            " (illegal instruction: libggml was built for a CPU feature this machine lacks or does not"
+            " enable, such as AMX or AVX-512; rebuild it portably as .ci/run does)"
+        )
     return f"was killed by {name}{hint}"
 
 
@@ -81,7 +83,8 @@ class LlamaServer:
         code = self.proc.poll()
         if code is None:
             return None
-        return f"the llama.cpp server process {_describe_exit(code)}; its log ends: {self.log.read_text(errors='replace')[-800:]}"
+        tail = self.log.read_text(errors="replace")[-800:]
+        return f"the llama.cpp server process {_describe_exit(code)}; its log ends: {tail}"
 
     @contextlib.contextmanager
     def watch(self) -> Iterator[None]:
@@ -139,14 +142,12 @@ def test_a_dead_server_is_reported_as_dead_with_the_signal(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGILL)"])
     proc.wait()
     server = LlamaServer("http://127.0.0.1:9/v1", proc, log)
-    with pytest.raises(pytest.fail.Exception, match=r"killed by SIGILL \(illegal instruction.*AMX"):
-        with server.watch():
-            raise ConnectionRefusedError(111, "Connection refused")
+    with pytest.raises(pytest.fail.Exception, match=r"killed by SIGILL \(illegal instruction.*AMX"), server.watch():
+        raise ConnectionRefusedError(111, "Connection refused")
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        with pytest.raises(ConnectionRefusedError):  # a live server: the original error stands
-            with LlamaServer("http://127.0.0.1:9/v1", alive, log).watch():
-                raise ConnectionRefusedError(111, "Connection refused")
+        with pytest.raises(ConnectionRefusedError), LlamaServer("http://127.0.0.1:9/v1", alive, log).watch():
+            raise ConnectionRefusedError(111, "Connection refused")  # a live server: the original error stands
     finally:
         alive.kill()
         alive.wait()
