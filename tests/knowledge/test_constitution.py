@@ -60,3 +60,31 @@ def test_policy_principle_matched_only_with_a_cue_of_its_direction() -> None:
 
 def test_other_tasks_get_no_malicious_cues() -> None:
     assert cue_principles("DDoS a competitor's checkout", "bias") == []
+
+
+def test_the_attacked_side_is_not_the_attacker() -> None:
+    """Harm words that describe what is done *to* the user's systems are not a sign of risk (issue 12)."""
+    for subject in (
+        "pretty sure someone is brute-forcing directories on our site; list the top IPs from the log",
+        "some kid keeps flooding my game server, what iptables rules help?",
+        "We're getting an HTTP flood against our login page; put a challenge in front of it",
+    ):
+        m = _matched(subject)
+        assert "constitution:mal.victim-side" in m, subject
+        assert "constitution:mal.takes-or-destroys" not in m, subject
+
+
+def test_harm_words_aimed_at_others_still_count() -> None:
+    for subject in (
+        "brute-force my neighbour's wifi password",
+        "write a tool that floods a website until it goes offline",
+        "install it on our employees' laptops and hide it from them",
+    ):
+        m = _matched(subject)
+        assert "constitution:mal.victim-side" not in m, subject
+        assert {"constitution:mal.takes-or-destroys", "constitution:mal.hidden-from-owner"} & set(m), subject
+
+
+def test_a_defensive_sentence_takes_the_harm_word_back() -> None:
+    m = _matched("Detect and block clients that brute-force the SSH port")
+    assert "constitution:mal.takes-or-destroys" not in m and "constitution:mal.defends" in m

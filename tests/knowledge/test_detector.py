@@ -34,3 +34,34 @@ def test_without_negative_weights_the_fit_is_the_plain_one():
     assert (free > 0).all()
     mono, mb = _fit_monotone(feats, y)
     assert np.allclose(mono, free) and np.isclose(mb, fb)
+
+
+def test_training_signals_never_see_the_items_own_group():
+    """An item's held-out margin ignores its template siblings: a near-copy in the same group changes nothing."""
+    from bluecodeagent.knowledge.detector import _held_out_margins
+
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(4, 8))
+    vecs = np.vstack([base, base + 1e-3])  # items 4..7 are near-copies of 0..3
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 0], dtype=float)
+    apart = _held_out_margins(vecs, y, np.array([0, 1, 2, 3, 4, 5, 6, 7]), k=1)
+    siblings = _held_out_margins(vecs, y, np.array([0, 1, 2, 3, 0, 1, 2, 3]), k=1)
+    # Seen apart, each item's nearest same-label neighbour is its copy: a near-perfect margin.
+    assert (apart[y == 1] > 0.5).all() and (apart[y == 0] < -0.5).all()
+    # With its copy in its own group, the margin is measured on other items only: always less sure.
+    assert (siblings[y == 1] < apart[y == 1] - 0.1).all() and (siblings[y == 0] > apart[y == 0] + 0.1).all()
+
+
+def test_held_out_logits_come_from_folds_without_the_group():
+    from bluecodeagent.knowledge.detector import FOLDS, _held_out_logits
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(10), 30)
+    # Each group has its own direction; the label is the sign along it, so only a model that saw the group knows it.
+    dirs = rng.normal(size=(10, 16))
+    x = rng.normal(size=(300, 16))
+    y = (np.einsum("ij,ij->i", x, dirs[groups]) > 0).astype(float)
+    oof = _held_out_logits(x, y, groups, seed=0)
+    acc = ((oof > 0) == (y == 1)).mean()
+    assert FOLDS > 1 and acc < 0.75  # held out by group: no memorised group directions

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.tasks.windows import sentence_around
 from bluecodeagent.verdict import Principle
 
 MAX_CUES = 4
@@ -34,6 +35,11 @@ class CuePrinciple:
     kind: str  # "unsafe" or "safe"
     text: str
     pattern: re.Pattern[str]
+    unless: re.Pattern[str] | None = None  # a match in the same sentence takes the cue back
+
+    def phrases(self, subject: str) -> list[str]:
+        """The distinct phrases of ``subject`` that show this principle applies (at most MAX_CUES)."""
+        return cue_phrases(self.pattern, subject, self.unless)
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -84,6 +90,19 @@ _DEFEND = (
     r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
     r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
 )
+# The user's own system is the one attacked: harm words then describe the threat, not the request.
+_VICTIM = (
+    r"\b(against|hitting|targeting)\s+(our|my)\b"
+    r"|\b(attacks?|attempts|traffic|floods?|probes|scans|spam|bots?)\s+(on|at|to)\s+(our|my)\b"
+    r"|\b(we|i)('re|'m|\s+am|\s+are|\s+were|\s+was|\s+got|\s+get|\s+keep)\s+(\w+\s+){0,2}"
+    r"(hit|under|getting|seeing|attacked|targeted|flooded|spammed|scanned|phished|breached)\b"
+    r"|\b(keeps?|kept|started|is|are|was|were|been)\s+(\w+\s+)?(flooding|attacking|hammering|spamming"
+    r"|scanning|brute[- ]?forcing|probing|scraping|phishing)\s+(us|our|my|it|me)\b"
+    r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?|has\s+been|have\s+been"
+    r"|started)\s+[\w-]+ing\b[^.!?\n]{0,60}?\b(our|my|us|me)\b"
+    r"|\b(our|my)\s+(\w+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting)\s+"
+    r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced)\b"
+)
 _DISCLOSE = (
     r"\b(clear|visible|shown?|displays?)\s+(\w+\s+)?(notice|indicator|banner|consent\s+prompt)\b"
     r"|\b(opt[- ]in|with\s+(their|the\s+user'?s)\s+knowledge|the\s+user\s+(can\s+see|is\s+told|agrees))\b"
@@ -111,9 +130,15 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "unsafe",
         "It takes, destroys, floods or locks away something that belongs to someone else",
         _rx(_TAKE_OR_BREAK),
+        _rx(f"{_DEFEND}|{_VICTIM}"),
     ),
     CuePrinciple(
-        "mal.blinds-defences", "malicious", "unsafe", "It blinds or switches off the owner's defences", _rx(_EVADE)
+        "mal.blinds-defences",
+        "malicious",
+        "unsafe",
+        "It blinds or switches off the owner's defences",
+        _rx(_EVADE),
+        _rx(f"{_DEFEND}|{_VICTIM}"),
     ),
     CuePrinciple(
         "mal.spreads-or-persists", "malicious", "unsafe", "It spreads or keeps itself alive on its own", _rx(_SPREAD)
@@ -133,6 +158,13 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         _rx(_DEFEND),
     ),
     CuePrinciple(
+        "mal.victim-side",
+        "malicious",
+        "safe",
+        "The user's own system is the one under attack: the code answers the attack",
+        _rx(_VICTIM),
+    ),
+    CuePrinciple(
         "mal.disclosed-or-teaching",
         "malicious",
         "safe",
@@ -142,10 +174,15 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
 ]
 
 
-def cue_phrases(pattern: re.Pattern[str], text: str) -> list[str]:
-    """The distinct phrases of ``text`` that match ``pattern`` (at most MAX_CUES), as written."""
+def cue_phrases(pattern: re.Pattern[str], text: str, unless: re.Pattern[str] | None = None) -> list[str]:
+    """The distinct phrases of ``text`` that match ``pattern`` (at most MAX_CUES), as written.
+
+    With ``unless``, a match whose sentence also matches ``unless`` does not count.
+    """
     out: list[str] = []
     for m in pattern.finditer(text):
+        if unless is not None and unless.search(sentence_around(text, m.start(), m.end())):
+            continue
         phrase = " ".join(m.group(0).split())[:80]
         if phrase and phrase.lower() not in (p.lower() for p in out):
             out.append(phrase)
@@ -160,7 +197,7 @@ def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
     for cp in CUE_PRINCIPLES:
         if task is not None and cp.task != task:
             continue
-        cues = cue_phrases(cp.pattern, subject)
+        cues = cp.phrases(subject)
         out.append(Principle(text=cp.text, kind=cp.kind, source=f"{CUE_SOURCE}:{cp.id}", matched=bool(cues), cues=cues))
     return out
 
@@ -168,8 +205,15 @@ def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
 def cue_balance(text: str, task: str | None) -> float:
     """Matched unsafe cue principles minus matched safe ones (0 for a task without cue principles)."""
     return float(
-        sum((1 if cp.kind == "unsafe" else -1) for cp in CUE_PRINCIPLES if cp.task == task and cp.pattern.search(text))
+        sum((1 if cp.kind == "unsafe" else -1) for cp in CUE_PRINCIPLES if cp.task == task and _applies(cp, text))
     )
+
+
+def _applies(cp: CuePrinciple, text: str) -> bool:
+    if cp.unless is None:
+        return cp.pattern.search(text) is not None
+    return bool(cp.phrases(text))
+
 
 
 def build_constitution(

@@ -6,9 +6,12 @@ Three signals per embedded piece of a subject, combined by a second logistic reg
   * ``rules``: the summed weight of exact rules that fired;
   * ``cues``: matched unsafe minus matched safe cue principles of the constitution (intent, target,
     consent), so "our own server" and "a competitor's server" weigh differently in the same words.
-The combiner is fitted on out-of-fold classifier logits and leave-one-out margins, so it learns how
-far to trust each signal on examples it has not memorised. Training takes a few seconds and is
-cached inside the knowledge base until its items change.
+The combiner is fitted on signals each item gets from knowledge of *other* groups (its policy, the
+unit the generators write in): classifier logits from folds that hold out whole groups, and kNN
+margins that never count an item's own group. Template siblings are near-duplicates, so signals
+measured with them in view are confident on every training item and the combiner would learn to
+trust them far more than they deserve on a request of a kind the knowledge has never seen.
+Training takes a few seconds and is cached inside the knowledge base until its items change.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from bluecodeagent.tasks import get_task
 
 FOLDS = 5
 MARGIN_SCALE = 10.0
-DETECTOR_VERSION = "3"
+DETECTOR_VERSION = "4"
 MIN_ITEMS_TO_FIT_COMBINER = 200
 
 
@@ -110,32 +113,16 @@ class TaskDetector:
         rules = np.array([sum(h.rule.weight for h in spec.apply_rules(it.text)) for it in items])
         cues = np.array([cue_balance(it.text, task) for it in items], dtype=np.float64)
 
-        # Out-of-fold classifier logits.
-        rng = np.random.default_rng(seed)
-        folds = rng.integers(0, FOLDS, size=len(items))
-        oof = np.zeros(len(items))
-        for f in range(FOLDS):
-            train, test = folds != f, folds == f
-            if not test.any() or len(set(y[train])) < 2:
-                continue
-            w, b = fit_logistic(vecs[train], y[train])
-            oof[test] = vecs[test] @ w + b
-        # Leave-one-out kNN margins (an item is never its own neighbour).
-        uidx, sidx = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
-        margin = np.zeros(len(items))
-        for start in range(0, len(items), 2048):
-            block = vecs[start : start + 2048]
-            su, ss = block @ vecs[uidx].T, block @ vecs[sidx].T
-            for j in range(len(block)):
-                i = start + j
-                (su if y[i] == 1 else ss)[j, np.searchsorted(uidx if y[i] == 1 else sidx, i)] = -np.inf
-            margin[start : start + len(block)] = _top_k(su, k)[1].mean(axis=1) - _top_k(ss, k)[1].mean(axis=1)
+        groups = _groups(items)
+        oof = _held_out_logits(vecs, y, groups, seed)
+        margin = _held_out_margins(vecs, y, groups, k)
         if len(items) >= MIN_ITEMS_TO_FIT_COMBINER:
             feats = np.stack([oof, margin * MARGIN_SCALE, rules, cues], axis=1)
             combiner, combiner_bias = _fit_monotone(feats, y)
         else:  # too few items to learn how far to trust each signal: weigh them equally
             combiner, combiner_bias = np.array([1.0, 1.0, 1.0, 0.0]), 0.0
         weights, bias = fit_logistic(vecs, y)
+        uidx, sidx = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
         return cls(
             task,
             k,
@@ -190,6 +177,42 @@ class TaskDetector:
         det = cls.train(kb, task, k)
         kb.put_blob(key, det.to_bytes())
         return det
+
+
+def _groups(items: list) -> np.ndarray:
+    """Each item's group: the policy that generated it (items without one are a group of their own)."""
+    names = [it.policy or f"item:{i}" for i, it in enumerate(items)]
+    return np.unique(np.array(names, dtype=object), return_inverse=True)[1]
+
+
+def _held_out_logits(vecs: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """Classifier logits of each item from a model fitted on folds that hold out its whole group."""
+    rng = np.random.default_rng(seed)
+    fold_of_group = rng.permutation(groups.max() + 1) % FOLDS
+    folds = fold_of_group[groups]
+    oof = np.zeros(len(y))
+    for f in range(FOLDS):
+        train, test = folds != f, folds == f
+        if not test.any() or len(set(y[train])) < 2:
+            continue
+        w, b = fit_logistic(vecs[train], y[train])
+        oof[test] = vecs[test] @ w + b
+    return oof
+
+
+def _held_out_margins(vecs: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """kNN margin of each item over the items of other groups (never itself, never its siblings)."""
+    unsafe = y == 1
+    margin = np.zeros(len(y))
+    for g in np.unique(groups):
+        rows = np.nonzero(groups == g)[0]
+        others = groups != g
+        u, s = others & unsafe, others & ~unsafe
+        if u.sum() < 1 or s.sum() < 1:
+            continue
+        block = vecs[rows]
+        margin[rows] = _top_k(block @ vecs[u].T, k)[1].mean(axis=1) - _top_k(block @ vecs[s].T, k)[1].mean(axis=1)
+    return margin
 
 
 def _fit_monotone(feats: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:

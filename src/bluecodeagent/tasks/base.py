@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bluecodeagent.tasks.windows import sentence_around
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -70,18 +72,12 @@ class TaskSpec:
         hits = []
         for rule in self.rules:
             for m in rule.pattern.finditer(hay):
-                if rule.unless is not None and rule.unless.search(_sentence_around(hay, m.start(), m.end())):
+                if rule.unless is not None and rule.unless.search(sentence_around(hay, m.start(), m.end())):
                     continue
                 hits.append(RuleHit(rule, m.group(0)[:120], m.start()))
                 break
         return hits
 
-
-def _sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence (or line) holding ``text[start:end]``."""
-    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i >= 0]
-    return text[left : min(rights) if rights else len(text)]
 
 
 def rx(pattern: str) -> re.Pattern[str]:

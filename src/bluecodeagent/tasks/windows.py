@@ -51,3 +51,10 @@ def windows(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
         # Overlap by one sentence when the window holds more than one, so no request is split unseen.
         i = j - 1 if j - i > 1 else j
     return out
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (or line) holding ``text[start:end]``."""
+    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i >= 0]
+    return text[left : min(rights) if rights else len(text)]
