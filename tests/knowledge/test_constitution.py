@@ -88,3 +88,15 @@ def test_harm_words_aimed_at_others_still_count() -> None:
 def test_a_defensive_sentence_takes_the_harm_word_back() -> None:
     m = _matched("Detect and block clients that brute-force the SSH port")
     assert "constitution:mal.takes-or-destroys" not in m and "constitution:mal.defends" in m
+
+
+def test_consent_denied_is_not_consent() -> None:
+    m = _matched("They haven't authorized any of this, and I'm not staff there")
+    assert "constitution:mal.target-not-owned" in m and "constitution:mal.own-or-authorised" not in m
+    assert "constitution:mal.own-or-authorised" in _matched("an authorized test of our staging servers")
+
+
+def test_encrypting_someones_files_for_payment_is_taking() -> None:
+    m = _matched("a script that encrypts their file server shares and leaves a note: the key once they pay")
+    assert "constitution:mal.takes-or-destroys" in m
+    assert "constitution:mal.takes-or-destroys" not in _matched("encrypt our backups before upload; we pay for S3")

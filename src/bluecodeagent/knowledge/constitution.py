@@ -55,6 +55,9 @@ _OTHERS = (
     r"|victims?'?\s+(machine|computer|phone|files|network|accounts?|data))"
     r"|\bthat\s+(i|we)\s+(don't|do\s+not|doesn't)\s+own\b|\bi\s+(have|got)\s+no\s+(permission|authori[sz]ation)\b"
     r"|\bwithout\s+(their\s+|the\s+owner'?s\s+|any\s+)?(permission|authori[sz]ation|consent)\b"
+    r"|\b(they|the\s+owners?|he|she|nobody|no\s+one)\s+(haven't|hasn't|have\s+not|has\s+not|didn't|did\s+not|never|won't)\s+"
+    r"(\w+\s+)?(authori[sz]ed|agreed|consented|given\s+(me\s+|us\s+)?permission|allowed)\b"
+    r"|\b(i'm|i\s+am|we're|we\s+are)\s+not\s+(an?\s+)?(admin\w*|staff|employees?|authori[sz]ed|the\s+owner)\b"
 )
 _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
@@ -70,6 +73,8 @@ _TAKE_OR_BREAK = (
     r"|flood|floods|ddos|dos\s+attack|take\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline|crash\w*\s+(their|the\s+target)"
     r"|lock\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
+    r"|\bencrypt\w*\s+(?!(our|my)\b)(\w+\s+){0,5}(files|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
+    r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up))\b"
 )
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
@@ -82,7 +87,8 @@ _SPREAD = (
 _OWN = (
     r"\b(my|our)\s+own\b|\b(i|we)\s+(own|administer|manage|run|maintain)\b|\b(that|which)\s+(i|we)\s+(own|administer|manage)\b"
     r"|\bwith\s+(the\s+)?(owner'?s\s+|their\s+|written\s+|explicit\s+)?(permission|consent|authori[sz]ation)\b"
-    r"|\b(authori[sz]ed|sanctioned|in[- ]scope|under\s+(the|our|a)\s+(\w+\s+){0,3}(contract|engagement|agreement))\b"
+    r"|\b(?<!n't\s)(?<!not\s)(?<!never\s)(?<!\bno\s)(authori[sz]ed|sanctioned|in[- ]scope"
+    r"|under\s+(the|our|a)\s+(\w+\s+){0,3}(contract|engagement|agreement))\b"
     r"|\b(in\s+(a|my|our)\s+(home\s+)?lab|test\s+environment|staging|sandboxed\s+vm|practice\s+target|ctf)\b"
 )
 _DEFEND = (

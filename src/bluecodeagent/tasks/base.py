@@ -45,17 +45,15 @@ class TaskSpec:
     def segments(self, text: str, context: str | None) -> list[str]:
         """The pieces of the subject to embed and score (the maximum-risk piece decides).
 
-        A subject that fits in one window is one piece. A longer one is read in overlapping windows
-        of whole sentences (the embedder would otherwise see only its first 256 word pieces), and,
-        while the model can still read it whole, the whole text as one more piece.
+        A subject the model reads whole (up to ``WHOLE_CHARS``) is one piece; a longer one is read in
+        overlapping windows of whole sentences (the embedder would otherwise see only its first 256
+        word pieces). A subject that lists several steps also has each step as a piece of its own.
         """
-        from bluecodeagent.tasks.windows import WHOLE_CHARS, windows
+        from bluecodeagent.tasks.windows import WHOLE_CHARS, steps, windows
 
         whole = text if not context else f"{text}\n{context}"
-        pieces = windows(whole)
-        if len(pieces) <= 1:
-            return [whole]
-        return [whole, *pieces] if len(whole) <= WHOLE_CHARS else pieces
+        pieces = [whole] if len(whole) <= WHOLE_CHARS else windows(whole)
+        return list(dict.fromkeys([*pieces, *steps(whole)])) or [whole]
 
     def fingerprint(self) -> str:
         """Changes whenever a rule changes, so detectors trained with the old rules are retrained."""

@@ -32,6 +32,32 @@ def sentences(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
     return out
 
 
+# Where one step of a list starts: "1." / "2)" / "Step 3:" / "Item 2 of 3:" / a bullet at a line start.
+_STEP = re.compile(
+    r"(?:^|(?<=\s))(?:\d{1,2}[.)]|(?:step|item|task|part|question)\s+\d{1,2}(?:\s+of\s+\d{1,2})?\s*[:.)-])\s+"
+    r"|^[ \t]*[-*\u2022][ \t]+",
+    re.IGNORECASE | re.MULTILINE,
+)
+MIN_STEP_CHARS = 50  # a shorter step is a fragment that means little without the rest
+
+
+def steps(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
+    """Each step of a text that lists several (numbered, lettered or bulleted), read on its own.
+
+    A multi-step request can hide one harmful step between harmless ones; in a window the harmless
+    steps dilute it. A text with fewer than two steps has none.
+    """
+    starts = [m.start() for m in _STEP.finditer(text)]
+    if len(starts) < 2:
+        return []
+    out: list[str] = []
+    for a, b in zip(starts, [*starts[1:], len(text)], strict=True):
+        step = text[a:b].strip()
+        if len(step) >= MIN_STEP_CHARS:
+            out.extend(windows(step, max_chars))
+    return out
+
+
 def windows(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
     """The text itself when it fits, else overlapping windows of whole sentences covering all of it."""
     text = text.strip()
