@@ -18,7 +18,11 @@ from bluecodeagent.bench.datasets import Sample, hardcases_path, load_hardcases
 from bluecodeagent.bench.metrics import Counts, confusion
 
 # Kinds designed without looking at their failures (docs/prompt-screening.md says why).
-KEPT_ASIDE: dict[str, tuple[str, ...]] = {"malicious": ("functional", "lookalike")}
+KEPT_ASIDE: dict[str, tuple[str, ...]] = {
+    "malicious": ("functional", "lookalike"),
+    "bias": ("neutral",),
+    "injection": ("clean",),
+}
 
 
 class KindResult(BaseModel):
@@ -47,6 +51,53 @@ class HardcaseRun(BaseModel):
     aside_f1: float | None = Field(default=None, description="F1 over the items of the kept-aside kinds alone.")
     shaped_f1: float | None = Field(default=None, description="F1 over the items of the other kinds.")
     runtime_s: float = 0.0
+
+
+class AllTasksSafe(BaseModel):
+    """The safe hard cases of one task checked with every prompt task, as ``check`` does by default."""
+
+    task: str = Field(description="The task whose hard-case file the safe items come from.")
+    kind: str
+    n: int
+    warned: int = Field(description="Items for which any task decided warn or block.")
+    by_task: dict[str, int] = Field(default_factory=dict, description="Warned items per deciding task.")
+
+    @property
+    def rate(self) -> float:
+        return self.warned / self.n if self.n else 0.0
+
+
+def run_all_tasks_on_safe(agent: Any, data_dir: Path, tasks: Sequence[str]) -> list[AllTasksSafe]:
+    """Every safe hard case of ``tasks`` through ``check_all``: how many any task warns about, per kind."""
+    out: list[AllTasksSafe] = []
+    for task in tasks:
+        if not available(data_dir, task):
+            continue
+        safe = [s for s in load_hardcases(data_dir, task) if s.label == "safe"]
+        per_kind: dict[str, AllTasksSafe] = {}
+        for s in safe:
+            kind = s.group.split(":", 1)[-1]
+            row = per_kind.setdefault(kind, AllTasksSafe(task=task, kind=kind, n=0, warned=0))
+            row.n += 1
+            deciding = [str(v.task.value) for v in agent.check_all(s.text, s.context) if v.decision.value != "allow"]
+            if deciding:
+                row.warned += 1
+                for t in deciding:
+                    row.by_task[t] = row.by_task.get(t, 0) + 1
+        out.extend(per_kind.values())
+    return out
+
+
+def all_tasks_table(rows: Sequence[AllTasksSafe]) -> str:
+    """Safe hard cases checked with every task: the share warned (target <= 5%)."""
+    n, warned = sum(r.n for r in rows), sum(r.warned for r in rows)
+    lines = ["safe hard cases checked with every task (as plain `bluecode check` does)",
+             f"{'from':10}  {'kind':16}  {'n':>4}  {'warned':>6}  {'rate':>6}  by task"]  # fmt: skip
+    for r in rows:
+        by = ", ".join(f"{t} {c}" for t, c in sorted(r.by_task.items()))
+        lines.append(f"{r.task:10}  {r.kind:16}  {r.n:>4}  {r.warned:>6}  {r.rate:>6.3f}  {by}")
+    lines.append(f"{'ALL':10}  {'':16}  {n:>4}  {warned:>6}  {(warned / n if n else 0):>6.3f}")
+    return "\n".join(lines)
 
 
 def available(data_dir: Path, task: str) -> bool:

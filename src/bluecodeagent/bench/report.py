@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bluecodeagent.bench.hardcases import all_tasks_table
 from bluecodeagent.bench.hardcases import table as hardcase_table
 from bluecodeagent.bench.metrics import Metrics
 from bluecodeagent.bench.runner import BenchResult, Prediction, RunResult
@@ -86,6 +87,8 @@ def text_table(result: BenchResult) -> str:
     out.extend(_split_notes(result.runs))
     if result.hardcases:
         out += ["", hardcase_table(result.hardcases), ""]
+    if result.all_tasks_safe:
+        out += [all_tasks_table(result.all_tasks_safe), ""]
     env = result.environment
     out.append(
         f"runtime {result.runtime_s:.1f} s; knowledge base {result.kb_path}; "
@@ -129,6 +132,8 @@ def markdown(result: BenchResult) -> str:
     lines += ["", *[f"- {n}" for n in _split_notes(result.runs)], ""]
     if result.hardcases:
         lines += ["## Hard cases", "", "```", hardcase_table(result.hardcases), "```", ""]
+    if result.all_tasks_safe:
+        lines += ["```", all_tasks_table(result.all_tasks_safe), "```", ""]
     lines += ["## Per group (bluecode)", ""]
     for run in result.runs:
         m = run.systems.get("bluecode", {}).get("all")

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from bluecodeagent.bench import baselines
 from bluecodeagent.bench.datasets import PROMPT_TASKS, Sample, load_task, text_hash
-from bluecodeagent.bench.hardcases import HardcaseRun, available, run_hardcases
+from bluecodeagent.bench.hardcases import AllTasksSafe, HardcaseRun, available, run_all_tasks_on_safe, run_hardcases
 from bluecodeagent.bench.metrics import Metrics, compute_metrics
 from bluecodeagent.errors import BlueCodeError
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -48,6 +48,8 @@ class AgentLike(Protocol):
     def check(self, text: str, task: str, context: str | None = None) -> Any: ...
 
     def check_many(self, records: list[tuple[str, str | None]], task: str) -> list[Any]: ...
+
+    def check_all(self, text: str, context: str | None = None) -> list[Any]: ...
 
 
 AgentFactory = Callable[[Path | None], AgentLike]
@@ -112,6 +114,9 @@ class BenchResult(BaseModel):
     environment: dict[str, Any] = Field(default_factory=dict, description="Machine and load, to read timings by.")
     runs: list[RunResult] = Field(default_factory=list)
     hardcases: list[HardcaseRun] = Field(default_factory=list, description="Hard cases per task and kind (shipped KB).")
+    all_tasks_safe: list[AllTasksSafe] = Field(
+        default_factory=list, description="Safe hard cases checked with every task (plain `check`), per kind."
+    )
 
 
 class Split(BaseModel):
@@ -363,6 +368,8 @@ def run_bench(
                     run, preds = score_hardcases(shipped, opts.data_dir, task, opts.batch_size)
                     result.hardcases.append(run)
                     predictions.extend(preds)
+            if set(PROMPT_TASKS) <= set(opts.tasks):
+                result.all_tasks_safe = run_all_tasks_on_safe(shipped, opts.data_dir, PROMPT_TASKS)
     result.runtime_s = time.perf_counter() - t0
     return result, predictions
 
