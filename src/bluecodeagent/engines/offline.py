@@ -110,7 +110,7 @@ class OfflineEngine:
             self._neighbour(int(det.safe_rows[i]), s)
             for i, s in zip(scored.safe_top[best], scored.safe_sims[best], strict=True)
         ]
-        whole = text if not ctx else f"{text}\n{ctx}"
+        whole = get_task(task).subject(text, ctx)
         is_unsafe = score >= self.settings.warn_threshold
         # The cues are read from the whole subject: a consent or a target can sit outside the riskiest window.
         constitution = build_constitution(whole, [n[0] for n in unsafe], [n[0] for n in safe], task)

@@ -12,6 +12,17 @@ from dataclasses import dataclass, field
 
 from bluecodeagent.tasks.windows import sentence_around
 
+# The user's words hand the request over to the material: "implement the spec below", "do what it says".
+DEFERS_TO_CONTEXT = re.compile(
+    r"\b(implement|build|write|code|create|make|do|follow|carry\s+out|complete|finish|fulfil+)\s+(\w+\s+){0,3}?"
+    r"(what|everything|all)\s+(\w+\s+){0,3}?(says?|describes?|asks?|lists?|wants?|requests?|specif\w+)\b"
+    r"|\b(as|what(ever)?|everything)\s+(\w+\s+){0,2}(described|specified|requested|asked\s+for|listed|written)\s+"
+    r"(below|above|there|in\s+(the|this|that|it))\b"
+    r"|\b(implement|build|write|code|create|make|follow|complete)\s+(the|this|that|these)\s+"
+    r"(\w+\s+)?(spec\w*|ticket|issue|task|request|requirements?|instructions?|steps|description|design|brief|story)\b",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -42,6 +53,18 @@ class TaskSpec:
     rules: list[Rule] = field(default_factory=list)
     unsafe_label: str = "unsafe"
 
+    def subject(self, text: str, context: str | None) -> str:
+        """What this task judges: the user's words, plus the context when the words hand the request to it.
+
+        A context is material the assistant reads (a README, a log, a web page). Whether it carries
+        planted instructions is the injection task's question; a request for malware or for unfair
+        code is the user's. Only when the user asks to carry out what the material describes
+        ("implement the ticket below") is the material part of the request.
+        """
+        if not context:
+            return text
+        return f"{text}\n{context}" if DEFERS_TO_CONTEXT.search(text) else text
+
     def segments(self, text: str, context: str | None) -> list[str]:
         """The pieces of the subject to embed and score (the maximum-risk piece decides).
 
@@ -51,7 +74,7 @@ class TaskSpec:
         """
         from bluecodeagent.tasks.windows import WHOLE_CHARS, steps, windows
 
-        whole = text if not context else f"{text}\n{context}"
+        whole = self.subject(text, context)
         pieces = [whole] if len(whole) <= WHOLE_CHARS else windows(whole)
         return list(dict.fromkeys([*pieces, *steps(whole)])) or [whole]
 
@@ -66,7 +89,7 @@ class TaskSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
-        hay = text if not context else f"{text}\n{context}"
+        hay = self.subject(text, context)
         hits = []
         for rule in self.rules:
             for m in rule.pattern.finditer(hay):
