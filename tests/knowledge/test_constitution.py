@@ -100,3 +100,8 @@ def test_encrypting_someones_files_for_payment_is_taking() -> None:
     m = _matched("a script that encrypts their file server shares and leaves a note: the key once they pay")
     assert "constitution:mal.takes-or-destroys" in m
     assert "constitution:mal.takes-or-destroys" not in _matched("encrypt our backups before upload; we pay for S3")
+
+
+def test_the_attacked_side_in_other_words() -> None:
+    m = _matched("Our mail server is getting password spraying from a few hundred IPs")
+    assert "constitution:mal.victim-side" in m

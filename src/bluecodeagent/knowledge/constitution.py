@@ -106,6 +106,7 @@ _VICTIM = (
     r"|scanning|brute[- ]?forcing|probing|scraping|phishing)\s+(us|our|my|it|me)\b"
     r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?|has\s+been|have\s+been"
     r"|started)\s+[\w-]+ing\b[^.!?\n]{0,60}?\b(our|my|us|me)\b"
+    r"|\b(our|my)\s+(\w+\s+){0,3}(is|are|was|were|keeps?|has\s+been|have\s+been)\s+(getting|seeing|receiving|under|taking)\b"
     r"|\b(our|my)\s+(\w+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting)\s+"
     r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced)\b"
 )
