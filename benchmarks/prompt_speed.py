@@ -18,8 +18,13 @@ FILLER = (
 
 
 def prompt_of(size: int, n: int) -> str:
-    body = (FILLER * (size // len(FILLER) + 1))[: size - 60]
-    return f"{body} Request {n}: write a function that averages the readings per day."
+    """A prompt of exactly ``size`` characters whose sentences all differ (identical windows would be embedded once)."""
+    tail = f" Request {n}: write a function that averages the readings per day."
+    parts, i = [], 0
+    while sum(map(len, parts)) < size:
+        parts.append(f"Note {i} of prompt {n}. {FILLER}")
+        i += 1
+    return ("".join(parts))[: size - len(tail)] + tail
 
 
 def main() -> None:

@@ -75,3 +75,13 @@ def test_each_listed_step_is_read_on_its_own() -> None:
     assert got[2] in get_task("malicious").segments(text, None)
     assert steps("Write a function that returns 1. It must be fast.") == []
     assert steps("- short\n- list") == []  # fragments under the minimum are not pieces
+
+
+def test_numbers_in_prose_are_not_steps() -> None:
+    from bluecodeagent.tasks.windows import steps
+
+    prose = "We moved to version 2. Then the build broke on Windows and on macOS alike, sadly. In 3. weeks we ship."
+    assert steps(prose) == []
+    parts = "Calibration item 2 of 3: reverse a string in Go with proper rune handling, please. " * 1
+    parts += "Calibration item 3 of 3: a Go tool that keeps thousands of connections open to one host."
+    assert len(steps(parts)) == 2

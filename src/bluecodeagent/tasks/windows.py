@@ -32,23 +32,46 @@ def sentences(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
     return out
 
 
-# Where one step of a list starts: "1." / "2)" / "Step 3:" / "Item 2 of 3:" / a bullet at a line start.
-_STEP = re.compile(
-    r"(?:^|(?<=\s))(?:\d{1,2}[.)]|(?:step|item|task|part|question)\s+\d{1,2}(?:\s+of\s+\d{1,2})?\s*[:.)-])\s+"
-    r"|^[ \t]*[-*\u2022][ \t]+",
+# Where one step of a list starts: "1." / "2)" / "Step 3:" / "Item 2 of 3:", or a bullet at a line start.
+_NUMBERED = re.compile(
+    r"(?:^|(?<=\s))(?:(?:step|item|task|part|question)\s+)?(\d{1,2})(?:\s+of\s+\d{1,2})?\s*[:.)-]\s+",
     re.IGNORECASE | re.MULTILINE,
 )
+_BULLET = re.compile(r"^[ \t]*[-*\u2022][ \t]+", re.MULTILINE)
 MIN_STEP_CHARS = 50  # a shorter step is a fragment that means little without the rest
 
 
+def _step_starts(text: str) -> list[int]:
+    """Starts of the longest run of consecutively numbered steps (1, 2, 3 ...), else of the bullets.
+
+    Numbers must start at 1 (or say "2 of 3") and count up by one: "version 2. Then" in prose is no list.
+    """
+    best: list[int] = []
+    run: list[tuple[int, int]] = []
+    for m in _NUMBERED.finditer(text):
+        number = int(m.group(1))
+        if run and number == run[-1][1] + 1:
+            run.append((m.start(), number))
+        elif number == 1 or " of " in m.group(0).lower():  # a list starts at 1, or says "item 2 of 3"
+            run = [(m.start(), number)]
+        else:
+            run = []
+        if len(run) > len(best):
+            best = [start for start, _ in run]
+    if len(best) >= 2:
+        return best
+    bullets = [m.start() for m in _BULLET.finditer(text)]
+    return bullets if len(bullets) >= 2 else []
+
+
 def steps(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
-    """Each step of a text that lists several (numbered, lettered or bulleted), read on its own.
+    """Each step of a text that lists several (consecutively numbered, or bulleted), read on its own.
 
     A multi-step request can hide one harmful step between harmless ones; in a window the harmless
     steps dilute it. A text with fewer than two steps has none.
     """
-    starts = [m.start() for m in _STEP.finditer(text)]
-    if len(starts) < 2:
+    starts = _step_starts(text)
+    if not starts:
         return []
     out: list[str] = []
     for a, b in zip(starts, [*starts[1:], len(text)], strict=True):
