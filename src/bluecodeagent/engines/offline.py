@@ -18,7 +18,7 @@ from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution,
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
-from bluecodeagent.tasks import PROMPT_TASKS, RuleHit, get_task
+from bluecodeagent.tasks import PROMPT_TASKS, RuleHit, TaskSpec, get_task
 from bluecodeagent.tasks.wrappers import JAILBREAK
 from bluecodeagent.verdict import Decision, Evidence, Finding, Neighbour, Principle, Status, Task, Verdict
 
@@ -98,7 +98,7 @@ class OfflineEngine:
                 status_reason=reason,
                 evidence=Evidence(notes=[reason]),
             )
-        best = int(np.argmax(scored.probability))
+        best = _deciding(get_task(task), pieces, scored.probability)
         # An exact rule can set a minimum score: it is the one signal no paraphrase of the knowledge can outvote.
         score = max(float(scored.probability[best]), *(h.rule.floor for h in hits), 0.0)
         det = self.detector(task)
@@ -171,6 +171,18 @@ class OfflineEngine:
             text=it.text[:SNIPPET_CHARS],
             policy=it.policy,
         )
+
+
+def _deciding(spec: TaskSpec, pieces: list[str], probability: np.ndarray) -> int:
+    """The riskiest piece that asks for something; when no piece does, the riskiest of all.
+
+    A long subject's windows include pure context (a story, a persuasion essay, a legal notice): such a
+    window asks for nothing, and whatever it resembles, the request lives elsewhere.
+    """
+    asking = [i for i, p in enumerate(pieces) if spec.asks(p)] if len(pieces) > 1 else []
+    if not asking:
+        return int(np.argmax(probability))
+    return max(asking, key=lambda i: float(probability[i]))
 
 
 def _rule_finding(h: RuleHit, is_unsafe: bool) -> Finding:

@@ -52,6 +52,7 @@ class TaskSpec:
     description: str
     rules: list[Rule] = field(default_factory=list)
     unsafe_label: str = "unsafe"
+    request: re.Pattern[str] | None = None  # what a piece that asks for something mentions (None: every piece)
 
     def subject(self, text: str, context: str | None) -> str:
         """What this task judges: the user's words, plus the context when the words hand the request to it.
@@ -77,6 +78,10 @@ class TaskSpec:
         whole = self.subject(text, context)
         pieces = [whole] if len(whole) <= WHOLE_CHARS else windows(whole)
         return list(dict.fromkeys([*pieces, *steps(whole)])) or [whole]
+
+    def asks(self, piece: str) -> bool:
+        """Whether ``piece`` asks for something this task judges (every piece does, unless ``request`` says)."""
+        return self.request is None or self.request.search(piece) is not None
 
     def fingerprint(self) -> str:
         """Changes whenever a rule changes, so detectors trained with the old rules are retrained."""

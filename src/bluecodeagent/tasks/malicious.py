@@ -21,9 +21,20 @@ _DEFENSIVE = (
     r"|stop\w*\s+(them|it|attacks?)|authori[sz]ed|permission|consent)"
 )
 
+# A piece that asks for software names it (or a language, or a harm that is software by nature).
+_SOFTWARE = (
+    r"\b(program|script|tool|code|function|app|application|bot|extension|plug-?in|module|class|service|daemon|binary"
+    r"|executable|exe|dll|macro|command|one-liner|snippet|query|payload|malware|virus|worm|keylogger|ransomware|implant"
+    r"|backdoor|rootkit|trojan|exploit|sql|regex|api|library|cli|website|web\s?page|server|firmware|driver|shell|bash"
+    r"|powershell|python|golang|rust|java|javascript|node(\.js)?|php|ruby|c\+\+|c#|kotlin|swift|lua|scraper|crawler"
+    r"|spammer|flooder|miner|stealer|grabber|loader|dropper|botnet|agent|job|cron|lambda|container|pipeline|automation)s?\b"
+    r"|\b(c|go)\b"
+)
+
 SPEC = TaskSpec(
     name="malicious",
     description="Requests for code whose purpose is to harm, spy on, extort or take over others' systems.",
+    request=rx(_SOFTWARE),
     rules=[
         Rule(
             "mal.ransom-note",
