@@ -22,7 +22,8 @@ _TAG_RUN = re.compile("[\U000e0000-\U000e007f]+")
 _FLAG_BASE = "\U0001f3f4"  # a black flag followed by tag letters is a regional flag emoji, not hidden text
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _CONCEALED = re.compile(r"\x1b\[(?:[0-9;]*;)?8m(.*?)(?=\x1b\[(?:0|28)?m|\Z)", re.DOTALL)
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
+# A blob may follow "=" (a query parameter or an assignment), and may use the URL-safe alphabet.
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
 MIN_ZERO_WIDTH_SPLITS = 3
 MIN_DECODED_WORDS = 4
 
@@ -73,11 +74,30 @@ def _zero_width_spans(material: str, joined: str) -> list[str]:
 
 
 def _decode_base64_text(blob: str) -> str | None:
-    """The decoded text when ``blob`` is base64 of readable prose (not an image, key or hash)."""
+    """The decoded text when ``blob`` is base64 of readable prose (not an image, key or hash).
+
+    A blob cut short (a truncated log line) still decodes: a dangling character and a split
+    UTF-8 sequence at the end are dropped.
+    """
+    body = blob.rstrip("=")
+    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+    padded = body + "=" * (-len(body) % 4)
     try:
-        raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raw = (
+            base64.urlsafe_b64decode(padded)
+            if ("-" in body or "_" in body)
+            else base64.b64decode(padded, validate=True)
+        )
+    except (binascii.Error, ValueError):
+        return None
+    text = None
+    for cut in range(4):  # at most three bytes of a split multi-byte character
+        try:
+            text = raw[: len(raw) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
         return None
     printable = sum(ch.isprintable() or ch in "\n\t" for ch in text)
     if not text or printable / len(text) < 0.95 or len(text.split()) < MIN_DECODED_WORDS:

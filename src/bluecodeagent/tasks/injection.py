@@ -76,7 +76,20 @@ SPEC_RULES = [
             r"reviewing|ingesting|assisting)\b[^.\n:]{0,80}?(?::\s*[\w`\"'<\[]|(?:[,\-]\s*|\byou\s+)" + _ASK + r"\b)"
             r"|\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|chatbot|bot|agent)\b"
             r"|\b(?:assistant|ai|llm|model|copilot)\s*[,:]\s*(?:you\s+must|please|always|never|whenever|when\s+you|"
-            r"do\s+not|include|add|insert|tell|recommend|reply|respond|answer)\b)"
+            r"do\s+not|include|add|insert|tell|recommend|reply|respond|answer)\b"
+            # a comment or line that opens with the assistants' names: "Copilot / ChatGPT: before you rewrite ..."
+            r"|(?:^|[\n#;*>]|//|/\*|<!--)\s*"
+            + _AI
+            + r"(?:\s*(?:/|,|&|\bor\b|\band\b)\s*"
+            + _AI
+            + r")*\s*:\s*"
+            + _ASK
+            + r"\b"
+            # the assistants as the subject of a duty: "automated assistants must add ..."
+            r"|\b(?:automated\s+|ai\s+|coding\s+)(?:assistants?|agents?|tools?|models?)\s+(?:must|should|are\s+(?:required|"
+            r"expected|instructed)\s+to|need\s+to)\s+(?:always\s+|also\s+|never\s+|not\s+)?"
+            r"(?:include|add|insert|append|tell|recommend|reply|respond|answer|say|open|send|run|use|set|ignore|output|"
+            r"replace|remove|skip|mention|report|treat|rate|call|fetch|visit|write)\b)"
         ),
         2.0,
         "",
@@ -130,6 +143,10 @@ HIDDEN_RULE = Rule(
 class InjectionSpec(TaskSpec):
     """Judges third-party material sentence by sentence, with hidden passages revealed and judged on their own."""
 
+    def subject(self, text: str, context: str | None) -> str:
+        """The question and the material together: planted instructions live in the material."""
+        return text if not context else f"{text}\n{context}"
+
     def material(self, text: str, context: str | None) -> str | None:
         """The third-party text to judge: the context, else material pasted into the prompt, else None."""
         if context and context.strip():
@@ -163,16 +180,60 @@ class InjectionSpec(TaskSpec):
 
 
 def _pieces(material: str) -> list[str]:
-    """Sentences and code blocks; a block keeps the sentence that introduces it (where "add this" lives)."""
+    """Sentences and code blocks; a block keeps the sentence that introduces it (where "add this" lives).
+
+    The prose inside a block (its comments and docstrings) is read sentence by sentence too: a planted
+    instruction in a comment must not be diluted by the code around it or cut off at the block's limit.
+    """
     pieces: list[str] = []
     pos = 0
     for m in _FENCE.finditer(material):
         pieces.extend(_prose(material[pos : m.start()]))
         block = m.group(0)
         pieces.append(f"{pieces[-1]}\n{block}"[:MAX_SEGMENT_CHARS] if pieces else block[:MAX_SEGMENT_CHARS])
+        pieces.extend(_prose(code_prose(block)))
         pos = m.end()
     pieces.extend(_prose(material[pos:]))
     return pieces
+
+
+_LINE_COMMENT = re.compile(r"^\s*(?:#+|//+|--|;+|\*+(?!/))\s?")
+_OPENERS = (("/*", "*/"), ('"""', '"""'), ("'''", "'''"), ("<!--", "-->"))
+_WORD = re.compile(r"[A-Za-z][a-z']+")
+MIN_PROSE_WORDS = 4
+
+
+def code_prose(block: str) -> str:
+    """The natural-language lines of a code block (comments, docstrings), paragraphs kept apart.
+
+    A line is prose when it is a comment (a line comment, or inside a block comment or a docstring)
+    and has at least ``MIN_PROSE_WORDS`` words; code lines between are paragraph breaks.
+    """
+    out: list[str] = []
+    closer: str | None = None
+    for raw in block.splitlines():
+        line, is_comment = raw.strip(), closer is not None
+        if closer is None:
+            for opener, close in _OPENERS:
+                at = line.find(opener)
+                if at >= 0:
+                    line, is_comment = line[at + len(opener) :], True
+                    closer = None if close in line else close
+                    break
+            else:
+                stripped = _LINE_COMMENT.sub("", raw, count=1)
+                is_comment = stripped != raw
+                line = stripped.strip()
+                if not is_comment and "#" in line:  # a trailing comment after code
+                    line, is_comment = line.split("#", 1)[1], True
+        elif closer in line:
+            line, closer = line.split(closer, 1)[0], None
+        line = line.split("*/", 1)[0].split("-->", 1)[0].lstrip("* ").strip()
+        if is_comment and len(_WORD.findall(line)) >= MIN_PROSE_WORDS:
+            out.append(line)
+        elif out and out[-1]:
+            out.append("")
+    return "\n".join(out)
 
 
 def _prose(chunk: str) -> list[str]:
