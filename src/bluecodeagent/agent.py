@@ -52,18 +52,9 @@ class BlueCodeAgent:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from bluecodeagent.engines.offline import OfflineEngine
+            from bluecodeagent.engines.base import get_engine
 
-            if self.settings.engine == "offline":
-                self._engine = OfflineEngine(self.kb, self.settings)
-            else:
-                from bluecodeagent.engines.hybrid import HybridEngine
-                from bluecodeagent.engines.llm import LLMEngine
-                from bluecodeagent.llm.factory import backend_from_settings
-
-                backend = backend_from_settings(self.settings)  # a ConfigError without base URL and model
-                llm = LLMEngine(self.kb, self.settings, backend, offline=OfflineEngine(self.kb, self.settings))
-                self._engine = llm if self.settings.engine == "llm" else HybridEngine(llm, self.settings)
+            self._engine = get_engine(self.settings.engine).build(self.kb, self.settings)
         return self._engine
 
     @property

@@ -47,7 +47,7 @@ def default_home() -> Path:
 class Settings(BaseModel):
     """Every tunable of the agent, with its default."""
 
-    engine: str = Field(default="offline", description="offline | llm | hybrid")
+    engine: str = Field(default="offline", description="offline | llm | hybrid (bluecode list engines)")
     kb_path: Path | None = Field(default=None, description="Knowledge base file; default under BLUECODE_HOME.")
     embedder: str = Field(
         default="minilm-onnx-q8",
@@ -61,6 +61,7 @@ class Settings(BaseModel):
         default=2_000_000, ge=1, description="Largest prompt, context or source file accepted (bytes)."
     )
     data_dir: Path | None = Field(default=None, description="Public benchmark data (bench only).")
+    llm_backend: str = Field(default="openai-compat", description="Model backend (bluecode list backends).")
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key_env: str = "OPENAI_API_KEY"
@@ -88,8 +89,11 @@ class Settings(BaseModel):
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, v: str) -> str:
-        if v not in {"offline", "llm", "hybrid"}:
-            raise ValueError(f"unknown engine {v!r} (choose offline, llm or hybrid)")
+        from bluecodeagent.engines.base import engines  # the registry (built-in ones and plug-ins)
+
+        names = [e.name for e in engines()]
+        if v not in names:
+            raise ValueError(f"unknown engine {v!r} (choose {', '.join(names)})")
         return v
 
     @field_validator("llm_structured_output")

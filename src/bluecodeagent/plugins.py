@@ -19,7 +19,9 @@ import importlib
 import pkgutil
 import sys
 import threading
+from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any
 
 GROUPS = {
     "rules": "bluecodeagent.rules",
@@ -29,6 +31,7 @@ GROUPS = {
     "backends": "bluecodeagent.backends",
     "formats": "bluecodeagent.formats",
     "tasks": "bluecodeagent.tasks",
+    "engines": "bluecodeagent.engines",
 }
 
 _lock = threading.RLock()
@@ -36,8 +39,14 @@ _done: set[tuple[str, str]] = set()
 _failed: set[str] = set()
 
 
-def discover(package: str, kind: str, *, skip: frozenset[str] = frozenset()) -> None:
-    """Import every module of ``package`` (not ``skip``ped), then the entry points of ``kind`` (once)."""
+def discover(
+    package: str, kind: str, *, skip: frozenset[str] = frozenset(), collect: Callable[[Any], None] | None = None
+) -> None:
+    """Import every module of ``package`` (not ``skip``ped), then the entry points of ``kind`` (once).
+
+    ``collect`` is handed each imported module and each loaded entry-point object, for kinds whose
+    plug-ins are found by what a module holds rather than by a decorator they call.
+    """
     key = (package, kind)
     with _lock:
         if key in _done:
@@ -47,16 +56,20 @@ def discover(package: str, kind: str, *, skip: frozenset[str] = frozenset()) -> 
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             if info.name.startswith("_") or info.name in skip:
                 continue
-            importlib.import_module(f"{package}.{info.name}")
-        load_entry_points(kind)
+            module = importlib.import_module(f"{package}.{info.name}")
+            if collect is not None:
+                collect(module)
+        load_entry_points(kind, collect)
 
 
-def load_entry_points(kind: str) -> list[str]:
-    """Load the entry points of a kind's group; returns the names that loaded."""
+def load_entry_points(kind: str, collect: Callable[[Any], None] | None = None) -> list[str]:
+    """Load the entry points of a kind's group (each handed to ``collect``); returns the names that loaded."""
     loaded = []
     for ep in entry_points(group=GROUPS[kind]):
         try:
-            ep.load()
+            obj = ep.load()
+            if collect is not None:
+                collect(obj)
         except Exception as e:  # a broken plug-in must not take the product down
             if ep.value not in _failed:
                 _failed.add(ep.value)

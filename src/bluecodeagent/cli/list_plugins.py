@@ -44,9 +44,21 @@ def _embedders() -> list[dict[str, str]]:
 
 
 def _tasks() -> list[dict[str, str]]:
-    from bluecodeagent.tasks import PROMPT_TASKS, get_task
+    from bluecodeagent.tasks import tasks
 
-    return [{"name": t, "description": _first(type(get_task(t)).__doc__ or "")} for t in PROMPT_TASKS]
+    return [{"name": n, "description": _first(spec.description)} for n, spec in tasks().items()]
+
+
+def _backends() -> list[dict[str, str]]:
+    from bluecodeagent.llm.backend import backends
+
+    return [{"name": b.name, "description": b.description} for b in backends()]
+
+
+def _engines() -> list[dict[str, str]]:
+    from bluecodeagent.engines.base import engines
+
+    return [{"name": e.name, "description": e.description} for e in engines()]
 
 
 KINDS: dict[str, Callable[[], list[dict[str, str]]]] = {
@@ -56,6 +68,8 @@ KINDS: dict[str, Callable[[], list[dict[str, str]]]] = {
     "formats": _formats,
     "embedders": _embedders,
     "tasks": _tasks,
+    "backends": _backends,
+    "engines": _engines,
 }
 
 
@@ -68,11 +82,13 @@ def _first(doc: str) -> str:
 @click.argument("kind", type=click.Choice(sorted(KINDS)))
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_plugins(kind: str, fmt: str) -> None:
-    """List the static rules, dynamic probes, red-team mutators, output formats, embedders or prompt tasks.
+    """List the static rules, dynamic probes, red-team mutators, output formats, embedders, prompt tasks,
+    LLM backends or engines.
 
     \b
     Built-in plug-ins and those third-party packages add through entry points (groups
-    bluecodeagent.rules, .probes, .mutators, .formats, .embedders, .tasks) are listed alike.
+    bluecodeagent.rules, .probes, .mutators, .formats, .embedders, .tasks, .backends, .engines)
+    are listed alike.
 
     \b
     Examples:

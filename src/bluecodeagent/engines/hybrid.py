@@ -9,8 +9,10 @@ and the LLM calls the confident subjects saved.
 from __future__ import annotations
 
 from bluecodeagent.config import Settings
+from bluecodeagent.engines.base import register_engine
 from bluecodeagent.engines.llm import EngineStats, LLMEngine
 from bluecodeagent.errors import ConfigError
+from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.verdict import Verdict
 
 
@@ -65,3 +67,9 @@ class HybridEngine:
             fallbacks=fallbacks,
         )
         return out
+
+
+@register_engine("hybrid")
+def build(kb: KnowledgeBase, settings: Settings) -> HybridEngine:
+    """The offline engine decides when confident; only its uncertain band asks the model."""
+    return HybridEngine(LLMEngine(kb, settings), settings)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, PrivateAttr
 
 from bluecodeagent.code.llm.templates import Prompt, load_prompt
 from bluecodeagent.config import Settings
-from bluecodeagent.engines.base import decide
+from bluecodeagent.engines.base import decide, register_engine
 from bluecodeagent.engines.offline import OfflineEngine
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.llm.accounting import BudgetExceeded, Ledger
@@ -265,3 +265,9 @@ def risk_categories(task: str) -> tuple[str, ...]:
 def load_text_prompt(name: str) -> Prompt:
     """A shipped template of the prompt tasks (same format as the code engine's templates)."""
     return load_prompt(name, PROMPTS)
+
+
+@register_engine("llm")
+def build(kb: KnowledgeBase, settings: Settings) -> LLMEngine:
+    """A model decides every subject with a constitution written from the retrieved knowledge."""
+    return LLMEngine(kb, settings)  # a ConfigError without base URL and model

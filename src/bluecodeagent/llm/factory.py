@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from bluecodeagent.config import Settings
 from bluecodeagent.errors import ConfigError
 from bluecodeagent.llm.accounting import Ledger
+from bluecodeagent.llm.backend import get_backend
 from bluecodeagent.llm.cache import CompletionCache
 from bluecodeagent.llm.run import RunBackend
 from bluecodeagent.llm.trace import Tracer
@@ -30,27 +29,12 @@ def require_endpoint(settings: Settings) -> tuple[str, str]:
 def backend_from_settings(
     settings: Settings, *, ledger: Ledger | None = None, tracer: Tracer | None = None
 ) -> RunBackend:
-    """The OpenAI-compatible backend of ``settings`` with cache, accounting, budget and trace.
+    """The backend ``settings.llm_backend`` with cache, accounting, budget and trace.
 
     Nothing is contacted here: the first request goes out on the first ``complete`` call.
     ``ledger``/``tracer`` let several backends of one run share totals and one trace file.
     """
-    from bluecodeagent.llm.openai_compat import OpenAICompatBackend
-
-    base_url, model = require_endpoint(settings)
-    inner = OpenAICompatBackend(
-        base_url,
-        model,
-        api_key=os.environ.get(settings.llm_api_key_env) or None,
-        api_key_env=settings.llm_api_key_env,
-        structured_output=settings.llm_structured_output,  # type: ignore[arg-type]
-        temperature=settings.llm_temperature,
-        max_tokens=settings.llm_max_tokens,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        retry_backoff=settings.llm_retry_backoff,
-        concurrency=settings.llm_concurrency,
-    )
+    inner = get_backend(settings.llm_backend).build(settings)
     return RunBackend(
         inner,
         cache=CompletionCache(settings.resolved_llm_cache_path()) if settings.llm_cache else None,

@@ -16,16 +16,20 @@ exponential backoff; the client's own retries are off so the count and delays ar
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from bluecodeagent.llm.backend import Completion, LLMError, Message, Usage
+from bluecodeagent.llm.backend import Completion, LLMError, Message, Usage, register_backend
 from bluecodeagent.llm.schema import AnswerFormatError, parse_answer, schema_instruction
 
 Mode = Literal["auto", "json_schema", "json_object", "text"]
 _LADDER: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 PLACEHOLDER_KEY = "no-key-needed"
+
+if TYPE_CHECKING:
+    from bluecodeagent.config import Settings
 
 
 class UnusableAnswer(LLMError):
@@ -297,3 +301,24 @@ def _format_failure(error: AnswerFormatError, finish: str, max_tokens: int, mode
             "also after one repair request; raise llm_max_tokens"
         )
     return f"model {model!r} gave no valid structured answer, also after one repair request: {error}"
+
+
+@register_backend("openai-compat")
+def from_settings(settings: Settings) -> OpenAICompatBackend:
+    """Any OpenAI-compatible chat-completions server (llama.cpp, vLLM, Ollama, OpenAI), at llm_base_url."""
+    from bluecodeagent.llm.factory import require_endpoint
+
+    base_url, model = require_endpoint(settings)
+    return OpenAICompatBackend(
+        base_url,
+        model,
+        api_key=os.environ.get(settings.llm_api_key_env) or None,
+        api_key_env=settings.llm_api_key_env,
+        structured_output=settings.llm_structured_output,  # type: ignore[arg-type]
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        retry_backoff=settings.llm_retry_backoff,
+        concurrency=settings.llm_concurrency,
+    )

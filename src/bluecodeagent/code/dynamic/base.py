@@ -14,7 +14,6 @@ harness (:mod:`bluecodeagent.code.dynamic.integrity`), else it is reported as no
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import textwrap
@@ -28,10 +27,12 @@ from pydantic import BaseModel, Field
 from bluecodeagent.code.dynamic.integrity import screen, summary
 from bluecodeagent.code.dynamic.supervised import run_supervised
 from bluecodeagent.code.sandbox import Sandbox, SandboxLimits
+from bluecodeagent.plugins import discover
 
 Outcome = Literal["vulnerable", "rejected", "not_exercised", "tampered"]
-PROBE_MODULES = ("paths", "commands", "sql", "eval", "markup", "redirect_ssrf", "regex", "resources",
-                 "deserialize", "xml", "header")  # fmt: skip
+# Modules of this package shipped into the sandbox as text: run there, never imported by the host
+# (discovery skips them). Every other module is imported, and its ``@register``ed probes are found.
+SANDBOX_SOURCES = frozenset({"runtime", "integrity"})
 
 
 class ProbeResult(BaseModel):
@@ -52,7 +53,10 @@ class ProbeResult(BaseModel):
 
 
 class Probe:
-    """Base class: subclasses set ``name``, ``cwes``, ``inside`` and optionally ``limits``."""
+    """Base class: subclasses set ``name``, ``cwes``, ``inside`` and optionally ``limits``.
+
+    The class docstring is the probe's documentation; its first line becomes ``description``.
+    """
 
     name: ClassVar[str] = ""
     cwes: ClassVar[tuple[str, ...]] = ()
@@ -166,13 +170,19 @@ _boot({runtime}, {probe}, {integrity})
 @cache
 def runtime_source() -> str:
     """The text of the runtime module shipped into the sandbox."""
-    return (Path(__file__).with_name("runtime.py")).read_text(encoding="utf-8")
+    return _shipped("runtime")
 
 
 @cache
 def integrity_source() -> str:
     """The text of the integrity screen, also shipped into the sandbox (it screens compiled strings)."""
-    return (Path(__file__).with_name("integrity.py")).read_text(encoding="utf-8")
+    return _shipped("integrity")
+
+
+def _shipped(module: str) -> str:
+    if module not in SANDBOX_SOURCES:
+        raise ValueError(f"{module} is not shipped into the sandbox")
+    return Path(__file__).with_name(f"{module}.py").read_text(encoding="utf-8")
 
 
 _PROBES: dict[str, Probe] = {}
@@ -182,13 +192,20 @@ def register(cls: type[Probe]) -> type[Probe]:
     """Class decorator: register a probe under its name."""
     if not cls.name or not cls.cwes:
         raise ValueError(f"probe {cls.__name__} needs a name and CWEs")
+    doc = (cls.__doc__ or "").strip()
+    if not doc:
+        raise ValueError(f"probe {cls.__name__} needs a docstring (its documentation)")
+    old = _PROBES.get(cls.name)
+    if old is not None and (type(old).__module__, type(old).__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"duplicate probe name {cls.name!r}")
+    if "description" not in cls.__dict__:
+        cls.description = inspect.cleandoc(doc).splitlines()[0]
     _PROBES[cls.name] = cls()
     return cls
 
 
 def _load() -> None:
-    for mod in PROBE_MODULES:
-        importlib.import_module(f"bluecodeagent.code.dynamic.{mod}")
+    discover("bluecodeagent.code.dynamic", "probes", skip=SANDBOX_SOURCES)
 
 
 def probes() -> list[Probe]:

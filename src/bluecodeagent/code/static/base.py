@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from bluecodeagent.errors import InputError
+from bluecodeagent.plugins import discover
 from bluecodeagent.verdict import Finding
 
 SEVERITIES = ("low", "medium", "high")
@@ -106,7 +107,9 @@ def get_analyzer(language: str) -> Analyzer:
 
 
 def _load_builtin() -> None:
-    from bluecodeagent.code.static import python  # noqa: F401  (registers itself)
+    from bluecodeagent.code.static import python  # noqa: F401  (registers its analyzer)
+
+    discover("bluecodeagent.code.static.python.rules", "rules")  # every module, then plug-ins
 
 
 _SUPPRESS = re.compile(r"#\s*bluecode:\s*ignore(?:\[([^\]]*)\])?", re.IGNORECASE)

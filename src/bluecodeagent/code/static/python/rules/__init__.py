@@ -1,12 +1,2 @@
-"""Python rules, one module per CWE family. Importing this package registers them all."""
-
-from bluecodeagent.code.static.python.rules import (  # noqa: F401
-    access,
-    crypto,
-    deserialize,
-    guards,
-    injection,
-    paths,
-    resources,
-    web,
-)
+"""Python rules, one module per CWE family. Every module here is found by discovery (and rules of
+plug-ins through the entry-point group ``bluecodeagent.rules``) when the rules are first asked for."""
