@@ -22,13 +22,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from bluecodeagent.config import KB_URL_SCHEMES as URL_SCHEMES
 from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import LOAD_CHUNK, SCHEMA_VERSION, KnowledgeBase, _Index, _item
 
 CHANNEL = "bluecode_kb"
-URL_SCHEMES = ("postgresql://", "postgres://")
 _ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
 
