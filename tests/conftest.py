@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from llm.scripted_openai_server import llm_settings, scripted_llm  # noqa: F401 (fixtures of the LLM tests)
+from postgres_server import pg_server, pg_url  # noqa: F401 (fixtures of the PostgreSQL tests)
 from tiny_knowledge import tiny_items
 
 

@@ -46,7 +46,7 @@ class BlueCodeAgent:
             from bluecodeagent.knowledge.embedders import get_embedder
 
             embedder = get_embedder(self.settings.embedder, self.settings.embedder_model)
-            self._kb = ensure_kb(self.settings.resolved_kb_path(), embedder, auto_build=self._auto_build)
+            self._kb = ensure_kb(self.settings.kb_location(), embedder, auto_build=self._auto_build)
         return self._kb
 
     @property

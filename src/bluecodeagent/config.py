@@ -36,6 +36,9 @@ OTHER_ENV = frozenset(
 OTHER_ENV_PREFIXES = ("KEY_", "TEST_", "SANDBOX_")
 
 
+KB_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
 def default_home() -> Path:
     """Where the built knowledge base and caches live (``$BLUECODE_HOME`` overrides)."""
     if home := os.environ.get("BLUECODE_HOME"):
@@ -49,6 +52,9 @@ class Settings(BaseModel):
 
     engine: str = Field(default="offline", description="offline | llm | hybrid (bluecode list engines)")
     kb_path: Path | None = Field(default=None, description="Knowledge base file; default under BLUECODE_HOME.")
+    kb_url: str | None = Field(
+        default=None, description="A shared knowledge base in PostgreSQL (postgresql://...); overrides kb_path."
+    )
     embedder: str = Field(
         default="minilm-onnx-q8",
         description="minilm-onnx-q8 (int8 compute, default) | minilm-onnx (float32) | openai | sentence-transformers",
@@ -110,6 +116,21 @@ class Settings(BaseModel):
             raise ValueError(f"unknown fallback {v!r} (none or offline)")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kb_path_url(cls, values: Any) -> Any:
+        """``--kb postgresql://...`` (or kb_path set to a URL) means kb_url."""
+        if isinstance(values, dict) and str(values.get("kb_path") or "").startswith(KB_URL_SCHEMES):
+            values = {**values, "kb_url": str(values["kb_path"]), "kb_path": None}
+        return values
+
+    @field_validator("kb_url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(KB_URL_SCHEMES):
+            raise ValueError("must be a postgresql:// URL")
+        return v
+
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> Settings:
         if self.warn_threshold > self.block_threshold:
@@ -128,6 +149,10 @@ class Settings(BaseModel):
 
     def resolved_kb_path(self) -> Path:
         return self.kb_path or default_home() / "knowledge.sqlite"
+
+    def kb_location(self) -> str | Path:
+        """The PostgreSQL URL when set, else the SQLite file."""
+        return self.kb_url or self.resolved_kb_path()
 
 
 def _config_file(explicit: str | Path | None) -> Path | None:

@@ -264,7 +264,7 @@ def _llm_bench(
             k=settings.top_k,
             jobs=jobs,
         )
-        kb = ensure_kb(settings.resolved_kb_path(), get_embedder(settings.embedder, settings.embedder_model))
+        kb = ensure_kb(settings.kb_location(), get_embedder(settings.embedder, settings.embedder_model))
         report_dir = out or Path("reports") / f"compare-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
         result = run_compare(opts, backend, kb, report_dir, settings=settings, progress=_bar("compare", "item"))
     except BlueCodeError as e:

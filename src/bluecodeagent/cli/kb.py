@@ -10,13 +10,13 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from bluecodeagent.cli.options import build_settings
+from bluecodeagent.cli.options import KB_LOCATION, build_settings
 from bluecodeagent.errors import InputError
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 
 _KB_OPTS = [
-    click.option("--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), help="Knowledge base file."),
+    click.option("--kb", "kb_path", type=KB_LOCATION, help="Knowledge base file or postgresql:// URL."),
     click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="TOML config file."),
 ]
 
@@ -32,7 +32,7 @@ def _open(kb_path: Path | None, config_file: Path | None, auto_build: bool = Fal
     from bluecodeagent.knowledge.embedders import get_embedder
 
     s = build_settings(config_file, kb_path=kb_path)
-    return ensure_kb(s.resolved_kb_path(), get_embedder(s.embedder, s.embedder_model), auto_build=auto_build)
+    return ensure_kb(s.kb_location(), get_embedder(s.embedder, s.embedder_model), auto_build=auto_build)
 
 
 @click.group()
@@ -60,6 +60,9 @@ def build(force: bool, kb_path: Path | None, config_file: Path | None) -> None:
     s = build_settings(config_file, kb_path=kb_path)
     path = s.resolved_kb_path()
     embedder = get_embedder(s.embedder, s.embedder_model)
+    if s.kb_url:  # the shared base: the shipped items are added or refreshed in place, added batches kept
+        _echo_stats(ensure_kb(s.kb_url, embedder).stats())
+        return
     if path.is_file() and not force:
         click.echo(f"{path} is already built; `bluecode kb build --force` rebuilds it from the policies", err=True)
         base = ensure_kb(path, embedder)  # still refreshes the built-in items after an upgrade

@@ -8,9 +8,23 @@ from typing import Any
 
 import click
 
-from bluecodeagent.config import Settings, load_settings
+from bluecodeagent.config import KB_URL_SCHEMES, Settings, load_settings
 
 FAIL_ON = click.Choice(["warn", "block", "never"])
+
+
+class KbLocation(click.ParamType):
+    """``--kb``: a knowledge-base file, or a ``postgresql://`` URL kept as text (a Path would mangle it)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.startswith(KB_URL_SCHEMES):
+            return value
+        return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
+
+
+KB_LOCATION = KbLocation()
 
 
 def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -26,8 +40,8 @@ def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--kb",
                 "kb_path",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Knowledge base file (default: built on first run under $BLUECODE_HOME).",
+                type=KB_LOCATION,
+                help="Knowledge base file or postgresql:// URL (default: built on first run under $BLUECODE_HOME).",
             ),
             click.option(
                 "--engine",

@@ -47,7 +47,7 @@ def _kb(settings: Settings) -> KnowledgeBase:
     from bluecodeagent.knowledge.embedders import get_embedder
 
     embedder = get_embedder(settings.embedder, settings.embedder_model)
-    return ensure_kb(settings.resolved_kb_path(), embedder, auto_build=settings.kb_path is None)
+    return ensure_kb(settings.kb_location(), embedder, auto_build=settings.kb_path is None)
 
 
 def _engine(settings: Settings, kb: KnowledgeBase) -> Any:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from bluecodeagent.cli.options import KB_LOCATION
+
 
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
@@ -26,9 +28,7 @@ import click
     help="OpenAI-compatible base URL to guard, e.g. http://127.0.0.1:8000/v1 "
     "(its key is read from $BLUECODE_UPSTREAM_API_KEY).",
 )
-@click.option(
-    "--kb", "kb_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Knowledge base file."
-)
+@click.option("--kb", "kb_path", type=KB_LOCATION, default=None, help="Knowledge base file or postgresql:// URL.")
 @click.option(
     "--insecure-no-auth",
     is_flag=True,

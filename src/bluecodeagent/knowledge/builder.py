@@ -9,6 +9,7 @@ import sys
 from importlib import metadata, resources
 from pathlib import Path
 
+from bluecodeagent.config import KB_URL_SCHEMES
 from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.embedders import Embedder, get_embedder
 from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxEmbedder, MiniLMOnnxQ8Embedder
@@ -92,9 +93,14 @@ def _migrate_local_embedder(path: Path, embedder: Embedder) -> None:
 
 
 def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build: bool = True) -> KnowledgeBase:
-    """Open the knowledge base, building the shipped one on first use (or after an upgrade)."""
-    path = Path(path)
+    """Open the knowledge base, building the shipped one on first use (or after an upgrade).
+
+    ``path`` may be a ``postgresql://`` URL: the shared base in that database.
+    """
     embedder = embedder or get_embedder()
+    if isinstance(path, str) and path.startswith(KB_URL_SCHEMES):
+        return _ensure_shared_kb(path, embedder, auto_build=auto_build)
+    path = Path(path)
     if path.is_file():
         _migrate_local_embedder(path, embedder)  # a conversion, not a build: every item is kept
         kb = KnowledgeBase(path, embedder)
@@ -109,3 +115,19 @@ def ensure_kb(path: str | Path, embedder: Embedder | None = None, *, auto_build:
         return KnowledgeBase(path, embedder)  # raises a clear KnowledgeError
     print(f"bluecode: building the knowledge base at {path} (first run, about a minute on 2 cores)", file=sys.stderr)
     return build_kb(path, embedder=embedder, progress=sys.stderr.isatty())
+
+
+def _ensure_shared_kb(url: str, embedder: Embedder, *, auto_build: bool) -> KnowledgeBase:
+    """The PostgreSQL base: tables made on first use, the shipped items added or refreshed in one transaction."""
+    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+
+    kb = PgKnowledgeBase(url, embedder)
+    version = kb.meta().get("knowledge_version")
+    if version in ("custom", knowledge_version()) or (version is None and len(kb)) or not auto_build:
+        return kb
+    with kb.exclusive("knowledge_version"):  # replicas starting together build it once
+        if kb.meta().get("knowledge_version") != knowledge_version():
+            print(f"bluecode: adding the shipped knowledge to {kb.path}", file=sys.stderr)
+            kb.sync_batch(BUILTIN_BATCH, default_items(), progress=sys.stderr.isatty())
+            kb.set_meta("knowledge_version", knowledge_version())
+    return kb

@@ -153,30 +153,32 @@ class TaskDetector:
     @classmethod
     def load_or_train(cls, kb: KnowledgeBase, task: str, k: int = 3) -> TaskDetector:
         key = f"detector:{task}:k{k}:{get_task(task).fingerprint()}"
-        blob = kb.get_blob(key)
-        if blob is not None:
-            data = np.load(io.BytesIO(blob))
-            if str(data["version"]) == DETECTOR_VERSION:
-                items_mask = kb.index().mask(task=task)
-                labels_unsafe = kb.index().mask(task=task, exclude_label="safe")
-                idx = kb.index()
-                u = np.nonzero(labels_unsafe)[0]
-                s = np.nonzero(items_mask & ~labels_unsafe)[0]
-                return cls(
-                    task,
-                    k,
-                    idx.rowids[u],
-                    idx.matrix[u],
-                    idx.rowids[s],
-                    idx.matrix[s],
-                    data["weights"],
-                    float(data["bias"]),
-                    data["combiner"],
-                    float(data["combiner_bias"]),
-                )
-        det = cls.train(kb, task, k)
-        kb.put_blob(key, det.to_bytes())
-        return det
+        kb.index()
+        with kb.exclusive(key):  # replicas sharing a database train it once
+            blob = kb.get_blob(key)
+            if blob is not None:
+                data = np.load(io.BytesIO(blob))
+                if str(data["version"]) == DETECTOR_VERSION:
+                    items_mask = kb.index().mask(task=task)
+                    labels_unsafe = kb.index().mask(task=task, exclude_label="safe")
+                    idx = kb.index()
+                    u = np.nonzero(labels_unsafe)[0]
+                    s = np.nonzero(items_mask & ~labels_unsafe)[0]
+                    return cls(
+                        task,
+                        k,
+                        idx.rowids[u],
+                        idx.matrix[u],
+                        idx.rowids[s],
+                        idx.matrix[s],
+                        data["weights"],
+                        float(data["bias"]),
+                        data["combiner"],
+                        float(data["combiner_bias"]),
+                    )
+            det = cls.train(kb, task, k)
+            kb.put_blob(key, det.to_bytes())
+            return det
 
 
 def _groups(items: list) -> np.ndarray:

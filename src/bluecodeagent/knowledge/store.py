@@ -12,6 +12,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,12 @@ class KnowledgeBase:
     def delete_blobs(self, prefix: str) -> None:
         with self._db:
             self._db.execute("DELETE FROM blobs WHERE key LIKE ?", (prefix + "%",))
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Work that others sharing this base must not repeat (a lock on shared backends; none here)."""
+        del key
+        yield
 
     # -- writing --------------------------------------------------------------------------------
     def require_embedder(self) -> Embedder:

@@ -33,6 +33,7 @@ from bluecodeagent.server.models import (
     error_response,
     worst,
 )
+from bluecodeagent.server.replica import follow
 from bluecodeagent.server.service import Service, dump, log_verdicts
 from bluecodeagent.tasks import PROMPT_TASKS
 from bluecodeagent.verdict import Verdict
@@ -82,6 +83,7 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc.worker.start()
+        follower = follow(svc)  # replicas on one PostgreSQL base reload its changes
         warm = asyncio.create_task(svc.warm_up()) if config.warm_up else None
         if warm is None:
             svc.ready.set()
@@ -90,6 +92,8 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
             warm.cancel()
         for close in svc.on_shutdown:
             await close()
+        if follower is not None:
+            await asyncio.to_thread(follower.stop)
         await asyncio.to_thread(svc.worker.stop)
         if svc.agent._kb is not None:  # release the SQLite handle
             svc.agent._kb.close()

@@ -1,0 +1,430 @@
+"""The knowledge base on PostgreSQL with pgvector: one database shared by every guard replica.
+
+The same interface and the same search as the SQLite base: the items and their vectors are read in
+one consistent snapshot into the in-memory matrix that ``KnowledgeBase`` searches exactly, so both
+backends give the same hits on the same items, and a replica keeps answering from its snapshot when
+the database goes away. Every edit runs in one transaction that also bumps a generation counter and
+sends ``NOTIFY bluecode_kb`` (delivered only on commit), so other replicas reload a whole batch or
+nothing. ``search_hnsw`` asks the database's HNSW index instead (for bases too big to hold).
+
+Needs the ``postgres`` extra: ``pip install 'bluecodeagent[postgres]'``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from bluecodeagent.config import KB_URL_SCHEMES as URL_SCHEMES
+from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.embedders.base import Embedder
+from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.store import LOAD_CHUNK, SCHEMA_VERSION, KnowledgeBase, _Index, _item
+
+CHANNEL = "bluecode_kb"
+_ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
+_LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
+
+# Versioned migrations: (version, statements); {dim} is the embedder's dimension. Applied in order,
+# each in its own transaction, recorded in kb_schema; never edit one that has shipped, add the next.
+MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
+    (
+        1,
+        (
+            "CREATE EXTENSION IF NOT EXISTS vector",
+            "CREATE TABLE kb_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """CREATE TABLE kb_items (
+                rowid BIGSERIAL PRIMARY KEY,
+                uid TEXT UNIQUE NOT NULL,
+                task TEXT NOT NULL,
+                label TEXT NOT NULL,
+                category TEXT NOT NULL DEFAULT '',
+                text TEXT NOT NULL,
+                counterpart TEXT,
+                policy TEXT NOT NULL DEFAULT '',
+                principle TEXT NOT NULL DEFAULT '',
+                provenance TEXT NOT NULL DEFAULT '{{}}',
+                batch TEXT NOT NULL DEFAULT 'builtin',
+                vector vector({dim}) NOT NULL
+            )""",
+            "CREATE INDEX kb_items_task ON kb_items (task, label)",
+            "CREATE INDEX kb_items_batch ON kb_items (batch)",
+            "CREATE TABLE kb_blobs (key TEXT PRIMARY KEY, value BYTEA NOT NULL, generation BIGINT NOT NULL)",
+        ),
+    ),
+    # Vectors are unit length, so inner product ranks like cosine.
+    (2, ("CREATE INDEX kb_items_hnsw ON kb_items USING hnsw (vector vector_ip_ops)",)),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def is_kb_url(location: object) -> bool:
+    """Whether a knowledge-base location names a PostgreSQL database rather than a file."""
+    return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+        from pgvector.psycopg import register_vector
+    except ImportError as e:
+        raise KnowledgeError(
+            "a postgresql:// knowledge base needs the postgres extra: pip install 'bluecodeagent[postgres]'"
+        ) from e
+    return psycopg, register_vector
+
+
+def connect(url: str) -> Any:
+    """An autocommit connection (a clear KnowledgeError when the database cannot be reached)."""
+    psycopg, _ = _psycopg()
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.Error as e:
+        raise KnowledgeError(f"cannot reach the knowledge base at {redact(url)}: {_first_line(e)}") from e
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+class PgKnowledgeBase(KnowledgeBase):
+    """``KnowledgeBase`` over a PostgreSQL database (tables ``kb_*``)."""
+
+    def __init__(self, url: str, embedder: Embedder | None = None, *, create: bool = False) -> None:
+        self.path = redact(url)  # type: ignore[assignment]  # shown by stats() and messages
+        self.url = url
+        self.embedder = embedder
+        self._lock = threading.RLock()
+        self._index: _Index | None = None
+        self._cache: dict[int, KnowledgeItem] = {}
+        self._snapshot: dict[int, KnowledgeItem] = {}
+        self.generation = -1  # of the snapshot in memory; -1 before the first load
+        self._conn = self._open()
+        with self._db_errors("open"):
+            self._migrate(embedder, create)
+
+    # -- connection -----------------------------------------------------------------------------
+    def _open(self) -> Any:
+        conn = connect(self.url)
+        try:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            _psycopg()[1](conn)
+        except Exception as e:
+            conn.close()
+            raise KnowledgeError(f"{self.path}: the pgvector extension is not available: {_first_line(e)}") from e
+        return conn
+
+    @contextmanager
+    def _db_errors(self, doing: str) -> Iterator[None]:
+        """Database failures as KnowledgeError; a lost connection is reopened on the next call."""
+        psycopg, _ = _psycopg()
+        with self._lock:
+            if self._conn.closed or self._conn.broken:
+                self._conn = self._open()
+            try:
+                yield
+            except psycopg.Error as e:
+                raise KnowledgeError(f"knowledge base {self.path}: {doing} failed: {_first_line(e)}") from e
+
+    def _q(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._conn.execute(sql, tuple(params))
+        return cur.fetchall() if cur.description else []
+
+    # -- schema ---------------------------------------------------------------------------------
+    def _migrate(self, embedder: Embedder | None, create: bool) -> None:
+        with self._conn.transaction():
+            self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATE,))
+            self._q("CREATE TABLE IF NOT EXISTS kb_schema (version INT PRIMARY KEY, applied TIMESTAMPTZ DEFAULT now())")
+            done = {r[0] for r in self._q("SELECT version FROM kb_schema")}
+            if not done:
+                if embedder is None:
+                    raise KnowledgeError(f"{self.path} holds no BlueCodeAgent knowledge base (build it first)")
+                dim = embedder.dim
+            else:
+                if max(done) > LATEST:
+                    raise KnowledgeError(f"{self.path} has schema {max(done)}, newer than this version ({LATEST})")
+                dim = int(dict(self._q("SELECT key, value FROM kb_meta")).get("dim", "0"))
+            for version, statements in MIGRATIONS:
+                if version in done:
+                    continue
+                for sql in statements:
+                    self._q(sql.format(dim=dim))
+                if version == 1:
+                    self._q(
+                        "INSERT INTO kb_meta VALUES ('schema', %s), ('embedder', %s), ('dim', %s), ('generation', '0')",
+                        (str(SCHEMA_VERSION), embedder.name if embedder else "", str(dim)),
+                    )
+                self._q("INSERT INTO kb_schema (version) VALUES (%s)", (version,))
+        del create  # a database is created by its administrator; the tables are made on first use
+        built_with = self.meta().get("embedder")
+        if embedder is not None and built_with != embedder.name:
+            raise KnowledgeError(
+                f"{self.path} was built with embedder {built_with!r}, not {embedder.name!r}; rebuild it"
+            )
+
+    def schema_versions(self) -> list[int]:
+        with self._db_errors("reading the schema"):
+            return [r[0] for r in self._q("SELECT version FROM kb_schema ORDER BY version")]
+
+    # -- metadata and blobs ---------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        with self._db_errors("reading metadata"):
+            return dict(self._q("SELECT key, value FROM kb_meta"))  # type: ignore[arg-type]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db_errors("writing metadata"):
+            self._q(
+                "INSERT INTO kb_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, value),
+            )
+
+    def current_generation(self) -> int:
+        """The database's generation (bumped by every committed change)."""
+        with self._db_errors("reading the generation"):
+            return int(self._q("SELECT value FROM kb_meta WHERE key = 'generation'")[0][0])
+
+    def put_blob(self, key: str, value: bytes) -> None:
+        """Store a derived artefact, tagged with the generation of the snapshot it was made from."""
+        with self._db_errors("storing a blob"):
+            self._q(
+                "INSERT INTO kb_blobs VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
+                "SET value = EXCLUDED.value, generation = EXCLUDED.generation",
+                (key, value, self.generation),
+            )
+
+    def get_blob(self, key: str) -> bytes | None:
+        """A blob made from the snapshot this replica holds (one made from another generation is stale)."""
+        self.index()
+        with self._db_errors("reading a blob"):
+            rows = self._q("SELECT value FROM kb_blobs WHERE key = %s AND generation = %s", (key, self.generation))
+        return bytes(rows[0][0]) if rows else None
+
+    def delete_blobs(self, prefix: str) -> None:
+        with self._db_errors("deleting blobs"):
+            self._q("DELETE FROM kb_blobs WHERE starts_with(key, %s)", (prefix,))
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold a database-wide lock named ``key``: replicas train a detector once and share it."""
+        with self._db_errors("locking"), self._conn.transaction():
+            self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+            yield
+
+    # -- writing --------------------------------------------------------------------------------
+    @contextmanager
+    def _change(self, doing: str) -> Iterator[None]:
+        """One transaction that bumps the generation, drops stale detectors and notifies replicas."""
+        with self._db_errors(doing), self._conn.transaction():
+            yield
+            gen = self._q(
+                "UPDATE kb_meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value"
+            )[0][0]
+            self._q("DELETE FROM kb_blobs WHERE starts_with(key, 'detector:')")
+            self._q("SELECT pg_notify(%s, %s)", (CHANNEL, gen))
+        self._index = None
+        self._cache.clear()
+
+    def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> None:
+        """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end."""
+        last: dict[str, tuple[KnowledgeItem, np.ndarray]] = {}
+        for it, v in zip(items, vectors, strict=True):
+            last.pop(it.uid, None)
+            last[it.uid] = (it, v)
+        self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (list(last),))
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO kb_items ({_ITEM_COLUMNS}, vector) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                [(*_fields(it), np.asarray(v, dtype=np.float32)) for it, v in last.values()],
+            )
+
+    def add(self, items: Iterable[KnowledgeItem], *, batch_size: int = 256, progress: bool = False) -> int:
+        """Embed, then insert every item in one transaction (replicas see all of them or none)."""
+        items = list(items)
+        vectors = self._embed_all(self.require_embedder(), [it.text for it in items], batch_size, progress)
+        return self.add_vectors(items, vectors)
+
+    def add_vectors(self, items: list[KnowledgeItem], vectors: np.ndarray) -> int:
+        with self._change("adding items"):
+            for start in range(0, len(items), LOAD_CHUNK):
+                self._insert(items[start : start + LOAD_CHUNK], vectors[start : start + LOAD_CHUNK])
+        return len(items)
+
+    @staticmethod
+    def _embed_all(embedder: Embedder, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        from tqdm import tqdm
+
+        out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+        with tqdm(total=len(texts), desc="embedding", unit="item", disable=not progress or None) as bar:
+            for start in range(0, len(texts), batch_size):
+                out[start : start + batch_size] = embedder.embed(texts[start : start + batch_size])
+                bar.update(len(texts[start : start + batch_size]))
+        return out
+
+    def reembed(self, embedder: Embedder, *, batch_size: int = 256, progress: bool = False) -> int:
+        with self._db_errors("reading items"):
+            rows = self._q("SELECT rowid, text FROM kb_items ORDER BY rowid")
+        vectors = self._embed_all(embedder, [t for _, t in rows], batch_size, progress)
+        with self._change("re-embedding"):
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE kb_items SET vector = %s WHERE rowid = %s",
+                    [(v, r) for (r, _), v in zip(rows, vectors, strict=True)],
+                )
+            self._q("UPDATE kb_meta SET value = %s WHERE key = 'embedder'", (embedder.name,))
+        self.embedder = embedder
+        return len(rows)
+
+    def sync_batch(self, batch: str, items: list[KnowledgeItem], *, progress: bool = False) -> tuple[int, int, int]:
+        """Make ``batch`` hold exactly ``items`` in one transaction; only new texts are embedded."""
+        with self._db_errors("reading a batch"):
+            existing = {r[0] for r in self._q("SELECT uid FROM kb_items WHERE batch = %s", (batch,))}
+        wanted = {it.uid: it.model_copy(update={"batch": batch}) for it in items}
+        fresh = [it for uid, it in wanted.items() if uid not in existing]
+        kept = [it for uid, it in wanted.items() if uid in existing]
+        vectors = self._embed_all(self.require_embedder(), [it.text for it in fresh], 256, progress)
+        gone = sorted(existing - set(wanted))
+        with self._change("syncing a batch"):
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE kb_items SET category=%s, counterpart=%s, policy=%s, principle=%s, provenance=%s "
+                    "WHERE uid=%s",
+                    [(it.category, it.counterpart, it.policy, it.principle, _provenance(it), it.uid) for it in kept],
+                )
+            self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (gone,))
+            if fresh:
+                self._insert(fresh, vectors)
+        return len(fresh), len(kept), len(gone)
+
+    def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
+        uids = list(uids)
+        with self._change("removing items"):
+            n = self._conn.execute("DELETE FROM kb_items WHERE uid = ANY(%s)", (uids,)).rowcount
+            if batch is not None:
+                n += self._conn.execute("DELETE FROM kb_items WHERE batch = %s", (batch,)).rowcount
+        return n
+
+    # -- reading --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        with self._db_errors("counting items"):
+            return int(self._q("SELECT COUNT(*) FROM kb_items")[0][0])
+
+    def items(self, task: str | None = None) -> Iterator[KnowledgeItem]:
+        sql = f"SELECT {_ITEM_COLUMNS} FROM kb_items" + (" WHERE task = %s" if task else "") + " ORDER BY rowid"
+        with self._db_errors("reading items"):
+            rows = self._q(sql, (task,) if task else ())
+        for row in rows:
+            yield _item(row)
+
+    def stats(self) -> dict[str, Any]:
+        with self._db_errors("reading statistics"):
+            rows = self._q("SELECT task, label, category, batch, COUNT(*) FROM kb_items GROUP BY 1, 2, 3, 4")
+        by_task: dict[str, Counter[str]] = {}
+        batches: Counter[str] = Counter()
+        for task, label, _category, batch, n in rows:
+            by_task.setdefault(task, Counter())[label] += n
+            batches[batch] += n
+        return {
+            "path": self.path,
+            "items": sum(batches.values()),
+            "embedder": self.meta().get("embedder"),
+            "by_task": {t: dict(c) for t, c in sorted(by_task.items())},
+            "categories": len({(r[0], r[2]) for r in rows}),
+            "batches": dict(batches),
+        }
+
+    def index(self) -> _Index:
+        """The search matrix, read with every item in one snapshot (and its generation)."""
+        if self._index is None:
+            with self._db_errors("loading the index"):
+                outermost = self._conn.info.transaction_status == _psycopg()[0].pq.TransactionStatus.IDLE
+                with self._conn.transaction():
+                    if outermost:
+                        self._q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    generation, index, snapshot = self._read_snapshot()
+            self._index, self._snapshot, self.generation = index, snapshot, generation
+        return self._index
+
+    def _read_snapshot(self) -> tuple[int, _Index, dict[int, KnowledgeItem]]:
+        generation = int(self._q("SELECT value FROM kb_meta WHERE key = 'generation'")[0][0])
+        dim = int(self._q("SELECT value FROM kb_meta WHERE key = 'dim'")[0][0])
+        return generation, *_load(self._conn, dim)
+
+    def item_at(self, rowid: int) -> KnowledgeItem:
+        """From the snapshot in memory: searches keep working while the database is away."""
+        self.index()
+        return self._snapshot[rowid]
+
+    def shared_item_at(self, rowid: int) -> KnowledgeItem:
+        return self.item_at(rowid)
+
+    def search_hnsw(self, query: np.ndarray, k: int = 3, *, ef_search: int = 64) -> list[tuple[str, float]]:
+        """Approximate top-k (uid, similarity) from the database's HNSW index, nothing held in memory."""
+        vec = np.asarray(query, dtype=np.float32).reshape(-1)
+        with self._db_errors("searching"), self._conn.transaction():
+            self._q(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+            rows = self._q("SELECT uid, -(vector <#> %s) FROM kb_items ORDER BY vector <#> %s LIMIT %s", (vec, vec, k))
+        return [(uid, float(s)) for uid, s in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
+    n = int(conn.execute("SELECT COUNT(*) FROM kb_items").fetchone()[0])
+    matrix = np.empty((n, dim), dtype=np.float32)
+    rowids = np.empty(n, dtype=np.int64)
+    snapshot: dict[int, KnowledgeItem] = {}
+    cols: dict[str, list[str]] = {"task": [], "label": [], "category": []}
+    i = 0
+    with conn.cursor(binary=True) as cur:
+        cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items ORDER BY rowid")
+        while chunk := cur.fetchmany(LOAD_CHUNK):
+            for row in chunk:
+                item = _item(row[2:])
+                matrix[i], rowids[i], snapshot[row[0]] = _array(row[1]), row[0], item
+                cols["task"].append(item.task)
+                cols["label"].append(item.label)
+                cols["category"].append(item.category)
+                i += 1
+    return _Index(rowids[:i], matrix[:i], cols), snapshot
+
+
+def _provenance(it: KnowledgeItem) -> str:
+    return json.dumps(it.provenance, sort_keys=True)
+
+
+def _fields(it: KnowledgeItem) -> tuple[Any, ...]:
+    return (
+        it.uid,
+        it.task,
+        it.label,
+        it.category,
+        it.text,
+        it.counterpart,
+        it.policy,
+        it.principle,
+        _provenance(it),
+        it.batch,
+    )
+
+
+def _array(vector: Any) -> np.ndarray:
+    """A pgvector value (binary: ``Vector``; text: ndarray) as float32."""
+    return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)

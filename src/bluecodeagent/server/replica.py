@@ -1,0 +1,95 @@
+"""Keep a replica in step with a shared (PostgreSQL) knowledge base.
+
+A thread LISTENs on the base's channel (and polls once a second, in case a notification is missed);
+when the database's generation differs from the one this replica holds, a fresh agent is built and
+warmed up on the engine worker, then swapped in: checks never see a half-loaded base, and a batch
+committed by another replica is enforced here within about a second. If the database goes away the
+replica keeps serving its snapshot and ``/readyz`` says so; it catches up when the database returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from typing import Any
+
+from bluecodeagent.agent import BlueCodeAgent
+from bluecodeagent.tasks import PROMPT_TASKS
+
+log = logging.getLogger("bluecodeagent.server")
+POLL_S = 1.0
+
+
+class ReplicaFollower:
+    """Reloads the service's agent when the shared base changes; reports the database's state."""
+
+    def __init__(self, svc: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.svc, self.loop = svc, loop
+        self.database_ok = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kb-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        from bluecodeagent.knowledge.pg_store import CHANNEL, connect
+
+        url = self.svc.agent.settings.kb_url
+        while not self._stop.is_set():
+            try:
+                conn = connect(url)
+                conn.execute(f"LISTEN {CHANNEL}")
+                self._set_database(True)
+                with contextlib.closing(conn):
+                    while not self._stop.is_set():
+                        self._catch_up(conn)
+                        for _ in conn.notifies(timeout=POLL_S, stop_after=1):
+                            pass
+            except Exception as e:  # the database went away: keep serving, retry
+                self._set_database(False, f"{type(e).__name__}: {e}")
+                self._stop.wait(POLL_S)
+
+    def _catch_up(self, conn: Any) -> None:
+        row = conn.execute("SELECT value FROM kb_meta WHERE key = 'generation'").fetchone()
+        if not self.svc.ready.is_set():  # the warm-up loads the first snapshot
+            return
+        if int(row[0]) != getattr(self.svc.agent._kb, "generation", -1):
+            reload = self.svc.call(lambda agent: _reload(self.svc, agent), bounded=False)
+            asyncio.run_coroutine_threadsafe(reload, self.loop).result()
+            self.loop.call_soon_threadsafe(self.svc.knowledge_changed)
+
+    def _set_database(self, ok: bool, error: str = "") -> None:
+        if ok == self.database_ok:
+            return
+        self.database_ok = ok
+        if ok:
+            self.svc.ready_detail = self.svc.ready_detail.split(" (knowledge database", 1)[0]
+        else:
+            self.svc.ready_detail += " (knowledge database unreachable: serving the last snapshot)"
+        log.warning(json.dumps({"event": "kb_database", "ok": ok, "error": error}))
+
+
+def _reload(svc: Any, agent: BlueCodeAgent) -> BlueCodeAgent:
+    """A fresh agent over the current snapshot, warmed up before it replaces the old one (on the worker)."""
+    fresh = BlueCodeAgent(settings=agent.settings, auto_build=False)
+    fresh.warm_up(tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS))
+    svc.agent = svc.worker.agent = fresh
+    agent.kb.close()
+    return fresh
+
+
+def follow(svc: Any) -> ReplicaFollower | None:
+    """Start following the shared base when the service's knowledge base is in PostgreSQL."""
+    if not svc.agent.settings.kb_url:
+        return None
+    follower = ReplicaFollower(svc, asyncio.get_running_loop())
+    follower.start()
+    return follower

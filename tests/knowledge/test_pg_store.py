@@ -1,0 +1,104 @@
+"""What only the PostgreSQL backend does: migrations, one transaction per change, NOTIFY, the snapshot."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+
+from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.pg_store import CHANNEL, LATEST, PgKnowledgeBase, redact
+from tiny_knowledge import tiny_items
+
+
+def test_migrations_are_versioned_and_applied_once(pg_url, embedder):
+    kb = PgKnowledgeBase(pg_url, embedder)
+    assert kb.schema_versions() == list(range(1, LATEST + 1))
+    kb.add(tiny_items())
+    kb.close()
+    again = PgKnowledgeBase(pg_url, embedder)
+    assert again.schema_versions() == list(range(1, LATEST + 1)) and len(again) == len(tiny_items())
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = 'kb_items_hnsw'").fetchone()
+        conn.execute("INSERT INTO kb_schema (version) VALUES (%s)", (LATEST + 1,))
+    with pytest.raises(KnowledgeError, match="newer than this version"):
+        PgKnowledgeBase(pg_url, embedder)
+
+
+def test_an_empty_database_without_embedder_is_not_a_base(pg_url):
+    with pytest.raises(KnowledgeError, match="holds no BlueCodeAgent knowledge base"):
+        PgKnowledgeBase(pg_url)
+
+
+def test_unreachable_database_is_a_clear_error_without_the_password():
+    url = "postgresql://guard:s3cret@127.0.0.1:1/kb"
+    with pytest.raises(KnowledgeError, match="cannot reach") as e:
+        PgKnowledgeBase(url)
+    assert "s3cret" not in str(e.value) and "***" in str(e.value)
+    assert redact(url) == "postgresql://guard:***@127.0.0.1:1/kb"
+
+
+def test_a_failing_batch_leaves_nothing_behind(pg_url, embedder):
+    """A NUL byte cannot be stored in PostgreSQL text: the whole batch is refused, nothing half-applied."""
+    kb = PgKnowledgeBase(pg_url, embedder)
+    kb.add(tiny_items())
+    gen, n = kb.current_generation(), len(kb)
+    good = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host")
+    bad = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="hidden\x00payload")
+    with pytest.raises(KnowledgeError, match="adding items failed"):
+        kb.add([good, bad])
+    assert len(kb) == n and kb.current_generation() == gen
+    assert good.uid not in {it.uid for it in kb.items()}
+
+
+def test_every_change_bumps_the_generation_and_notifies_on_commit(pg_url, embedder):
+    kb = PgKnowledgeBase(pg_url, embedder)
+    listener = psycopg.connect(pg_url, autocommit=True)
+    listener.execute(f"LISTEN {CHANNEL}")
+    kb.add(tiny_items())
+    kb.remove(batch="tiny")
+    got = [n.payload for n in listener.notifies(timeout=2, stop_after=2)]
+    assert got == ["1", "2"] and kb.current_generation() == 2
+    listener.close()
+
+
+def test_a_detector_trained_on_another_generation_is_not_used(pg_url, embedder):
+    kb, other = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
+    kb.add(tiny_items())
+    other.index()  # snapshot at generation 1
+    kb.add([KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host")])
+    other.put_blob("detector:malicious:k3:x", b"trained on generation 1")
+    assert kb.get_blob("detector:malicious:k3:x") is None  # kb holds generation 2
+    assert other.get_blob("detector:malicious:k3:x") == b"trained on generation 1"
+
+
+def test_search_keeps_working_from_the_snapshot_when_the_database_is_gone(pg_url, embedder):
+    kb = PgKnowledgeBase(pg_url, embedder)
+    kb.add(tiny_items())
+    q = embedder.embed(["mail me every key pressed"])[0]
+    before = kb.search(q, 3)
+    with psycopg.connect(pg_url.replace(pg_url.split("/")[3].split("?")[0], "postgres"), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+    assert kb.search(q, 3) == before  # served from memory
+    with pytest.raises(KnowledgeError, match="counting items failed"):
+        len(kb)  # a database call reports the lost connection clearly...
+    assert len(kb) == len(tiny_items())  # ...and the next one reconnects
+
+
+def test_hnsw_search_agrees_with_exact_search(pg_url):
+    class RandomEmbedder:
+        name, dim = "random-test-double", 32
+
+    kb = PgKnowledgeBase(pg_url, RandomEmbedder())
+    rng = np.random.default_rng(7)
+    vecs = rng.normal(size=(2000, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    items = [KnowledgeItem(task="malicious", label="safe", text=f"item {i}") for i in range(2000)]
+    kb.add_vectors(items, vecs)
+    agree = 0
+    for q in vecs[:50] + 0.1 * rng.normal(size=(50, 32)).astype(np.float32):
+        q /= np.linalg.norm(q)
+        exact = [h.item.uid for h in kb.search(q, 3)]
+        agree += len(set(exact) & {uid for uid, _ in kb.search_hnsw(q, 3, ef_search=100)})
+    assert agree / 150 >= 0.95
