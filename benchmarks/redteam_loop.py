@@ -21,8 +21,7 @@ from tqdm import tqdm
 from bluecodeagent.bench.datasets import resolve_data_dir
 from bluecodeagent.bench.redteam import adversarial, diversity, render, vuln_pairs_effect
 from bluecodeagent.config import load_settings
-from bluecodeagent.knowledge.builder import ensure_kb
-from bluecodeagent.knowledge.embedders import get_embedder
+from bluecodeagent.kb_open import open_kb, settings_embedder
 
 
 def main() -> None:
@@ -43,9 +42,11 @@ def main() -> None:
 
     settings = load_settings()
     data_dir = resolve_data_dir(args.data_dir)
-    embedder = get_embedder(settings.embedder, settings.embedder_model)
+    embedder = settings_embedder(settings)
     base = args.kb or settings.resolved_kb_path()
-    ensure_kb(base, embedder, auto_build=args.kb is None).close()
+    open_kb(
+        settings.model_copy(update={"kb_path": base, "kb_url": None}), auto_build=args.kb is None, embedder=embedder
+    ).close()
     t0 = time.perf_counter()
     parts = {p.strip() for p in args.parts.split(",")}
     div = []

@@ -43,14 +43,15 @@ def shipped_kb_path(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     Developers may set ``BLUECODE_TEST_KB_CACHE`` to a folder: the base is kept there, refreshed
     incrementally when the shipped knowledge changes, and copied for the session. CI leaves it unset.
     """
-    from bluecodeagent.knowledge.builder import build_kb, ensure_kb
+    from bluecodeagent.config import Settings
+    from bluecodeagent.kb_open import build_shipped_kb, open_kb
 
     path = tmp_path_factory.mktemp("shipped") / "knowledge.sqlite"
     if cache := os.environ.get("BLUECODE_TEST_KB_CACHE"):
         cached = Path(cache) / "knowledge.sqlite"
         cached.parent.mkdir(parents=True, exist_ok=True)
-        ensure_kb(cached, embedder).close()
+        open_kb(Settings(kb_path=cached), auto_build=True, embedder=embedder).close()
         shutil.copyfile(cached, path)
         return path
-    build_kb(path, None, embedder).close()
+    build_shipped_kb(path, embedder).close()
     return path

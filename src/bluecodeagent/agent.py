@@ -42,11 +42,9 @@ class BlueCodeAgent:
     @property
     def kb(self) -> KnowledgeBase:
         if self._kb is None:
-            from bluecodeagent.knowledge.builder import ensure_kb
-            from bluecodeagent.knowledge.embedders import get_embedder
+            from bluecodeagent.kb_open import open_kb
 
-            embedder = get_embedder(self.settings.embedder, self.settings.embedder_model)
-            self._kb = ensure_kb(self.settings.kb_location(), embedder, auto_build=self._auto_build)
+            self._kb = open_kb(self.settings, auto_build=self._auto_build)
         return self._kb
 
     @property

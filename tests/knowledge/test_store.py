@@ -139,6 +139,7 @@ def test_sync_batch_embeds_only_new_items(tiny_kb_path, embedder):
 
 def test_switching_local_embedder_re_embeds_in_place(tmp_path, embedder):
     """A base made with the float32 MiniLM opens with the int8 one: every vector is recomputed, added batches kept."""
+    from bluecodeagent.kb_open import SHIPPED
     from bluecodeagent.knowledge.builder import build_kb, ensure_kb
     from bluecodeagent.knowledge.embedders.minilm_onnx import MiniLMOnnxEmbedder, MiniLMOnnxQ8Embedder
     from tiny_knowledge import tiny_items
@@ -152,7 +153,7 @@ def test_switching_local_embedder_re_embeds_in_place(tmp_path, embedder):
     before = {it.uid for it in kb.items()}
     kb.close()
 
-    moved = ensure_kb(path, q8, auto_build=False)  # `kb stats` and friends convert too (nothing is built)
+    moved = ensure_kb(path, q8, SHIPPED, auto_build=False)  # `kb stats` and friends convert too (nothing is built)
     assert moved.meta()["embedder"] == q8.name
     assert {it.uid for it in moved.items()} == before
     (blob,) = moved._db.execute("SELECT vector FROM items WHERE uid = ?", (mine.uid,)).fetchone()

@@ -200,12 +200,12 @@ def adversarial(
     progress: Progress = None,
 ) -> AdversarialRow:
     """ASR on seeds A and B, hardening a copy with A's evasions for ``rounds`` rounds, ASR on B after."""
-    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.kb_open import settings_embedder
     from bluecodeagent.redteam.seeds import load_seeds
 
     t0 = time.perf_counter()
     kb_path = copy_kb(base_kb, workdir / f"hardened-{task}.sqlite")
-    kb = KnowledgeBase(kb_path, get_embedder(settings.embedder, settings.embedder_model))
+    kb = KnowledgeBase(kb_path, settings_embedder(settings))
     known = {it.text for it in kb.items(task)}
     seeds_a = load_seeds("shipped", task) + policy_seeds(task, 1001, n_seeds, known)
     seeds_b = policy_seeds(task, 2002, n_seeds, known | {s.text for s in seeds_a})

@@ -248,8 +248,7 @@ def _llm_bench(
     from datetime import UTC, datetime
 
     from bluecodeagent.bench.compare import COMPARE_TASKS, CompareOptions, run_compare, text_table
-    from bluecodeagent.knowledge.builder import ensure_kb
-    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.kb_open import open_kb
     from bluecodeagent.llm.factory import backend_from_settings
 
     try:
@@ -264,7 +263,7 @@ def _llm_bench(
             k=settings.top_k,
             jobs=jobs,
         )
-        kb = ensure_kb(settings.kb_location(), get_embedder(settings.embedder, settings.embedder_model))
+        kb = open_kb(settings, auto_build=True)
         report_dir = out or Path("reports") / f"compare-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
         result = run_compare(opts, backend, kb, report_dir, settings=settings, progress=_bar("compare", "item"))
     except BlueCodeError as e:

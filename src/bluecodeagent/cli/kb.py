@@ -28,11 +28,9 @@ def kb_options(f: Any) -> Any:
 
 
 def _open(kb_path: Path | None, config_file: Path | None, auto_build: bool = False) -> KnowledgeBase:
-    from bluecodeagent.knowledge.builder import ensure_kb
-    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.kb_open import open_kb
 
-    s = build_settings(config_file, kb_path=kb_path)
-    return ensure_kb(s.kb_location(), get_embedder(s.embedder, s.embedder_model), auto_build=auto_build)
+    return open_kb(build_settings(config_file, kb_path=kb_path), auto_build=auto_build)
 
 
 @click.group()
@@ -54,22 +52,20 @@ def kb() -> None:
 @kb_options
 def build(force: bool, kb_path: Path | None, config_file: Path | None) -> None:
     """Build the shipped knowledge base from the product's policies."""
-    from bluecodeagent.knowledge.builder import build_kb, ensure_kb
-    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.kb_open import build_shipped_kb, open_kb, settings_embedder
 
     s = build_settings(config_file, kb_path=kb_path)
     path = s.resolved_kb_path()
-    embedder = get_embedder(s.embedder, s.embedder_model)
     if s.kb_url:  # the shared base: the shipped items are added or refreshed in place, added batches kept
-        _echo_stats(ensure_kb(s.kb_url, embedder).stats())
+        _echo_stats(open_kb(s, auto_build=True).stats())
         return
     if path.is_file() and not force:
         click.echo(f"{path} is already built; `bluecode kb build --force` rebuilds it from the policies", err=True)
-        base = ensure_kb(path, embedder)  # still refreshes the built-in items after an upgrade
+        base = open_kb(s, auto_build=True)  # still refreshes the built-in items after an upgrade
     else:
         click.echo(f"building {path}: generating items from the policies, then embedding them", err=True)
         started = time.monotonic()
-        base = build_kb(path, embedder=embedder, progress=True)
+        base = build_shipped_kb(path, settings_embedder(s), progress=True)
         click.echo(f"built {path} in {time.monotonic() - started:.0f} s", err=True)
     _echo_stats(base.stats())
 

@@ -43,11 +43,9 @@ def _settings(config_file: Path | None, kb_path: Path | None, **llm: Any) -> Set
 
 
 def _kb(settings: Settings) -> KnowledgeBase:
-    from bluecodeagent.knowledge.builder import ensure_kb
-    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.kb_open import open_kb
 
-    embedder = get_embedder(settings.embedder, settings.embedder_model)
-    return ensure_kb(settings.kb_location(), embedder, auto_build=settings.kb_path is None)
+    return open_kb(settings)
 
 
 def _engine(settings: Settings, kb: KnowledgeBase) -> Any:
@@ -108,7 +106,7 @@ def generate(
     config_file: Path | None,
 ) -> None:
     """Diverse unsafe items and matched safe hard negatives from a policy, near-duplicates removed."""
-    from bluecodeagent.knowledge.embedders import get_embedder
+    from bluecodeagent.kb_open import settings_embedder
     from bluecodeagent.redteam.diversify import dedup_items, generate, load_policy_doc
     from bluecodeagent.redteam.provenance import check_batch_name, default_batch
 
@@ -116,7 +114,7 @@ def generate(
                   llm_structured_output=llm_structured_output)  # fmt: skip
     doc_task, doc = load_policy_doc(policy, task)
     batch = check_batch_name(batch or default_batch("generate", doc_task))
-    embedder = get_embedder(s.embedder, s.embedder_model)
+    embedder = settings_embedder(s)
     if use_llm:
         from bluecodeagent.llm.factory import backend_from_settings
         from bluecodeagent.redteam.llmgen import llm_generate

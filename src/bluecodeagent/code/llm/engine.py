@@ -133,10 +133,9 @@ def route_from_settings(
 
         backend = backend_from_settings(settings)
     if kb is None:
-        from bluecodeagent.knowledge.builder import ensure_kb
-        from bluecodeagent.knowledge.embedders import get_embedder
+        from bluecodeagent.kb_open import open_kb
 
-        kb = ensure_kb(settings.resolved_kb_path(), get_embedder(settings.embedder, settings.embedder_model))
+        kb = open_kb(settings, auto_build=True)
     opts = CodeLLMOptions(
         engine=settings.engine,
         fallback_offline=settings.llm_fallback == "offline",
