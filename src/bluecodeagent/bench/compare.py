@@ -171,10 +171,9 @@ def run_item(
         raise
     except BlueCodeError as e:
         rec.error = str(e)[:500]
-    log = tally.log
-    rec.calls, rec.cached, rec.cost_usd = log.calls, log.cached, log.cost_usd
-    rec.prompt_tokens, rec.completion_tokens = log.prompt_tokens, log.completion_tokens
-    rec.latency_s = round(time.perf_counter() - start, 3)
+    rec.merge(tally.log)
+    rec.latency_s = round(time.perf_counter() - start, 3)  # the item's wall time, not only its answers'
+
     return rec
 
 

@@ -17,6 +17,7 @@ from bluecodeagent.bench.compare_text import TEXT_VARIANTS
 from bluecodeagent.bench.datasets import PROMPT_TASKS
 from bluecodeagent.bench.metrics import Metrics, compute_metrics
 from bluecodeagent.code.llm.pipeline import VARIANTS as CODE_STEPS
+from bluecodeagent.llm.accounting import Spend
 
 if TYPE_CHECKING:
     from bluecodeagent.bench.compare import CompareResult
@@ -36,7 +37,7 @@ NAMES = {
 }
 
 
-class Item(BaseModel):
+class Item(Spend):
     """One benchmark item under one variant: the record written to items.jsonl."""
 
     task: str
@@ -46,12 +47,6 @@ class Item(BaseModel):
     group: str
     pred: str | None = None
     error: str | None = None
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    latency_s: float = 0.0
     sandbox_runs: int = 0
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -92,6 +87,7 @@ def table_rows(items: Iterable[Item]) -> list[Row]:
     rows = []
     for (task, variant), its in sorted(by.items(), key=lambda kv: (COMPARE_TASKS.index(kv[0][0]), order[kv[0][1]])):
         ok = [i for i in its if i.error is None and i.pred is not None]
+        spent = Spend.total(its)
         m = (
             compute_metrics([i.label for i in ok], [i.pred or "safe" for i in ok], [i.group for i in ok])
             if ok
@@ -105,10 +101,10 @@ def table_rows(items: Iterable[Item]) -> list[Row]:
                 errors=len(its) - len(ok),
                 metrics=m,
                 pair_accuracy=pair_accuracy(ok) if task == CODE_TASK else None,
-                calls=sum(i.calls for i in its),
-                tokens=sum(i.prompt_tokens + i.completion_tokens for i in its),
-                cost_usd=sum(i.cost_usd for i in its),
-                seconds_per_item=sum(i.latency_s for i in its) / len(its),
+                calls=spent.calls,
+                tokens=spent.tokens,
+                cost_usd=spent.cost_usd,
+                seconds_per_item=spent.latency_s / len(its),
             )
         )
     return rows

@@ -43,11 +43,7 @@ class TallyBackend:
         c = self.inner.complete(
             messages, schema=schema, schema_name=schema_name, temperature=temperature, max_tokens=max_tokens
         )
-        self.log.calls += 1
-        self.log.cached += int(c.cached)
-        self.log.prompt_tokens += c.usage.prompt_tokens
-        self.log.completion_tokens += c.usage.completion_tokens
-        self.log.cost_usd += c.cost_usd
+        self.log.add(c)
         return c
 
 

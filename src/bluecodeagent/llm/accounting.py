@@ -1,4 +1,4 @@
-"""Tokens, calls and money spent in one run, and the budget that stops it.
+"""The one counter of model calls, tokens and money (:class:`Spend`), a run's ledger and its budget.
 
 Prices are USD per million prompt and completion tokens, looked up by model name (exact, then the
 longest known prefix). Unknown and local models cost 0. The built-in table holds list prices of a
@@ -8,6 +8,7 @@ few hosted models at the time of writing; the ``llm_prices`` setting overrides o
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -41,16 +42,49 @@ def cost_of(model: str, usage: Usage, prices: dict[str, tuple[float, float]] | N
     return (usage.prompt_tokens * p_in + usage.completion_tokens * p_out) / 1_000_000
 
 
-class RunTotals(BaseModel):
-    """What a run used so far."""
+class Spend(BaseModel):
+    """What some model answers cost: one subject's, one benchmark item's or a whole run's."""
 
     calls: int = 0
     cached_calls: int = 0
-    requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_s: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, completion: Completion, *, cached_tokens: bool = True) -> None:
+        """Count one answer. A cached one costs nothing and took no time; its tokens count unless
+        ``cached_tokens`` is False (a run's ledger counts only the tokens it paid for)."""
+        self.calls += 1
+        self.cached_calls += int(completion.cached)
+        if completion.cached and not cached_tokens:
+            return
+        self.prompt_tokens += completion.usage.prompt_tokens
+        self.completion_tokens += completion.usage.completion_tokens
+        self.cost_usd += completion.cost_usd
+        self.latency_s += completion.latency_s
+
+    def merge(self, other: Spend) -> None:
+        """Add what ``other`` counted."""
+        for name in Spend.model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @classmethod
+    def total(cls, parts: Iterable[Spend]) -> Spend:
+        out = cls()
+        for part in parts:
+            out.merge(part)
+        return out
+
+
+class RunTotals(Spend):
+    """What a run used so far: its answers, the requests they took and the calls that failed."""
+
+    requests: int = 0
     errors: int = 0
 
 
@@ -75,16 +109,9 @@ class Ledger:
 
     def add(self, completion: Completion) -> None:
         with self._lock:
-            t = self._totals
-            t.calls += 1
-            if completion.cached:
-                t.cached_calls += 1
-                return
-            t.requests += completion.attempts
-            t.prompt_tokens += completion.usage.prompt_tokens
-            t.completion_tokens += completion.usage.completion_tokens
-            t.cost_usd += completion.cost_usd
-            t.latency_s += completion.latency_s
+            self._totals.add(completion, cached_tokens=False)
+            if not completion.cached:
+                self._totals.requests += completion.attempts
 
     def add_error(self) -> None:
         with self._lock:

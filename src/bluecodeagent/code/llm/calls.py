@@ -14,26 +14,17 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError, field_validator
 
 from bluecodeagent.code.llm.templates import Prompt
+from bluecodeagent.llm.accounting import Spend
 from bluecodeagent.llm.backend import Backend, LLMError
 
 TraceHook = Callable[[dict[str, Any]], None]
 M = TypeVar("M", bound=BaseModel)
 
 
-class CallLog(BaseModel):
-    """What the model calls for one subject cost."""
+class CallLog(Spend):
+    """What the model calls for one subject cost, and the sandbox runs its tests took."""
 
-    calls: int = 0
-    cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    latency_s: float = 0.0
     sandbox_runs: int = 0
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 def normalise_cwe(value: Any) -> str | None:
@@ -117,12 +108,7 @@ class Caller:
             temperature=self.temperature,
             max_tokens=max_tokens or self.max_tokens,
         )
-        self.log.calls += 1
-        self.log.cached += int(c.cached)
-        self.log.prompt_tokens += c.usage.prompt_tokens
-        self.log.completion_tokens += c.usage.completion_tokens
-        self.log.cost_usd += c.cost_usd
-        self.log.latency_s += c.latency_s
+        self.log.add(c)
         self.event(
             "llm",
             step=step,
