@@ -247,6 +247,18 @@ def test_an_added_engine_is_accepted_by_the_settings(dropped: None) -> None:
         Settings(engine="nope")
 
 
+@pytest.mark.parametrize("command", ["scan", "check", "bench"])
+def test_engine_option_offers_the_registered_engines(command: str, dropped: None) -> None:
+    """``--engine`` is a choice built from the engine registry: an added engine is listed and accepted."""
+    from bluecodeagent.cli import cli
+
+    out = CliRunner().invoke(cli, [command, "--help"])
+    assert out.exit_code == 0, out.output
+    assert "[hybrid|llm|offline|test-double-dropped]" in "".join(out.output.split())
+    bad = CliRunner().invoke(cli, [command, "--engine", "nope"])
+    assert bad.exit_code == 2 and "'nope' is not one of" in bad.output and "test-double-dropped" in bad.output
+
+
 def test_discovering_probes_never_imports_the_sandbox_sources(clean: None) -> None:
     from bluecodeagent.code.dynamic import base
 

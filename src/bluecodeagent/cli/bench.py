@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bluecodeagent.bench.datasets import PROMPT_TASKS, resolve_data_dir
-from bluecodeagent.cli.options import build_settings, llm_options
+from bluecodeagent.cli.options import CONFIG_HELP, build_settings, config_option, engine_option, kb_option, llm_options
 from bluecodeagent.errors import BlueCodeError
 
 EXIT_USAGE = 2
@@ -97,25 +97,9 @@ def _sizes(value: str) -> list[int]:
 )
 @click.option("--kb-scale", is_flag=True, help="Instead: time knowledge-base search at growing sizes.")
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Item counts for --kb-scale.")
-@click.option(
-    "--kb",
-    "kb_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Knowledge base to measure (default: the shipped one, built on first run).",
-)
-@click.option(
-    "--config-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="TOML settings file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml).",
-)
-@click.option(
-    "--engine",
-    type=click.Choice(["offline", "llm", "hybrid"]),
-    default=None,
-    help="Engine to measure (default offline); --compare needs llm.",
-)
+@kb_option("Knowledge base to measure: a file or postgresql:// URL (default: the shipped one, built on first run).")
+@config_option("--config-file", help=CONFIG_HELP.replace("TOML config", "TOML settings"))
+@engine_option("Engine to measure (default offline); --compare needs llm.")
 @click.option("--compare", is_flag=True, help="With --engine llm: compare the research variants per item.")
 @click.option(
     "--variants",

@@ -10,15 +10,12 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from bluecodeagent.cli.options import KB_LOCATION, build_settings
+from bluecodeagent.cli.options import build_settings, config_option, kb_option
 from bluecodeagent.errors import InputError
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 
-_KB_OPTS = [
-    click.option("--kb", "kb_path", type=KB_LOCATION, help="Knowledge base file or postgresql:// URL."),
-    click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="TOML config file."),
-]
+_KB_OPTS = [kb_option("Knowledge base file or postgresql:// URL."), config_option(help="TOML config file.")]
 
 
 def kb_options(f: Any) -> Any:

@@ -27,28 +27,54 @@ class KbLocation(click.ParamType):
 KB_LOCATION = KbLocation()
 
 
+class EngineChoice(click.Choice):
+    """``--engine``: a registered engine (``bluecode list engines``), plug-ins included.
+
+    The registry is read when the choices are first needed (``--help`` or a value to check), so
+    loading the CLI imports no engine.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from bluecodeagent.engines.base import engines
+
+        return tuple(e.name for e in engines())
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:  # click.Choice.__init__ assigns; the registry decides
+        pass
+
+
+CONFIG_HELP = "TOML config file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml)."
+
+
+def config_option(flag: str = "--config", help: str = CONFIG_HELP) -> Callable[..., Any]:
+    """The settings file (``config_file``); ``bench`` spells it ``--config-file``."""
+    return click.option(flag, "config_file", type=click.Path(dir_okay=False, path_type=Path), help=help)
+
+
+def kb_option(
+    help: str = "Knowledge base file or postgresql:// URL (default: built on first run under $BLUECODE_HOME).",
+) -> Callable[..., Any]:
+    """``--kb`` (``kb_path``): a file or a ``postgresql://`` URL."""
+    return click.option("--kb", "kb_path", type=KB_LOCATION, default=None, help=help)
+
+
+def engine_option(help: str = "Decision engine (default offline: no LLM, no network).") -> Callable[..., Any]:
+    """``--engine``, one of the registered engines."""
+    return click.option("--engine", type=EngineChoice(), default=None, help=help)
+
+
 def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--config, --kb, --engine, --top-k and thresholds; they override environment and config file."""
     for opt in reversed(
         [
-            click.option(
-                "--config",
-                "config_file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="TOML config file (default: $BLUECODE_CONFIG, ./bluecode.toml, ~/.config/bluecode/config.toml).",
-            ),
-            click.option(
-                "--kb",
-                "kb_path",
-                type=KB_LOCATION,
-                help="Knowledge base file or postgresql:// URL (default: built on first run under $BLUECODE_HOME).",
-            ),
-            click.option(
-                "--engine",
-                type=click.Choice(["offline", "llm", "hybrid"]),
-                default=None,
-                help="Decision engine (default offline: no LLM, no network).",
-            ),
+            config_option(),
+            kb_option(),
+            engine_option(),
             click.option("--top-k", type=int, default=None, help="Neighbours retrieved per label (default 3)."),
             click.option("--warn-threshold", type=float, default=None, help="Score at which to warn (default 0.5)."),
             click.option("--block-threshold", type=float, default=None, help="Score at which to block (default 0.8)."),

@@ -21,7 +21,7 @@ SEVERITIES = ("low", "medium", "high")
 
 
 @dataclass(frozen=True)
-class Rule:
+class CodeRule:
     """Metadata and check function of one static rule."""
 
     id: str
@@ -39,7 +39,7 @@ class Rule:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else self.id
 
 
-_RULES: dict[str, Rule] = {}
+_RULES: dict[str, CodeRule] = {}
 
 
 def rule(
@@ -59,13 +59,13 @@ def rule(
     def deco(fn: Callable[..., Iterable[Any]]) -> Callable[..., Iterable[Any]]:
         if id in _RULES and _RULES[id].check is not fn:
             raise ValueError(f"duplicate rule id {id!r}")
-        _RULES[id] = Rule(id, cwe, severity, confidence, language, fn, inspect.getdoc(fn) or "", tags)
+        _RULES[id] = CodeRule(id, cwe, severity, confidence, language, fn, inspect.getdoc(fn) or "", tags)
         return fn
 
     return deco
 
 
-def rules(language: str | None = None) -> list[Rule]:
+def rules(language: str | None = None) -> list[CodeRule]:
     """Every registered rule, optionally for one language, sorted by id."""
     _load_builtin()
     return sorted((r for r in _RULES.values() if language in (None, r.language)), key=lambda r: r.id)

@@ -8,7 +8,7 @@ import textwrap
 import warnings
 from dataclasses import dataclass, field
 
-from bluecodeagent.code.static.base import Rule, apply_suppressions, rules
+from bluecodeagent.code.static.base import CodeRule, apply_suppressions, rules
 from bluecodeagent.code.static.python.legacy import py2_to_py3, token_hits
 from bluecodeagent.code.static.python.rules.common import Hit
 from bluecodeagent.code.static.python.taint import FunctionContext, ModuleContext, iter_functions
@@ -124,7 +124,7 @@ class PythonAnalyzer:
     language = "python"
 
     def __init__(self, only: set[str] | None = None) -> None:
-        self._rules: list[Rule] = [r for r in rules("python") if only is None or r.id in only or r.cwe in only]
+        self._rules: list[CodeRule] = [r for r in rules("python") if only is None or r.id in only or r.cwe in only]
         self.parse_note: str | None = None  # set by analyze(): how the last source was read
 
     def analyze(self, source: str, path: str | None = None) -> list[Finding]:
@@ -179,7 +179,7 @@ class PythonAnalyzer:
         return out
 
     @staticmethod
-    def _finding(r: Rule, hit: Hit, fc: FunctionContext, module: ModuleContext, path: str | None) -> Finding:
+    def _finding(r: CodeRule, hit: Hit, fc: FunctionContext, module: ModuleContext, path: str | None) -> Finding:
         line = getattr(hit.node, "lineno", None)
         end = getattr(hit.node, "end_lineno", line)
         snippet = module.lines[line - 1].strip() if line and line <= len(module.lines) else None
