@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 
 import pytest
@@ -107,15 +108,71 @@ CASES = [
         "import pickle\ndef load(blob: bytes):\n    return pickle.loads(blob)\n",
         "import json\ndef load(blob: bytes):\n    return json.loads(blob)\n",
     ),
+    (
+        "CWE-1333",
+        "check",
+        ["s"],
+        "import re\ndef check(s: str):\n    return bool(re.match(r'^(a+)+$', s))\n",
+        "import re\ndef check(s: str):\n    return bool(re.match(r'^a+$', s))\n",
+    ),
+    (
+        "CWE-611",
+        "customer_name",
+        ["doc"],
+        "from lxml import etree\ndef customer_name(doc: str):\n"
+        "    parser = etree.XMLParser(resolve_entities=True, load_dtd=True)\n"
+        "    return etree.fromstring(doc.encode(), parser).findtext('name')\n",
+        "from lxml import etree\ndef customer_name(doc: str):\n"
+        "    parser = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)\n"
+        "    return etree.fromstring(doc.encode(), parser).findtext('name')\n",
+    ),
+    (
+        "CWE-776",
+        "title_of",
+        ["doc"],
+        "import xml.dom.minidom\ndef title_of(doc: str) -> str:\n"
+        "    return xml.dom.minidom.parseString(doc).documentElement.toxml()\n",
+        "import xml.dom.minidom\ndef title_of(doc: str) -> str:\n"
+        "    if '<!DOCTYPE' in doc.upper() or '<!ENTITY' in doc.upper():\n"
+        "        raise ValueError('documents with a DTD are not accepted')\n"
+        "    return xml.dom.minidom.parseString(doc).documentElement.toxml()\n",
+    ),
+    (
+        "CWE-400",
+        "normalise",
+        ["text"],
+        "def normalise(text: str) -> str:\n    return ' '.join(text.split()).lower()\n",
+        "MAX_CHARS = 10_000\ndef normalise(text: str) -> str:\n    if len(text) > MAX_CHARS:\n"
+        "        raise ValueError('input too long')\n    return ' '.join(text.split()).lower()\n",
+    ),
+    (
+        "CWE-770",
+        "download",
+        ["url"],
+        "import requests\ndef download(url: str) -> bytes:\n"
+        "    return b''.join(requests.get(url, stream=True, timeout=10).iter_content(65536))\n",
+        "import requests\nMAX_BODY = 1 << 20\ndef download(url: str) -> bytes:\n    body = b''\n"
+        "    for chunk in requests.get(url, stream=True, timeout=10).iter_content(65536):\n"
+        "        body += chunk\n        if len(body) > MAX_BODY:\n"
+        "            raise ValueError('response too large')\n    return body\n",
+    ),
 ]
 
 
 def test_every_probe_has_a_name_cwes_and_docs() -> None:
     names = {p.name for p in probes()}
-    assert {"commands", "paths", "eval", "markup", "redirect_ssrf", "sql", "regex", "resources"} <= names
+    assert {"commands", "paths", "eval", "markup", "redirect_ssrf", "sql", "regex", "resources", "xml"} <= names
     for p in probes():
         assert p.cwes and all(c.startswith("CWE-") for c in p.cwes)
-        assert (type(p).__doc__ or "").strip()
+        doc = inspect.getdoc(type(p)) or ""
+        assert doc and p.description == doc.splitlines()[0], f"probe {p.name}: its description is its docstring's"
+
+
+def test_every_probe_has_a_vulnerable_and_a_patched_case() -> None:
+    """The contract every probe meets: a case below that it must tell apart (plug-ins bring their own tests)."""
+    covered = {probe_for(cwe).name for cwe, *_ in CASES}
+    missing = {p.name for p in probes() if type(p).__module__.startswith("bluecodeagent.")} - covered
+    assert not missing, f"probes without a vulnerable/patched case: {sorted(missing)}"
     assert probe_for("CWE-78").name == "commands"
     assert probe_for("CWE-99999") is None
 
@@ -158,14 +215,6 @@ def test_hanging_subject_is_contained(box: Sandbox) -> None:
     src = "import os\ndef f(x: str):\n    while True:\n        pass\n"
     res = probe_for("CWE-78").run(box, src, "f", ["x"], "CWE-78")
     assert res.outcome == "not_exercised"
-
-
-def test_redos_is_observed(box: Sandbox) -> None:
-    vuln = "import re\ndef check(s: str):\n    return bool(re.match(r'^(a+)+$', s))\n"
-    safe = "import re\ndef check(s: str):\n    return bool(re.match(r'^a+$', s))\n"
-    probe = probe_for("CWE-1333")
-    assert probe.run(box, vuln, "check", ["s"], "CWE-1333").outcome == "vulnerable"
-    assert probe.run(box, safe, "check", ["s"], "CWE-1333").outcome == "rejected"
 
 
 # -- probes that reach the code: connections, cursors and requests are real ----------------------------
