@@ -16,12 +16,16 @@ A plugin that fails to import is reported once on stderr and skipped; the built-
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from bluecodeagent.errors import ConfigError
 
 GROUPS = {
     "rules": "bluecodeagent.rules",
@@ -84,3 +88,54 @@ def forget() -> None:
     with _lock:
         _done.clear()
         _failed.clear()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Spec(Generic[F]):
+    """One registered factory: its name, the factory, and its docstring's first line."""
+
+    name: str
+    build: F
+    description: str
+
+
+class Registry(Generic[F]):
+    """Named factories of one kind, registered by a decorator and found by :func:`discover`.
+
+    ``what`` names the kind in messages ("engine", "LLM backend"); ``package`` is scanned on first
+    lookup, then the entry points of ``kind``.
+    """
+
+    def __init__(self, what: str, package: str, kind: str) -> None:
+        self.what, self.package, self.kind = what, package, kind
+        self.specs: dict[str, Spec[F]] = {}
+
+    def register(self, name: str) -> Callable[[F], F]:
+        """Register the decorated factory as ``name``; its docstring is its description."""
+
+        def decorate(fn: F) -> F:
+            old = self.specs.get(name)
+            if old is not None and (old.build.__module__, old.build.__qualname__) != (fn.__module__, fn.__qualname__):
+                raise ValueError(f"{self.what} {name!r} is already registered")
+            doc = inspect.getdoc(fn) or ""
+            if not doc:
+                raise ValueError(f"{self.what} {name!r} needs a docstring (its description)")
+            self.specs[name] = Spec(name, fn, doc.splitlines()[0])
+            return fn
+
+        return decorate
+
+    def all(self) -> list[Spec[F]]:
+        """Every registered factory, by name (built-in modules and entry points discovered first)."""
+        discover(self.package, self.kind)
+        return [s for _, s in sorted(self.specs.items())]
+
+    def get(self, name: str) -> Spec[F]:
+        """The factory called ``name``; an unknown name is a :class:`ConfigError` naming the choices."""
+        known = {s.name: s for s in self.all()}
+        if name not in known:
+            raise ConfigError(f"unknown {self.what} {name!r} (choose {', '.join(known)})")
+        return known[name]

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from bluecodeagent.cli.options import build_settings, config_option, kb_option
+from bluecodeagent.cli.options import apply_options, build_settings, config_option, kb_option
 from bluecodeagent.errors import InputError
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
@@ -19,9 +19,7 @@ _KB_OPTS = [kb_option("Knowledge base file or postgresql:// URL."), config_optio
 
 
 def kb_options(f: Any) -> Any:
-    for opt in reversed(_KB_OPTS):
-        f = opt(f)
-    return f
+    return apply_options(_KB_OPTS, f)
 
 
 def _open(kb_path: Path | None, config_file: Path | None, auto_build: bool = False) -> KnowledgeBase:

@@ -70,7 +70,7 @@ def engine_option(help: str = "Decision engine (default offline: no LLM, no netw
 
 def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """--config, --kb, --engine, --top-k and thresholds; they override environment and config file."""
-    for opt in reversed(
+    return apply_options(
         [
             config_option(),
             kb_option(),
@@ -78,15 +78,21 @@ def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--top-k", type=int, default=None, help="Neighbours retrieved per label (default 3)."),
             click.option("--warn-threshold", type=float, default=None, help="Score at which to warn (default 0.5)."),
             click.option("--block-threshold", type=float, default=None, help="Score at which to block (default 0.8)."),
-        ]
-    ):
+        ],
+        f,
+    )
+
+
+def apply_options(options: list[Callable[..., Any]], f: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate ``f`` with ``options``, the first shown first in ``--help``."""
+    for opt in reversed(options):
         f = opt(f)
     return f
 
 
-def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the LLM and hybrid engines send requests, and the run's limits (settings ``llm_*``)."""
-    for opt in reversed(
+def llm_endpoint_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Where LLM requests go (settings ``llm_base_url``, ``llm_model``, ``llm_structured_output``)."""
+    return apply_options(
         [
             click.option(
                 "--llm-base-url",
@@ -100,31 +106,41 @@ def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 default=None,
                 help="How to ask for JSON answers (default auto; llama.cpp: json_object).",
             ),
-            click.option(
-                "--fallback",
-                "llm_fallback",
-                type=click.Choice(["none", "offline"]),
-                default=None,
-                help="When the endpoint fails: none (error, the default) or offline (the offline verdict, marked).",
-            ),
-            click.option(
-                "--max-cost",
-                "llm_max_cost",
-                type=float,
-                default=None,
-                help="Stop once the run has spent this many USD (prices: setting llm_prices).",
-            ),
-            click.option(
-                "--trace",
-                "llm_trace",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                help="Append every LLM call of every verdict to this JSONL file.",
-            ),
-        ]
-    ):
-        f = opt(f)
-    return f
+        ],
+        f,
+    )
+
+
+def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the LLM and hybrid engines send requests, and the run's limits (settings ``llm_*``)."""
+    return llm_endpoint_options(
+        apply_options(
+            [
+                click.option(
+                    "--fallback",
+                    "llm_fallback",
+                    type=click.Choice(["none", "offline"]),
+                    default=None,
+                    help="When the endpoint fails: none (error, the default) or offline (the offline verdict, marked).",
+                ),
+                click.option(
+                    "--max-cost",
+                    "llm_max_cost",
+                    type=float,
+                    default=None,
+                    help="Stop once the run has spent this many USD (prices: setting llm_prices).",
+                ),
+                click.option(
+                    "--trace",
+                    "llm_trace",
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    default=None,
+                    help="Append every LLM call of every verdict to this JSONL file.",
+                ),
+            ],
+            f,
+        )
+    )
 
 
 def build_settings(config_file: Path | None, **flags: Any) -> Settings:
@@ -135,7 +151,7 @@ def io_options(records: str, formats: list[str], default_format: str) -> Callabl
     """--input (batch JSONL), --output and --format, shared by the commands that screen subjects."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        for opt in reversed(
+        return apply_options(
             [
                 click.option(
                     "--input",
@@ -159,9 +175,8 @@ def io_options(records: str, formats: list[str], default_format: str) -> Callabl
                     default=None,
                     help=f"Output format (default: {default_format}).",
                 ),
-            ]
-        ):
-            f = opt(f)
-        return f
+            ],
+            f,
+        )
 
     return decorate

@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bluecodeagent.cli.kb import kb_options
-from bluecodeagent.cli.options import build_settings
+from bluecodeagent.cli.options import build_settings, llm_endpoint_options
 from bluecodeagent.config import Settings
 from bluecodeagent.errors import InputError
 from bluecodeagent.knowledge.store import KnowledgeBase
 
 TASKS = click.Choice(["bias", "malicious", "injection"])
 OPT_TASKS = click.Choice(["malicious", "bias"])
-
-
-def llm_endpoint_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--llm-base-url / --llm-model / --llm-structured-output (only used with a model)."""
-    for opt in reversed(
-        [
-            click.option("--llm-base-url", default=None, help="OpenAI-compatible endpoint (opt-in; default offline)."),
-            click.option("--llm-model", default=None, help="Model name the endpoint serves."),
-            click.option(
-                "--llm-structured-output",
-                type=click.Choice(["auto", "json_schema", "json_object", "text"]),
-                default=None,
-                help="How to ask for JSON answers (llama.cpp: json_object).",
-            ),
-        ]
-    ):
-        f = opt(f)
-    return f
 
 
 def _settings(config_file: Path | None, kb_path: Path | None, **llm: Any) -> Settings:

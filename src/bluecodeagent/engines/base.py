@@ -7,12 +7,10 @@ the setting ``engine`` picks one.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bluecodeagent.errors import ConfigError
+from bluecodeagent.plugins import Registry, Spec
 from bluecodeagent.verdict import Decision, Verdict
 
 if TYPE_CHECKING:
@@ -40,45 +38,10 @@ def decide(score: float, warn: float, block: float) -> Decision:
 
 
 EngineFactory = Callable[["KnowledgeBase", "Settings"], Engine]
+EngineSpec = Spec[EngineFactory]
 
-
-@dataclass(frozen=True)
-class EngineSpec:
-    name: str
-    build: EngineFactory
-    description: str
-
-
-ENGINES: dict[str, EngineSpec] = {}
-
-
-def register_engine(name: str) -> Callable[[EngineFactory], EngineFactory]:
-    """Register ``build(kb, settings) -> Engine`` as the engine ``name``; its docstring is its description."""
-
-    def decorate(fn: EngineFactory) -> EngineFactory:
-        old = ENGINES.get(name)
-        if old is not None and (old.build.__module__, old.build.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"engine {name!r} is already registered")
-        doc = inspect.getdoc(fn) or ""
-        if not doc:
-            raise ValueError(f"engine {name!r} needs a docstring (its description)")
-        ENGINES[name] = EngineSpec(name, fn, doc.splitlines()[0])
-        return fn
-
-    return decorate
-
-
-def engines() -> list[EngineSpec]:
-    """Every registered engine, by name."""
-    from bluecodeagent.plugins import discover
-
-    discover("bluecodeagent.engines", "engines")
-    return [e for _, e in sorted(ENGINES.items())]
-
-
-def get_engine(name: str) -> EngineSpec:
-    """The engine called ``name``; an unknown name is a :class:`ConfigError` naming the choices."""
-    known = {e.name: e for e in engines()}
-    if name not in known:
-        raise ConfigError(f"unknown engine {name!r} (choose {', '.join(known)})")
-    return known[name]
+_REGISTRY: Registry[EngineFactory] = Registry("engine", "bluecodeagent.engines", "engines")
+ENGINES = _REGISTRY.specs
+register_engine = _REGISTRY.register  # ``@register_engine(name)`` over ``build(kb, settings) -> Engine``
+engines = _REGISTRY.all  # every registered engine, by name
+get_engine = _REGISTRY.get  # the engine called ``name``; unknown: a ConfigError naming the choices

@@ -11,14 +11,13 @@ Backends are plug-ins: a module of :mod:`bluecodeagent.llm` (or an entry point o
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from bluecodeagent.errors import BlueCodeError, ConfigError
+from bluecodeagent.errors import BlueCodeError
+from bluecodeagent.plugins import Registry, Spec
 
 if TYPE_CHECKING:
     from bluecodeagent.config import Settings
@@ -76,45 +75,10 @@ class Backend(Protocol):
 # -- the registry: a backend module registers a factory that builds its backend from the settings ----
 
 BackendFactory = Callable[["Settings"], Backend]
+BackendSpec = Spec[BackendFactory]
 
-
-@dataclass(frozen=True)
-class BackendSpec:
-    name: str
-    build: BackendFactory
-    description: str
-
-
-BACKENDS: dict[str, BackendSpec] = {}
-
-
-def register_backend(name: str) -> Callable[[BackendFactory], BackendFactory]:
-    """Register ``build(settings) -> Backend`` as the backend ``name``; its docstring is its description."""
-
-    def decorate(fn: BackendFactory) -> BackendFactory:
-        old = BACKENDS.get(name)
-        if old is not None and (old.build.__module__, old.build.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"backend {name!r} is already registered")
-        doc = inspect.getdoc(fn) or ""
-        if not doc:
-            raise ValueError(f"backend {name!r} needs a docstring (its description)")
-        BACKENDS[name] = BackendSpec(name, fn, doc.splitlines()[0])
-        return fn
-
-    return decorate
-
-
-def backends() -> list[BackendSpec]:
-    """Every registered backend (modules of ``bluecodeagent.llm`` and entry points of ``bluecodeagent.backends``)."""
-    from bluecodeagent.plugins import discover
-
-    discover("bluecodeagent.llm", "backends")
-    return [b for _, b in sorted(BACKENDS.items())]
-
-
-def get_backend(name: str) -> BackendSpec:
-    """The backend called ``name``; an unknown name is a :class:`ConfigError` naming the choices."""
-    known = {b.name: b for b in backends()}
-    if name not in known:
-        raise ConfigError(f"unknown LLM backend {name!r} (choose {', '.join(known)})")
-    return known[name]
+_REGISTRY: Registry[BackendFactory] = Registry("LLM backend", "bluecodeagent.llm", "backends")
+BACKENDS = _REGISTRY.specs
+register_backend = _REGISTRY.register  # ``@register_backend(name)`` over ``build(settings) -> Backend``
+backends = _REGISTRY.all  # every registered backend, by name
+get_backend = _REGISTRY.get  # the backend called ``name``; unknown: a ConfigError naming the choices
