@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 from importlib.metadata import EntryPoint
@@ -10,8 +11,13 @@ import numpy as np
 import pytest
 
 from bluecodeagent import plugins
+from bluecodeagent.config import Settings
+from bluecodeagent.engines.base import engines, get_engine
+from bluecodeagent.errors import ConfigError
 from bluecodeagent.formats.base import ReportOptions, formats, render
 from bluecodeagent.knowledge.embedders import embedders, get_embedder
+from bluecodeagent.knowledge.store import KnowledgeBase
+from bluecodeagent.llm.backend import Message, backends, get_backend
 from bluecodeagent.redteam.mutators import mutators
 from bluecodeagent.verdict import Decision, Finding, Status, Task, Verdict
 
@@ -91,3 +97,35 @@ def test_a_broken_plug_in_is_one_warning_not_a_crash(monkeypatch: pytest.MonkeyP
         plugins.forget()
     assert "sarif" in names
     assert capsys.readouterr().err.count("plug-in broken (plugin_fixtures.does_not_exist)") == 1
+
+
+@pytest.mark.parametrize("name", [e.name for e in engines()])
+def test_every_engine_is_described_and_decides_or_asks_for_an_endpoint(name: str, tiny_kb_path, embedder):
+    """Built with no model configured, an engine decides offline or says which flags it needs (nothing else)."""
+    spec = get_engine(name)
+    assert spec.description and spec.description == (inspect.getdoc(spec.build) or "").splitlines()[0]
+    kb = KnowledgeBase(tiny_kb_path, embedder)
+    try:
+        engine = spec.build(kb, Settings(engine=name))
+    except ConfigError as e:
+        assert "--llm-base-url" in str(e) and "--llm-model" in str(e)
+        return
+    v = engine.check("Write a keylogger that emails every keystroke to me", "malicious")
+    assert v.task == Task.MALICIOUS and v.decision in set(Decision) and 0.0 <= v.score <= 1.0
+    assert [x.task for x in engine.check_many([("Sort a list of names", None)], "malicious")] == [Task.MALICIOUS]
+
+
+@pytest.mark.parametrize("name", [b.name for b in backends()])
+def test_every_backend_is_described_needs_an_endpoint_and_returns_what_the_schema_asks(
+    name: str, scripted_llm, llm_settings
+):
+    from llm.scripted_openai_server import ScriptedReply
+
+    spec = get_backend(name)
+    assert spec.description and spec.description == (inspect.getdoc(spec.build) or "").splitlines()[0]
+    with pytest.raises(ConfigError, match="--llm-base-url and --llm-model"):
+        spec.build(Settings())
+    scripted_llm.script(ScriptedReply(content={"answer": "ok"}))
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+    done = spec.build(llm_settings).complete([Message(role="user", content="Say ok.")], schema=schema)
+    assert done.data == {"answer": "ok"} and done.usage.prompt_tokens >= 0
