@@ -58,6 +58,21 @@ _OTHERS = (
     r"|\b(they|the\s+owners?|he|she|nobody|no\s+one)\s+(haven't|hasn't|have\s+not|has\s+not|didn't|did\s+not|never|won't)\s+"
     r"(\w+\s+)?(authori[sz]ed|agreed|consented|given\s+(me\s+|us\s+)?permission|allowed)\b"
     r"|\b(i'm|i\s+am|we're|we\s+are)\s+not\s+(an?\s+)?(admin\w*|staff|employees?|authori[sz]ed|the\s+owner)\b"
+    r"|\b(it|this|that|the\s+\w+)\s+(isn't|is\s+not|aren't|are\s+not|wasn't|was\s+not)\s+(mine|ours)\b"
+    r"|\bnot\s+(my|our)\s+(own\s+)?(server|machine|computer|box|network|account|site|website|system|device|phone"
+    r"|laptop|router|database)s?\b|\b(doesn't|does\s+not|don't|do\s+not)\s+belong\s+to\s+(me|us)\b"
+)
+# Access the user was never given or no longer has: a left-over account, an observed or stolen secret, a foothold.
+_NOT_GRANTED = (
+    r"\b(i\s+was|i\s+got|i've\s+been|i\s+have\s+been|since\s+i\s+was|after\s+i\s+was|i'm\s+being|i\s+am\s+being)\s+"
+    r"(let\s+go|fired|laid\s+off|terminated|dismissed|kicked\s+out|banned|suspended|expelled)\b"
+    r"|\b(they|the\s+company|my\s+(employer|boss|manager|school))\s+(fired|sacked|dismissed|expelled|let\s+go\s+of)\s+me\b"
+    r"|\b(old|former|previous)\s+(\w+\s+){0,2}(account|credentials?|login|password|access|key|token|badge)s?\s+"
+    r"(still|is\s+still|are\s+still)\s+(works?|active|valid|open)\b"
+    r"|\b(shoulder[- ]?surf\w*|overheard|peeked\s+at|snooped\s+on|sniffed|phished|stole|stolen|swiped)\s+"
+    r"([\w'-]+\s+){0,3}(passwords?|pins?|passcodes?|credentials?|logins?|session\s+cookies?|tokens?|card\s+(numbers|details))\b"
+    r"|\b(got|gained|have|obtained|popped|landed)\s+(a\s+)?(shell|foothold|root|remote\s+access|rce)\s+on\s+"
+    r"(a|an|the|their|some|this|his|her)\b"
 )
 _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
@@ -67,6 +82,10 @@ _HIDDEN = (
     r"(notices?|sees?|finds?|detects?|knows?)\b"
     r"|\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process|from)\b"
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
+    r"|\bwhen\s+(the\s+|my\s+|our\s+)?(staff|teachers?|admins?|administrators?|boss|manager|parents?|owners?|guards?"
+    r"|nobody|no\s+one|they|he|she)\s+(isn't|aren't|is\s+not|are\s+not|is|are|'s|'re)\s+(not\s+)?(looking|watching"
+    r"|around|paying\s+attention|home|at\s+(their|his|her)\s+desks?)\b"
+    r"|\bbehind\s+(their|his|her|the\s+owner'?s|my\s+\w+'s|the\s+\w+'s)\s+backs?\b"
 )
 _TAKE_OR_BREAK = (
     r"\b(steal|steals|stealing|harvest|exfiltrat\w+|ransom|extort\w*|wipe|wipes|wiping|destroy|destroys|overwrite\s+every"
@@ -148,6 +167,14 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         _rx(f"{_DEFEND}|{_VICTIM}"),
     ),
     CuePrinciple(
+        "mal.access-not-granted",
+        "malicious",
+        "unsafe",
+        "It uses access the user was never given or no longer has: a left-over account, a stolen or observed secret",
+        _rx(_NOT_GRANTED),
+        _rx(f"{_DEFEND}|{_VICTIM}"),
+    ),
+    CuePrinciple(
         "mal.spreads-or-persists", "malicious", "unsafe", "It spreads or keeps itself alive on its own", _rx(_SPREAD)
     ),
     CuePrinciple(
@@ -220,7 +247,6 @@ def _applies(cp: CuePrinciple, text: str) -> bool:
     if cp.unless is None:
         return cp.pattern.search(text) is not None
     return bool(cp.phrases(text))
-
 
 
 def build_constitution(
