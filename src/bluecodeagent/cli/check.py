@@ -13,7 +13,7 @@ from bluecodeagent import batch
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.batch.runner import SEVERITY_KEY, append_to, pending, read_finished
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, settings_options
+from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, ray_option, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.base import ReportOptions, formats, render
 from bluecodeagent.llm.accounting import BudgetExceeded
@@ -56,6 +56,7 @@ _FAIL_LEVEL = {"warn": 1, "block": 2, "never": 99}
     is_flag=True,
     help="Batch: keep the records already in --output FILE, screen only the rest and append them.",
 )
+@ray_option
 @settings_options
 @llm_options
 def check(
@@ -95,6 +96,8 @@ def check(
     tasks = list(PROMPT_TASKS) if task == "all" else [task]
     if resume and input_file is None:
         raise click.UsageError("--resume needs --input and --output FILE")
+    if agent.settings.ray_address is not None and input_file is None:
+        raise click.UsageError("--ray spreads batch work: give --input FILE.jsonl")
     if input_file is not None:
         if text is not None:
             raise click.UsageError("give either TEXT or --input, not both")
@@ -148,15 +151,31 @@ def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt:
     """
     if fmt == "text":
         raise click.UsageError("batch mode writes json or jsonl (--format jsonl)")
+    if resume and (getattr(out, "name", "-") in ("-", "<stdout>") or fmt != "jsonl"):
+        raise click.UsageError("--resume needs --format jsonl and --output FILE")
     records = batch.read_records(path, {"text": True, "context": False})
     step = BATCH if agent.settings.engine == "offline" else max(4, 2 * agent.settings.llm_concurrency)
-    process = partial(_screen_chunk, agent, tasks)
+    if agent.settings.ray_address is None:
+        return _batch_with(records, out, fmt, resume, partial(_screen_chunk, agent, tasks), step)
+    from bluecodeagent.cli import ray_jobs
+
+    with ray_jobs.cluster_for(agent.settings) as cluster:
+        process = ray_jobs.screen_chunks(cluster, agent, tasks)
+        return _batch_with(records, out, fmt, resume, process, ray_jobs.RAY_CHUNK)
+
+
+def _batch_with(
+    records: list[batch.Record],
+    out: TextIO,
+    fmt: str,
+    resume: bool,
+    process: batch.runner.ChunkFn,
+    step: int,
+) -> int:
     if not resume:
         done = batch.run(records, process, out, fmt, step, unit="prompt")
         return _finish(done, getattr(out, "name", "-"))
     name = getattr(out, "name", "-")
-    if name in ("-", "<stdout>") or fmt != "jsonl":
-        raise click.UsageError("--resume needs --format jsonl and --output FILE")
     earlier = read_finished(Path(name), _severity_of)
     todo = pending(records, earlier)
     click.echo(f"resume: {len(records) - len(todo)} record(s) already in {name}, {len(todo)} to screen", err=True)

@@ -58,6 +58,19 @@ def settings_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def ray_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--ray [ADDRESS]`` (setting ``ray_address``): batch work spread over a Ray cluster (extra ``ray``)."""
+    return click.option(
+        "--ray",
+        "ray_address",
+        is_flag=False,
+        flag_value="local",
+        default=None,
+        metavar="[ADDRESS]",
+        help="Spread the work over a Ray cluster: alone, a local one; auto, the one running here; or HOST:PORT.",
+    )(f)
+
+
 def llm_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Where the LLM and hybrid engines send requests, and the run's limits (settings ``llm_*``)."""
     for opt in reversed(

@@ -14,7 +14,7 @@ from bluecodeagent import baseline as baselines
 from bluecodeagent import batch
 from bluecodeagent.batch.files import discover
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import build_settings, io_options, llm_options, settings_options
+from bluecodeagent.cli.options import build_settings, io_options, llm_options, ray_option, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.base import ReportOptions, formats, render
 from bluecodeagent.formats.json_report import code_record
@@ -51,6 +51,7 @@ _RANK = {"low": 1, "medium": 2, "high": 3, "never": 99}
 )
 @click.option("--no-dynamic", is_flag=True, help="Static analysis only (no sandboxed tests).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
+@ray_option
 @settings_options
 @llm_options
 def scan(
@@ -96,7 +97,7 @@ def scan(
     route = _llm_route(settings, dynamic)
     opts = _Options(fmt, language, fail_on, baseline, write_baseline, dynamic, jobs, settings.max_input_bytes)
     try:
-        _run(paths, input_file, output, opts, route)
+        _run(paths, input_file, output, opts, route, settings if settings.ray_address else None)
     finally:
         if route is not None:
             click.echo(_llm_summary(route), err=True)
@@ -146,7 +147,15 @@ def _llm_summary(route: LLMRoute) -> str:
     return f"{line}; {more}" if more else line
 
 
-def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Options, route: LLMRoute | None) -> None:
+def _run(
+    paths: tuple[str, ...],
+    input_file: Path | None,
+    output: TextIO,
+    o: _Options,
+    route: LLMRoute | None,
+    ray: Settings | None = None,
+) -> None:
+    """The scan; with ``ray`` (settings naming a cluster), files and records are scanned on Ray."""
     from bluecodeagent.code import scanner
 
     if input_file is not None:
@@ -156,7 +165,7 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
             raise click.UsageError("batch mode writes jsonl or json (--format jsonl)")
         if o.baseline or o.write_baseline:
             raise click.UsageError("baselines apply to files (PATH...), not to --input records")
-        raise click.exceptions.Exit(_batch(input_file, output, o, route))
+        raise click.exceptions.Exit(_batch(input_file, output, o, route, ray))
     if not paths:
         raise click.UsageError("missing PATH (or '-' for stdin, or --input FILE.jsonl)")
     fmt = o.fmt or "text"
@@ -180,15 +189,18 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
         from tqdm import tqdm
 
         bar = tqdm(total=len(files), desc="scanning", unit="file", file=sys.stderr, disable=None)
-        results = scanner.scan_paths(
-            files,
-            o.language,
-            o.dynamic,
-            jobs=o.jobs,
-            progress=lambda r: bar.update(1),
-            llm=route,
-            max_bytes=o.max_bytes,
-        )
+        if ray is not None:
+            results = _scan_on_ray(ray, files, o, lambda r: bar.update(1))
+        else:
+            results = scanner.scan_paths(
+                files,
+                o.language,
+                o.dynamic,
+                jobs=o.jobs,
+                progress=lambda r: bar.update(1),
+                llm=route,
+                max_bytes=o.max_bytes,
+            )
         bar.close()
         for r in results:
             if r.error:
@@ -212,6 +224,14 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
         raise click.exceptions.Exit(EXIT_OK)
     worst = max((_RANK.get(f.severity, 1) for _, v in items for f in v.findings), default=0)
     raise click.exceptions.Exit(EXIT_UNSAFE if worst >= _RANK[o.fail_on] else EXIT_OK)
+
+
+def _scan_on_ray(ray: Settings, files: list[Path], o: _Options, progress: Any) -> list[Any]:
+    from bluecodeagent.cli import ray_jobs
+
+    spec = ray_jobs.SourceSpec(language=o.language, dynamic=o.dynamic, max_bytes=o.max_bytes)
+    with ray_jobs.cluster_for(ray) as cluster:
+        return ray_jobs.scan_files(cluster, files, spec, progress)
 
 
 def _is_stdout(out: TextIO) -> bool:
@@ -258,12 +278,19 @@ def _scan_record(o: _Options, route: LLMRoute | None, rec: batch.Record) -> dict
     return res
 
 
-def _batch(path: Path, out: TextIO, o: _Options, route: LLMRoute | None) -> int:
+def _batch(path: Path, out: TextIO, o: _Options, route: LLMRoute | None, ray: Settings | None = None) -> int:
     """One output record per input record, in order; bad records get "error" and exit 2 at the end."""
     records = batch.read_records(path, {"code": True, "language": False})
-    done = batch.run(
-        records, partial(_scan_chunk, o, route), out, o.fmt or "jsonl", max(8, 4 * o.jobs), desc="scanning"
-    )
+    if ray is not None:
+        from bluecodeagent.cli import ray_jobs
+
+        with ray_jobs.cluster_for(ray) as cluster:
+            process = ray_jobs.scan_chunks(cluster, o)
+            done = batch.run(records, process, out, o.fmt or "jsonl", ray_jobs.RAY_CHUNK, desc="scanning")
+    else:
+        done = batch.run(
+            records, partial(_scan_chunk, o, route), out, o.fmt or "jsonl", max(8, 4 * o.jobs), desc="scanning"
+        )
     click.echo(done.summary("scanned", "stdout" if _is_stdout(out) else out.name), err=True)
     if done.errors:
         click.echo(
