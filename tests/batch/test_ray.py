@@ -57,8 +57,8 @@ def _tree(root: Path) -> Path:
 
 def test_scan_on_ray_finds_what_a_local_scan_finds_in_the_same_order(ray_address: str, tmp_path: Path):
     tree = _tree(tmp_path / "src")
-    local = bluecode("scan", "-f", "json", "--no-dynamic", str(tree))
-    on_ray = bluecode("scan", "-f", "json", "--no-dynamic", "--ray", ray_address, str(tree))
+    local = bluecode("scan", "-f", "json", str(tree))  # with the sandbox runs
+    on_ray = bluecode("scan", "-f", "json", "--ray", ray_address, str(tree))
     assert local.returncode == on_ray.returncode == 1, on_ray.stderr
     a, b = json.loads(local.stdout), json.loads(on_ray.stdout)
     assert _untimed(a) == _untimed(b)
@@ -140,3 +140,16 @@ def test_bad_ray_use_is_one_line_and_exit_2(args: list[str]):
     r = bluecode(*args)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip()
+
+
+def test_bench_agent_on_ray_gives_the_local_verdicts_in_order(ray_address: str, tiny_kb_path: Path):
+    from bluecodeagent.agent import BlueCodeAgent
+    from bluecodeagent.batch.ray_runner import RayCluster
+    from bluecodeagent.cli.ray_jobs import ray_factory
+
+    pairs = [(t, None) for t in PROMPTS * 9]  # more than one group of CHECK_GROUP
+    local = BlueCodeAgent(kb_path=tiny_kb_path).check_many(pairs, "malicious")
+    with RayCluster(ray_address) as cluster:
+        remote = ray_factory(lambda path: BlueCodeAgent(kb_path=path), cluster)(tiny_kb_path)
+        got = remote.check_many(pairs, "malicious")
+    assert [_untimed(v.summary()) for v in got] == [_untimed(v.summary()) for v in local]
