@@ -153,3 +153,25 @@ def test_bench_agent_on_ray_gives_the_local_verdicts_in_order(ray_address: str, 
         remote = ray_factory(lambda path: BlueCodeAgent(kb_path=path), cluster)(tiny_kb_path)
         got = remote.check_many(pairs, "malicious")
     assert [_untimed(v.summary()) for v in got] == [_untimed(v.summary()) for v in local]
+
+
+def test_scan_records_resume_on_ray_finishes_what_an_interrupted_run_left(ray_address: str, tmp_path: Path):
+    src = tmp_path / "code.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "code": c}) + "\n" for i, c in enumerate([SQL, SAFE, SHELL] * 3)))
+    local = bluecode("scan", "-i", str(src), "--no-dynamic", "-o", str(tmp_path / "local.jsonl"))
+    assert local.returncode == 1, local.stderr
+    expected = (tmp_path / "local.jsonl").read_text().splitlines()
+    out = tmp_path / "ray.jsonl"
+    out.write_text("\n".join(expected[:4]) + "\n" + expected[4][:9])
+    resumed = bluecode("scan", "-i", str(src), "--no-dynamic", "-o", str(out), "--resume", "--ray", ray_address)
+    assert resumed.returncode == 1, resumed.stderr
+    assert "resume: 4 record(s) already in" in resumed.stderr and "5 to scan" in resumed.stderr
+    assert [_untimed(r) for r in _parsed(out)] == [_untimed(json.loads(x)) for x in expected]
+
+
+def test_scan_resume_needs_a_batch_and_an_output_file(tmp_path: Path):
+    src = tmp_path / "code.jsonl"
+    src.write_text(json.dumps({"id": 1, "code": SAFE}) + "\n")
+    for args in (["scan", "--resume", "."], ["scan", "-i", str(src), "--resume"]):
+        r = bluecode(*args)
+        assert r.returncode == 2 and "--resume" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -11,7 +11,7 @@ import click
 
 from bluecodeagent import batch
 from bluecodeagent.agent import BlueCodeAgent
-from bluecodeagent.batch.runner import SEVERITY_KEY, append_to, pending, read_finished
+from bluecodeagent.batch.runner import SEVERITY_KEY, run_resumable
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
 from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, ray_option, settings_options
 from bluecodeagent.errors import InputError
@@ -156,34 +156,16 @@ def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt:
     records = batch.read_records(path, {"text": True, "context": False})
     step = BATCH if agent.settings.engine == "offline" else max(4, 2 * agent.settings.llm_concurrency)
     if agent.settings.ray_address is None:
-        return _batch_with(records, out, fmt, resume, partial(_screen_chunk, agent, tasks), step)
+        done = run_resumable(
+            records, partial(_screen_chunk, agent, tasks), out, fmt, step, resume, _severity_of, unit="prompt"
+        )
+        return _finish(done, getattr(out, "name", "-"))
     from bluecodeagent.cli import ray_jobs
 
     with ray_jobs.cluster_for(agent.settings) as cluster:
         process = ray_jobs.screen_chunks(cluster, agent, tasks)
-        return _batch_with(records, out, fmt, resume, process, ray_jobs.RAY_CHUNK)
-
-
-def _batch_with(
-    records: list[batch.Record],
-    out: TextIO,
-    fmt: str,
-    resume: bool,
-    process: batch.runner.ChunkFn,
-    step: int,
-) -> int:
-    if not resume:
-        done = batch.run(records, process, out, fmt, step, unit="prompt")
+        done = run_resumable(records, process, out, fmt, ray_jobs.RAY_CHUNK, resume, _severity_of, unit="prompt")
         return _finish(done, getattr(out, "name", "-"))
-    name = getattr(out, "name", "-")
-    earlier = read_finished(Path(name), _severity_of)
-    todo = pending(records, earlier)
-    click.echo(f"resume: {len(records) - len(todo)} record(s) already in {name}, {len(todo)} to screen", err=True)
-    outcome = batch.Outcome(total=len(records), resumed=len(records) - len(todo), worst=earlier.worst)
-    with append_to(Path(name)) as appended:  # never truncate what is already there
-        done = batch.run(todo, process, appended, fmt, step, unit="prompt", outcome=outcome)
-    done.written += done.resumed
-    return _finish(done, name)
 
 
 def _finish(done: batch.Outcome, output: str) -> int:

@@ -51,6 +51,11 @@ _RANK = {"low": 1, "medium": 2, "high": 3, "never": 99}
 )
 @click.option("--no-dynamic", is_flag=True, help="Static analysis only (no sandboxed tests).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Batch (--input): keep the records already in --output FILE, scan only the rest and append them.",
+)
 @ray_option
 @settings_options
 @llm_options
@@ -65,6 +70,7 @@ def scan(
     write_baseline: Path | None,
     no_dynamic: bool,
     jobs: int,
+    resume: bool,
     config_file: Path | None,
     **flags: Any,
 ) -> None:
@@ -96,6 +102,7 @@ def scan(
         baselines.check_writable(write_baseline)  # before the scan, not after it
     route = _llm_route(settings, dynamic)
     opts = _Options(fmt, language, fail_on, baseline, write_baseline, dynamic, jobs, settings.max_input_bytes)
+    opts.resume = resume
     try:
         _run(paths, input_file, output, opts, route, settings if settings.ray_address else None)
     finally:
@@ -120,6 +127,7 @@ class _Options:
         self.fmt, self.language, self.fail_on = fmt, language, fail_on
         self.baseline, self.write_baseline = baseline, write_baseline
         self.dynamic, self.jobs, self.max_bytes = dynamic, jobs, max_bytes
+        self.resume = False
 
 
 def _llm_route(settings: Settings, dynamic: bool) -> LLMRoute | None:
@@ -166,6 +174,8 @@ def _run(
         if o.baseline or o.write_baseline:
             raise click.UsageError("baselines apply to files (PATH...), not to --input records")
         raise click.exceptions.Exit(_batch(input_file, output, o, route, ray))
+    if o.resume:
+        raise click.UsageError("--resume applies to --input batches")
     if not paths:
         raise click.UsageError("missing PATH (or '-' for stdin, or --input FILE.jsonl)")
     fmt = o.fmt or "text"
@@ -278,19 +288,24 @@ def _scan_record(o: _Options, route: LLMRoute | None, rec: batch.Record) -> dict
     return res
 
 
+def _severity_of(rec: dict[str, Any]) -> int:
+    return max((_RANK.get(f.get("severity"), 1) for f in rec.get("findings") or []), default=0)
+
+
 def _batch(path: Path, out: TextIO, o: _Options, route: LLMRoute | None, ray: Settings | None = None) -> int:
     """One output record per input record, in order; bad records get "error" and exit 2 at the end."""
+    fmt = o.fmt or "jsonl"
+    if o.resume and (_is_stdout(out) or fmt != "jsonl"):
+        raise click.UsageError("--resume needs --format jsonl and --output FILE")
     records = batch.read_records(path, {"code": True, "language": False})
+    run = partial(batch.runner.run_resumable, resume=o.resume, severity_of=_severity_of, desc="scanning", verb="scan")
     if ray is not None:
         from bluecodeagent.cli import ray_jobs
 
         with ray_jobs.cluster_for(ray) as cluster:
-            process = ray_jobs.scan_chunks(cluster, o)
-            done = batch.run(records, process, out, o.fmt or "jsonl", ray_jobs.RAY_CHUNK, desc="scanning")
+            done = run(records, ray_jobs.scan_chunks(cluster, o), out, fmt, ray_jobs.RAY_CHUNK)
     else:
-        done = batch.run(
-            records, partial(_scan_chunk, o, route), out, o.fmt or "jsonl", max(8, 4 * o.jobs), desc="scanning"
-        )
+        done = run(records, partial(_scan_chunk, o, route), out, fmt, max(8, 4 * o.jobs))
     click.echo(done.summary("scanned", "stdout" if _is_stdout(out) else out.name), err=True)
     if done.errors:
         click.echo(
