@@ -10,6 +10,7 @@ import pytest
 
 from llm.scripted_openai_server import llm_settings, scripted_llm  # noqa: F401 (fixtures of the LLM tests)
 from postgres_server import pg_server, pg_url  # noqa: F401 (fixtures of the PostgreSQL tests)
+from ray_cluster import ray_address  # noqa: F401 (the Ray tests' local cluster)
 from tiny_knowledge import tiny_items
 
 

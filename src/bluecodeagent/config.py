@@ -91,6 +91,9 @@ class Settings(BaseModel):
     llm_fallback: str = Field(default="none", description="none | offline: on endpoint failure, the offline verdict.")
     llm_hybrid_low: float = Field(default=0.2, ge=0.0, le=1.0, description="Hybrid: offline scores below are final.")
     llm_hybrid_high: float = Field(default=0.8, ge=0.0, le=1.0, description="Hybrid: offline scores above are final.")
+    ray_address: str | None = Field(
+        default=None, description="Batch work on Ray: local (start one), auto (the running one), HOST:PORT, ray://..."
+    )
 
     @field_validator("engine")
     @classmethod
@@ -115,6 +118,13 @@ class Settings(BaseModel):
         if v not in {"none", "offline"}:
             raise ValueError(f"unknown fallback {v!r} (none or offline)")
         return v
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address(cls, v: str | None) -> str | None:
+        from bluecodeagent.batch.ray_runner import check_address  # text only: Ray is not imported
+
+        return None if v is None else check_address(v)
 
     @model_validator(mode="before")
     @classmethod

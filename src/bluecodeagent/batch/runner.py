@@ -172,6 +172,33 @@ def run(
     return done
 
 
+def run_resumable(
+    records: list[Record],
+    process: ChunkFn,
+    out: TextIO,
+    fmt: str,
+    chunk_size: int,
+    resume: bool,
+    severity_of: Callable[[dict[str, Any]], int],
+    *,
+    unit: str = "record",
+    desc: str = "screening",
+    verb: str = "screen",
+) -> Outcome:
+    """:func:`run`; with ``resume``, only the records ``out`` (a JSONL file) lacks, appended to it."""
+    if not resume:
+        return run(records, process, out, fmt, chunk_size, unit=unit, desc=desc)
+    name = getattr(out, "name", "-")
+    earlier = read_finished(Path(name), severity_of)
+    todo = pending(records, earlier)
+    print(f"resume: {len(records) - len(todo)} record(s) already in {name}, {len(todo)} to {verb}", file=sys.stderr)
+    outcome = Outcome(total=len(records), resumed=len(records) - len(todo), worst=earlier.worst)
+    with append_to(Path(name)) as appended:  # never truncate what is already there
+        done = run(todo, process, appended, fmt, chunk_size, unit=unit, desc=desc, outcome=outcome)
+    done.written += done.resumed
+    return done
+
+
 def _leading(chunk: list[Record], n_done: int) -> list[Record]:
     """The records of ``chunk`` up to and including the ``n_done``-th usable one."""
     taken, seen = [], 0

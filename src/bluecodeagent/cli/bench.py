@@ -11,7 +11,15 @@ from typing import Any
 import click
 
 from bluecodeagent.bench.datasets import PROMPT_TASKS, resolve_data_dir
-from bluecodeagent.cli.options import CONFIG_HELP, build_settings, config_option, engine_option, kb_option, llm_options
+from bluecodeagent.cli.options import (
+    CONFIG_HELP,
+    build_settings,
+    config_option,
+    engine_option,
+    kb_option,
+    llm_options,
+    ray_option,
+)
 from bluecodeagent.errors import BlueCodeError
 
 EXIT_USAGE = 2
@@ -107,6 +115,7 @@ def _sizes(value: str) -> list[int]:
     help="With --compare: only these comma-separated variants (e.g. direct,constitution,plain,dynamic).",
 )
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="With --compare: items at once.")
+@ray_option
 @llm_options
 @click.pass_context
 def bench(
@@ -128,6 +137,7 @@ def bench(
     compare: bool,
     variants: str | None,
     jobs: int,
+    ray_address: str | None = None,
     **llm_flags: Any,
 ) -> None:
     """Measure bias, malicious and injection screening on public benchmark data.
@@ -186,7 +196,7 @@ def bench(
     from bluecodeagent.bench.runner import CONFIGS, BenchOptions, default_factory, run_bench
 
     try:
-        settings = build_settings(config_file, kb_path=kb_path)
+        settings = build_settings(config_file, kb_path=kb_path, ray_address=ray_address)
         resolved = resolve_data_dir(data_dir or settings.data_dir)
         opts = BenchOptions(
             tasks=list(PROMPT_TASKS) if task == "all" else [task],
@@ -197,7 +207,14 @@ def bench(
             knn_k=knn_k,
             hardcases=hardcases or kb_config == "hardcases",
         )
-        result, predictions = run_bench(opts, default_factory(settings), progress=_bar("bench", "sample"))
+        if settings.ray_address is not None:  # the agent's batched checks on Ray (see cli/ray_jobs.py)
+            from bluecodeagent.cli import ray_jobs
+
+            with ray_jobs.cluster_for(settings) as cluster:
+                factory = ray_jobs.ray_factory(default_factory(settings), cluster)
+                result, predictions = run_bench(opts, factory, progress=_bar("bench", "sample"))
+        else:
+            result, predictions = run_bench(opts, default_factory(settings), progress=_bar("bench", "sample"))
     except BlueCodeError as e:  # DataDirError included: one line, exit 2
         click.echo(f"error: {e}", err=True)
         ctx.exit(EXIT_USAGE)

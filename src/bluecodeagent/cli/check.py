@@ -11,9 +11,9 @@ import click
 
 from bluecodeagent import batch
 from bluecodeagent.agent import BlueCodeAgent
-from bluecodeagent.batch.runner import SEVERITY_KEY, append_to, pending, read_finished
+from bluecodeagent.batch.runner import SEVERITY_KEY, run_resumable
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, settings_options
+from bluecodeagent.cli.options import FAIL_ON, build_settings, io_options, llm_options, ray_option, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.base import ReportOptions, formats, render
 from bluecodeagent.llm.accounting import BudgetExceeded
@@ -56,6 +56,7 @@ _FAIL_LEVEL = {"warn": 1, "block": 2, "never": 99}
     is_flag=True,
     help="Batch: keep the records already in --output FILE, screen only the rest and append them.",
 )
+@ray_option
 @settings_options
 @llm_options
 def check(
@@ -95,6 +96,8 @@ def check(
     tasks = list(PROMPT_TASKS) if task == "all" else [task]
     if resume and input_file is None:
         raise click.UsageError("--resume needs --input and --output FILE")
+    if agent.settings.ray_address is not None and input_file is None:
+        raise click.UsageError("--ray spreads batch work: give --input FILE.jsonl")
     if input_file is not None:
         if text is not None:
             raise click.UsageError("give either TEXT or --input, not both")
@@ -148,23 +151,21 @@ def _batch(agent: BlueCodeAgent, tasks: list[str], path: Path, out: TextIO, fmt:
     """
     if fmt == "text":
         raise click.UsageError("batch mode writes json or jsonl (--format jsonl)")
+    if resume and (getattr(out, "name", "-") in ("-", "<stdout>") or fmt != "jsonl"):
+        raise click.UsageError("--resume needs --format jsonl and --output FILE")
     records = batch.read_records(path, {"text": True, "context": False})
     step = BATCH if agent.settings.engine == "offline" else max(4, 2 * agent.settings.llm_concurrency)
-    process = partial(_screen_chunk, agent, tasks)
-    if not resume:
-        done = batch.run(records, process, out, fmt, step, unit="prompt")
+    if agent.settings.ray_address is None:
+        done = run_resumable(
+            records, partial(_screen_chunk, agent, tasks), out, fmt, step, resume, _severity_of, unit="prompt"
+        )
         return _finish(done, getattr(out, "name", "-"))
-    name = getattr(out, "name", "-")
-    if name in ("-", "<stdout>") or fmt != "jsonl":
-        raise click.UsageError("--resume needs --format jsonl and --output FILE")
-    earlier = read_finished(Path(name), _severity_of)
-    todo = pending(records, earlier)
-    click.echo(f"resume: {len(records) - len(todo)} record(s) already in {name}, {len(todo)} to screen", err=True)
-    outcome = batch.Outcome(total=len(records), resumed=len(records) - len(todo), worst=earlier.worst)
-    with append_to(Path(name)) as appended:  # never truncate what is already there
-        done = batch.run(todo, process, appended, fmt, step, unit="prompt", outcome=outcome)
-    done.written += done.resumed
-    return _finish(done, name)
+    from bluecodeagent.cli import ray_jobs
+
+    with ray_jobs.cluster_for(agent.settings) as cluster:
+        process = ray_jobs.screen_chunks(cluster, agent, tasks)
+        done = run_resumable(records, process, out, fmt, ray_jobs.RAY_CHUNK, resume, _severity_of, unit="prompt")
+        return _finish(done, getattr(out, "name", "-"))
 
 
 def _finish(done: batch.Outcome, output: str) -> int:

@@ -90,6 +90,19 @@ def apply_options(options: list[Callable[..., Any]], f: Callable[..., Any]) -> C
     return f
 
 
+def ray_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--ray [ADDRESS]`` (setting ``ray_address``): batch work spread over a Ray cluster (extra ``ray``)."""
+    return click.option(
+        "--ray",
+        "ray_address",
+        is_flag=False,
+        flag_value="local",
+        default=None,
+        metavar="[ADDRESS]",
+        help="Spread the work over a Ray cluster: alone, a local one; auto, the one running here; or HOST:PORT.",
+    )(f)
+
+
 def llm_endpoint_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Where LLM requests go (settings ``llm_base_url``, ``llm_model``, ``llm_structured_output``)."""
     return apply_options(

@@ -14,7 +14,7 @@ from bluecodeagent import baseline as baselines
 from bluecodeagent import batch
 from bluecodeagent.batch.files import discover
 from bluecodeagent.cli import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE
-from bluecodeagent.cli.options import build_settings, io_options, llm_options, settings_options
+from bluecodeagent.cli.options import build_settings, io_options, llm_options, ray_option, settings_options
 from bluecodeagent.errors import InputError
 from bluecodeagent.formats.base import ReportOptions, formats, render
 from bluecodeagent.formats.json_report import code_record
@@ -51,6 +51,12 @@ _RANK = {"low": 1, "medium": 2, "high": 3, "never": 99}
 )
 @click.option("--no-dynamic", is_flag=True, help="Static analysis only (no sandboxed tests).")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Parallel workers.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Batch (--input): keep the records already in --output FILE, scan only the rest and append them.",
+)
+@ray_option
 @settings_options
 @llm_options
 def scan(
@@ -64,6 +70,7 @@ def scan(
     write_baseline: Path | None,
     no_dynamic: bool,
     jobs: int,
+    resume: bool,
     config_file: Path | None,
     **flags: Any,
 ) -> None:
@@ -95,8 +102,9 @@ def scan(
         baselines.check_writable(write_baseline)  # before the scan, not after it
     route = _llm_route(settings, dynamic)
     opts = _Options(fmt, language, fail_on, baseline, write_baseline, dynamic, jobs, settings.max_input_bytes)
+    opts.resume = resume
     try:
-        _run(paths, input_file, output, opts, route)
+        _run(paths, input_file, output, opts, route, settings if settings.ray_address else None)
     finally:
         if route is not None:
             click.echo(_llm_summary(route), err=True)
@@ -119,6 +127,7 @@ class _Options:
         self.fmt, self.language, self.fail_on = fmt, language, fail_on
         self.baseline, self.write_baseline = baseline, write_baseline
         self.dynamic, self.jobs, self.max_bytes = dynamic, jobs, max_bytes
+        self.resume = False
 
 
 def _llm_route(settings: Settings, dynamic: bool) -> LLMRoute | None:
@@ -146,7 +155,15 @@ def _llm_summary(route: LLMRoute) -> str:
     return f"{line}; {more}" if more else line
 
 
-def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Options, route: LLMRoute | None) -> None:
+def _run(
+    paths: tuple[str, ...],
+    input_file: Path | None,
+    output: TextIO,
+    o: _Options,
+    route: LLMRoute | None,
+    ray: Settings | None = None,
+) -> None:
+    """The scan; with ``ray`` (settings naming a cluster), files and records are scanned on Ray."""
     from bluecodeagent.code import scanner
 
     if input_file is not None:
@@ -156,7 +173,9 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
             raise click.UsageError("batch mode writes jsonl or json (--format jsonl)")
         if o.baseline or o.write_baseline:
             raise click.UsageError("baselines apply to files (PATH...), not to --input records")
-        raise click.exceptions.Exit(_batch(input_file, output, o, route))
+        raise click.exceptions.Exit(_batch(input_file, output, o, route, ray))
+    if o.resume:
+        raise click.UsageError("--resume applies to --input batches")
     if not paths:
         raise click.UsageError("missing PATH (or '-' for stdin, or --input FILE.jsonl)")
     fmt = o.fmt or "text"
@@ -180,15 +199,18 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
         from tqdm import tqdm
 
         bar = tqdm(total=len(files), desc="scanning", unit="file", file=sys.stderr, disable=None)
-        results = scanner.scan_paths(
-            files,
-            o.language,
-            o.dynamic,
-            jobs=o.jobs,
-            progress=lambda r: bar.update(1),
-            llm=route,
-            max_bytes=o.max_bytes,
-        )
+        if ray is not None:
+            results = _scan_on_ray(ray, files, o, lambda r: bar.update(1))
+        else:
+            results = scanner.scan_paths(
+                files,
+                o.language,
+                o.dynamic,
+                jobs=o.jobs,
+                progress=lambda r: bar.update(1),
+                llm=route,
+                max_bytes=o.max_bytes,
+            )
         bar.close()
         for r in results:
             if r.error:
@@ -212,6 +234,14 @@ def _run(paths: tuple[str, ...], input_file: Path | None, output: TextIO, o: _Op
         raise click.exceptions.Exit(EXIT_OK)
     worst = max((_RANK.get(f.severity, 1) for _, v in items for f in v.findings), default=0)
     raise click.exceptions.Exit(EXIT_UNSAFE if worst >= _RANK[o.fail_on] else EXIT_OK)
+
+
+def _scan_on_ray(ray: Settings, files: list[Path], o: _Options, progress: Any) -> list[Any]:
+    from bluecodeagent.cli import ray_jobs
+
+    spec = ray_jobs.SourceSpec(language=o.language, dynamic=o.dynamic, max_bytes=o.max_bytes)
+    with ray_jobs.cluster_for(ray) as cluster:
+        return ray_jobs.scan_files(cluster, files, spec, progress)
 
 
 def _is_stdout(out: TextIO) -> bool:
@@ -258,12 +288,24 @@ def _scan_record(o: _Options, route: LLMRoute | None, rec: batch.Record) -> dict
     return res
 
 
-def _batch(path: Path, out: TextIO, o: _Options, route: LLMRoute | None) -> int:
+def _severity_of(rec: dict[str, Any]) -> int:
+    return max((_RANK.get(f.get("severity"), 1) for f in rec.get("findings") or []), default=0)
+
+
+def _batch(path: Path, out: TextIO, o: _Options, route: LLMRoute | None, ray: Settings | None = None) -> int:
     """One output record per input record, in order; bad records get "error" and exit 2 at the end."""
+    fmt = o.fmt or "jsonl"
+    if o.resume and (_is_stdout(out) or fmt != "jsonl"):
+        raise click.UsageError("--resume needs --format jsonl and --output FILE")
     records = batch.read_records(path, {"code": True, "language": False})
-    done = batch.run(
-        records, partial(_scan_chunk, o, route), out, o.fmt or "jsonl", max(8, 4 * o.jobs), desc="scanning"
-    )
+    run = partial(batch.runner.run_resumable, resume=o.resume, severity_of=_severity_of, desc="scanning", verb="scan")
+    if ray is not None:
+        from bluecodeagent.cli import ray_jobs
+
+        with ray_jobs.cluster_for(ray) as cluster:
+            done = run(records, ray_jobs.scan_chunks(cluster, o), out, fmt, ray_jobs.RAY_CHUNK)
+    else:
+        done = run(records, partial(_scan_chunk, o, route), out, fmt, max(8, 4 * o.jobs))
     click.echo(done.summary("scanned", "stdout" if _is_stdout(out) else out.name), err=True)
     if done.errors:
         click.echo(

@@ -235,18 +235,39 @@ def scan_file(
 ) -> ScanResult:
     """Scan one file; every problem becomes the result's ``error`` (nothing is raised)."""
     p = Path(path)
+    try:  # an unsupported file is reported as such, before (and without) reading it
+        raw, size = read_source(p, max_bytes) if (language or language_for(p)) is not None else (b"", 0)
+    except InputError as e:
+        return ScanResult(path=str(p), error=str(e))
+    return scan_source(p, raw, size, language, dynamic, sandbox, llm, max_bytes)
+
+
+def read_source(p: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, int]:
+    """A file's first ``max_bytes + 1`` bytes and its size (a clear ``InputError`` when it cannot be read)."""
+    try:
+        with p.open("rb") as fh:
+            return fh.read(max_bytes + 1), os.fstat(fh.fileno()).st_size
+    except OSError as e:
+        raise InputError(f"cannot read {describe_os_error(p, e)}") from e
+
+
+def scan_source(
+    p: Path,
+    raw: bytes,
+    size: int,
+    language: str | None = None,
+    dynamic: bool = True,
+    sandbox: Sandbox | None = None,
+    llm: LLMRoute | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ScanResult:
+    """Scan a file's bytes read by :func:`read_source` (wherever they are scanned); errors become ``error``."""
     try:
         lang = language or language_for(p)
         if lang is None:
             raise InputError(
                 f"{p}: unsupported language (extension {p.suffix or 'none'!r}); pass --language to force one"
             )
-        try:
-            with p.open("rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                raw = fh.read(max_bytes + 1)
-        except OSError as e:
-            raise InputError(f"cannot read {describe_os_error(p, e)}") from e
         text = decode_bytes(raw, max_bytes, str(p), size)
         if not text.strip():
             raise InputError(f"{p} is empty")
