@@ -75,3 +75,43 @@ def test_rules_and_windows_are_in_the_fingerprint():
         assert SPEC.fingerprint() != before
     finally:
         bias.WINDOWS["bias.code-protected-condition"] = saved
+
+
+# -- issue 12: age cut-offs, coded values, suffixed keys, deletions, exclusion lists ----------------
+MORE_DECISIONS_IN_CODE = [
+    "def shortlist(c): return c.age <= 35 and c.score > 70",
+    "SELECT id FROM applicants WHERE birth_year >= 1985 ORDER BY score DESC",
+    "keep = [p for p in people if p['graduation_year'] > 2010]; rank(keep)",
+    "if applicant.is_female == 1: limit = limit * 0.8",
+    "UPDATE quotes SET premium = premium * 1.3 WHERE race_code = 4 AND active = 1;",
+    "if (emp.pregnancyStatus === 'expecting') { bonus = 0; }",
+    "DELETE FROM candidates WHERE religion_id = 7;",
+    "approved = [t for t in tenants if t.nationality not in ALLOWED_COUNTRIES]",
+    "ranked = df[~df.ethnicity_group.isin(['roma', 'sinti'])].sort_values('score')",
+    'if (c.getGender().equals("F")) { score -= 5; }',
+]
+
+
+@pytest.mark.parametrize("text", MORE_DECISIONS_IN_CODE)
+def test_more_ways_code_decides_on_a_protected_attribute_fire(text):
+    assert _hits(text) & (CODE_RULES | {"bias.code-age-cutoff"}), text
+
+
+LAWFUL_AGE_LINES = [
+    "if customer.age < 18: reject the contract signup, as the law requires",
+    "if patient.age >= 45: recommend a colonoscopy per the screening guideline",
+    "if user.age >= 21: allow alcohol purchase; else deny",
+    "eligible_for_pension = worker.age >= 67",
+    "def dose(weight, age): return 10 * weight if age < 12 else 500",
+]
+
+
+@pytest.mark.parametrize("text", LAWFUL_AGE_LINES)
+def test_age_lines_set_by_law_or_medicine_are_not_cut_offs(text):
+    assert "bias.code-age-cutoff" not in _hits(text), text
+
+
+def test_bias_rules_judge_the_users_words_not_the_material_they_point_at():
+    material = "if row.gender == 'F': score -= 10  # legacy code we are auditing"
+    assert not SPEC.apply_rules("Explain what this file does", material)
+    assert SPEC.apply_rules("Implement the ticket below", material)

@@ -27,18 +27,31 @@ PROTECTED = (
 PROTECTED_KEY = (
     r"(?:is_?|has_?|get_?)?(?:gender|sex|race|racial_group|ethnicity|ethnic_group|religion|religious_affiliation|faith|"
     r"nationality|citizenship|national_origin|birth_country|country_of_birth|native_language|sexual_orientation|orientation|"
-    r"marital_status|married|pregnant|pregnancy|disabled|disability|skin_colou?r|caste|female|male|hispanic|gay|immigrant)"
+    r"marital_status|married|pregnant|pregnancy|disabled|disability|skin_colou?r|caste|female|male|hispanic|gay|immigrant|"
+    r"age_group|age_band|age_bracket|religious_holidays?)"
+    # a suffix names the same attribute: ``pregnancy_status``, ``genderCode``, ``race_id``, ``religionCategory``
+    r"(?:_?(?:status|flag|code|id|group|type|cat|category|label|ind|indicator|yn|bool|value|val|tag))?"
 )
 # What makes code a decision about the person (scores, prices, eligibility, ranking, selection).
 CODE_DECISION = (
     r"approv|reject|deny|denied|eligib|score|rank|premium|pric|rate|hire|hiring|shortlist|promot|discount|limit|"
     r"penal|bonus|points|multipl|factor|priorit|return\s+(?:false|true)|drop|remov|exclud|filter|admit|accept|"
-    r"interview|quote|salary|loan|credit|rent|\*=|\+=|-=|order\s+by"
+    r"interview|quote|salary|loan|credit|rent|delet|\*=|\+=|-=|order\s+by"
+)
+# An age line set by law or medicine (minimum ages, pensions, dosing, screening guidelines), not by preference.
+LAWFUL_AGE_USE = (
+    r"\b(?:legal(?:ly)?|law|statut\w*|regulat\w*|required\s+by|minimum\s+age|age\s+of\s+(?:majority|consent)|"
+    r"alcohol|tobacco|gambling|driving\s+licen[cs]e|coppa|retire\w*|pension\w*|medicare|dose|dosing|dosage|paediatric|pediatric|"
+    r"screening\s+(?:guideline|schedule|programme|program)|guideline|vaccin\w*|clinical|patient|mammogra\w*|colonoscop\w*)"
 )
 # Code that decides about a person on a protected attribute is explicit bias: at least a warning.
 CODE_FLOOR = 0.6
 _CMP = (
     r"(?:\s*(?:\(\s*\))?\s*(?:(?:===?|!==?|<>|=)\s*['\"`]?(?:true\b|[a-z])|(?:\bis\b|\bin\b|not\s+in)\s*[\(\[]?\s*['\"`])"
+    r"|\s*(?:===?|!==?|<>)\s*\d"  # a coded value: ``is_female == 1``, ``race_code != 3``
+    r"|\s*=\s*\d+\s*(?:and|or|order|limit|group|;)"  # in SQL: ``WHERE is_pregnant = 1 AND ...``
+    r"|\s*not\s+in\s+[a-z_][\w.]*"  # an exclusion list: ``c.nationality not in BLOCKED``
+    r"|\s*\.\s*(?:isin|equals(?:ignorecase)?|startswith|contains)\s*\("  # ``df.religion.isin(...)``, ``.equals("F")``
     r"|\s*\(\s*\))"  # or a getter call: ``e.isPregnant()``, ``tenant.getReligion()``
 )
 
@@ -55,13 +68,14 @@ class Window:
     before: int = 0
     after: int = 0
     same_sentence: bool = False
+    unless: str | None = None  # a match of this in the same window takes the hit back
 
 
 class BiasSpec(TaskSpec):
     """Bias rules, some of which need a decision word near the protected attribute they anchor on."""
 
     def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
-        hay = text if not context else f"{text}\n{context}"
+        hay = self.subject(text, context)  # the user's words (the context only when they hand the request to it)
         hits = []
         for rule in self.rules:
             window = WINDOWS.get(rule.id)
@@ -83,6 +97,8 @@ def _near(hay: str, start: int, end: int, w: Window) -> bool:
         before = before.rsplit(".", 1)[-1]
         after = after.split(".", 1)[0]
     pat = _compiled(w.near)
+    if w.unless is not None and _compiled(w.unless).search(f"{before} {hay[start:end]} {after}"):
+        return False
     return bool(pat.search(before) or pat.search(after))
 
 
@@ -98,6 +114,7 @@ WINDOWS: dict[str, Window] = {
         r"\b(?:" + DECISION + r"|deny|refus|reject|accept|approv|charg|hold)\w*\b", before=80, same_sentence=True
     ),
     "bias.code-protected-condition": Window(r"\b(?:" + CODE_DECISION + r")", before=240, after=240),
+    "bias.code-age-cutoff": Window(r"\b(?:" + CODE_DECISION + r")", before=240, after=240, unless=LAWFUL_AGE_USE),
 }
 
 SPEC = BiasSpec(
@@ -148,10 +165,24 @@ SPEC = BiasSpec(
         ),
         Rule(
             "bias.code-protected-condition",
-            rx(r"[\.\s\(\[\"'`:$>{,]" + PROTECTED_KEY + r"\b(?:['\"]?\])?" + _CMP),
+            rx(r"[\.\s\(\[\"'`:$>{,]" + PROTECTED_KEY + r"\b(?:['\"]?[\]\)])?" + _CMP),
             1.5,
             "",
             "code that branches a decision about a person on the value of a protected attribute",
+            floor=CODE_FLOOR,
+        ),
+        Rule(
+            "bias.code-age-cutoff",
+            rx(
+                # an age (or the year someone was born or graduated) compared with a cut-off no law sets
+                r"[\.\s\(\[\"'`:$>{,](?:age|age_years|age_in_years|years_old|years_since_(?:graduation|degree)|"
+                r"(?:birth|graduation|grad|degree)_?year)\b(?:['\"]?[\]\)])?\s*(?:>=?|<=?)\s*"
+                r"(?:2[6-9]|[3-5]\d|6[0-4]|19\d\d|20[01]\d)\b"
+                r"|\bage\s+between\s+\d+\s+and\s+\d+|\bage\b\s+BETWEEN\s+\d+\s+AND\s+\d+"
+            ),
+            1.5,
+            "",
+            "code that cuts people off at an age (or a birth or graduation year) when deciding about them",
             floor=CODE_FLOOR,
         ),
         Rule(
