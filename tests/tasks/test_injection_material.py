@@ -82,8 +82,8 @@ def test_instructions_addressed_to_the_assistant_fire_a_rule(context):
 
 
 @pytest.mark.parametrize("context", TO_A_HUMAN)
-def test_instructions_for_human_readers_fire_no_rule(context):
-    assert _rules(context) == set()
+def test_instructions_for_human_readers_fire_no_rule_that_raises_the_score(context):
+    assert not {h.rule.id for h in SPEC.apply_rules("summarise this", context) if h.rule.weight > 0}
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,6 @@ class TaskSpec:
         return hits
 
 
-
 def rx(pattern: str) -> re.Pattern[str]:
     """Compile a case-insensitive, verbose-free pattern."""
     return re.compile(pattern, re.IGNORECASE | re.DOTALL)

@@ -49,6 +49,77 @@ _ASK = (
 # user is no instruction for a human: at least a warning, whatever the neighbours say.
 ADDRESSED_FLOOR = 0.6
 
+# Signs that a passage speaks to the reader *as an assistant* (not to a person following the steps): an AI
+# named as addressee, an override of the instructions it has, a new role, the answer it is about to give
+# ("your reply", "when summarising"), the user spoken of in the third person, or secrets sent somewhere.
+# A passage with none of these is an instruction for people (install steps, contributing rules, a log's
+# "please report"): however alarming its words, it cannot decide an injection verdict on its own.
+ADDRESSEE_SIGNS = (
+    r"(?:\b(?:dear|hey|attention|note|message|reminder|instructions?|important)\s*(?:to|for)?\s*(?:the\s+|any\s+|all\s+|every\s+)?"
+    + _AI
+    + r"\b"
+    r"|\b(?:to|for)\s+(?:any|all|every)\s+" + _AI + r"\b"
+    r"|\b(?:ai|llm|automated|bot)\s+[a-z]+s?\s*:\s+\w"  # "AI reviewer: ...", "LLM reviewers: ..."
+    r"|\b"
+    + _AI
+    + r"\s*:\s+\w|(?:^|[.!?]\s+)"
+    + _AI
+    + r"\s*,\s+(?:you|please|always|never|do|don'?t|ignore|tell|when)\b"
+    r"|\bfor\s+" + _AI + r"\s*:"
+    r"|\b(?:when|whenever|if|once|before)\s+(?:an?\s+|the\s+|any\s+)?"
+    + _AI
+    + r"\s+(?:summari[sz]es|reads|answers|processes|generates|reviews|writes)\b"
+    r"|\b" + _AI + r"\s+(?:\w+\s+){1,4}?(?:must|should|shall)\s+(?:always\s+|also\s+|never\s+|not\s+)?[a-z]+\b"
+    r"|\b" + _AI + r"\s*[-_/. ](?:note|instructions?|directive|hint|only|prompt)s?\b"
+    r"|\b"
+    + _AI
+    + r"\s+(?:that\s+|which\s+|who\s+)?(?:is\s+|are\s+)?(?:must|should|shall|needs?\s+to|has\s+to|have\s+to|"
+    r"reading|processing|summari[sz]ing|parsing|generating|answering|helping|reviewing|indexing|crawling|ingesting|assisting)\b"
+    r"|\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|chatbot|bot|agent|model)\b"
+    r"|@(?:assistant|ai|copilot|bot|llm|agent)\b"
+    # an override of what the assistant was told
+    r"|\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|everything\s+|the\s+|your\s+|my\s+|these\s+|those\s+|"
+    r"previous\s+|prior\s+|earlier\s+)*(?:above|before|previous|prior|earlier|instructions?|prompts?|rules|guidelines|"
+    r"directions|system|safety|polic(?:y|ies)|the\s+user|(?:the\s+|their\s+)?(?:question|request|task))\b"
+    # a new role or a chat turn
+    r"|\byou\s+are\s+(?:now|no\s+longer)\b|\bfrom\s+now\s+on\b|\b(?:act|behave|respond)\s+as\s+(?:if|an?|the)\b"
+    r"|\bpretend\s+(?:to\s+be|you\s+are)\b|\b(?:developer|god|jailbreak|unrestricted|dan)\s+mode\b|\bsystem\s+prompt\b"
+    r"|\bnew\s+(?:instructions?|role|persona|rules)\b|\[(?:system|inst|/inst|admin|sys)\]|<\|?(?:system|im_start|im_end)\|?>"
+    # the answer being written, and the user in the third person
+    r"|\b(?:your|any|each|every)\s+(?:generated\s+|final\s+)?(?:answer|reply|response|summary|output|solution|completion)s?\b"
+    r"|\b(?:generated|produced)\s+(?:code|answers?|scripts?|responses?|output|summar(?:y|ies)|files?)\b"
+    r"|\b(?:code|answer|script)s?\s+(?:that\s+)?you\s+(?:write|generate|produce|suggest|return)\b"
+    r"|\bwhoever\s+(?:generates|writes|summari[sz]es|reads)\b"
+    r"|\b(?:the|your)\s+(?:final\s+|generated\s+)?(?:code|answer|response|reply|output|solution)\s+(?:must|should|shall|also|"
+    r"needs?\s+to|has\s+to|only\s+works)\b"
+    r"|\b(?:into|to)\s+(?:the|your)\s+(?:answer|reply|response)\b|\bwhatever\s+you\s+(?:produce|write|generate|return|output)\b"
+    r"|\bif\s+you\s+are\s+(?:helping|assisting|answering|summari[sz]ing|generating|writing\s+code)\b"
+    r"|\bwhen\s+(?:you\s+)?(?:summari[sz]\w*|answer\w*|respond\w*|repl(?:y|ies|ying)|generat\w*|rewrit\w*|explain\w*|asked)\b"
+    r"|\b(?:before|after)\s+(?:you\s+)?(?:answer|reply|respond|summari[sz]e|generat\w+|rewrit\w+)\w*\b"
+    r"|\b(?:tell|inform|remind|convince|warn|advise|instruct|ask)\s+(?:the\s+|all\s+|any\s+)?(?:users?|readers?|developers?|"
+    r"customers?|visitors?|humans?|people)\s+(?:that|to)\b|\b(?:tell|convince|instruct)\s+(?:the\s+)?users?\b"
+    r"|\b(?:the\s+)?users?\s+(?:must|should)\s+not\s+(?:know|notice|see|be\s+told)\b"
+    r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\b"
+    r"|\b(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell)\b"
+    r"|\b(?:respond|reply|answer|write)\s+only\s+in\b|\b(?:respond|reply|answer)\s+in\s+[A-Z][a-z]+\b"
+    r"|\brefuse\s+to\s+(?:answer|help|respond)\b"
+    # code handed over to be put into what the assistant writes
+    r"|\b(?:use|utili[sz]e|incorporate|append|add|include|integrate|insert|embed|employ|paste|place|put)\w*\s+(?:\w+\s+){0,3}?"
+    r"(?:following|subsequent|below|next)\s+(?:\w+\s+){0,2}?(?:code|snippet|block|section|excerpt|segment|lines?|helper|utility)\b"
+    r"|\b(?:in|into|to|within)\s+your\s+(?:implementation|codebase|code|solution|program|script|answer|response|reply)\b"
+    r"|\b(?:following|subsequent|below|next)\s+(?:\w+\s+){0,2}?(?:code|snippet|block|excerpt|section)\b[^.\n]{0,80}?\byour\s+"
+    r"(?:\w+\s+){0,2}?(?:code|implementation|algorithm|codebase|solution|program|script|answer|response)\b"
+    r"|\byour\s+(?:code|implementation|algorithm|codebase|solution|program|script)\b[^.\n]{0,80}?\b(?:following|subsequent)\s+"
+    r"(?:\w+\s+){0,2}?(?:code|snippet|block|excerpt|section)\b"
+    # secrets sent somewhere
+    r"|\b(?:send|post|upload|forward|exfiltrat\w*|transmit|leak|print|output|reveal|dump)\s+"
+    r"(?:\w+\s+){0,4}?(?:environment\s+variables|env\s+vars?|\.env\b|secrets?|api[\s_-]?keys?|tokens?|credentials|"
+    r"passwords?|ssh\s+keys?|id_rsa|private\s+keys?|cookies|session|conversation|chat\s+history|aws_\w+)"
+    r"|\b(?:send|post|upload|forward|transmit|exfiltrat\w*)\s+(?:\w+\s+){0,6}?to\s+(?:https?://|\d{1,3}(?:\.\d{1,3}){3})"
+    r")"
+)
+SIGNS = rx(ADDRESSEE_SIGNS)
+
 SPEC_RULES = [
     Rule(
         "inj.override",
@@ -120,7 +191,7 @@ SPEC_RULES = [
         rx(
             r"\b(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|show|tell\s+(?:the\s+)?user\s+about|say\s+anything\s+about)"
             r"\s+(?:this|these|that|the)\s+(?:comment|instructions?|note|notes|message|step|line|request|text|part|change)s?"
-            r"|\bwithout\s+(?:telling|informing|notifying|alerting)\s+(?:the\s+)?(?:user|them|reader|developer)"
+            r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking|consulting|warning)\s+(?:the\s+)?(?:user|them|reader|developer)"
             r"|\b(?:the\s+)?user\s+(?:must|should)\s+not\s+(?:know|notice|see|be\s+told)"
             r"|\bkeep\s+this\s+(?:instruction|step|note|comment)s?\s+(?:hidden|secret|private)"
         ),
@@ -130,6 +201,13 @@ SPEC_RULES = [
         floor=ADDRESSED_FLOOR,
     ),
 ]
+NO_ADDRESSEE_RULE = Rule(
+    "inj.no-addressee",
+    rx(r"(?!)"),  # fired by the absence of every sign: see InjectionSpec.apply_rules
+    -2.0,
+    "",
+    "no passage speaks to the assistant: its instructions are read as meant for people",
+)
 HIDDEN_RULE = Rule(
     "inj.hidden-text",
     rx(r"(?!)"),  # fired by reading the carriers, not by a pattern: see InjectionSpec.apply_rules
@@ -176,7 +254,28 @@ class InjectionSpec(TaskSpec):
         for carrier, hidden in revealed.hidden:
             hits.append(RuleHit(HIDDEN_RULE, f"[{carrier}] {hidden}"[:120], 0))
             break  # one finding for hidden text; each passage is still scored as its own segment
+        if not hits and not any(addresses_assistant(p) for p in _pieces(revealed.visible)):
+            hits.append(RuleHit(NO_ADDRESSEE_RULE, "", 0))
         return hits
+
+    def fingerprint(self) -> str:
+        """Changes with the rules and with the signs the gate reads (both shape the detector's training)."""
+        import hashlib
+
+        return hashlib.sha256((super().fingerprint() + ADDRESSEE_SIGNS).encode()).hexdigest()[:12]
+
+
+def addresses_assistant(piece: str) -> bool:
+    """Whether a passage shows a sign of speaking to the reader as an assistant.
+
+    Inside a fenced block, quoted strings do not count (an example command's argument is shown to the
+    reader, not said to them); its comments, docstrings and plain lines (a log, a config) do.
+    """
+    prose = _FENCE.sub(lambda m: "\n" + code_prose(m.group(0)) + "\n" + _QUOTED.sub('""', m.group(0)) + "\n", piece)
+    return SIGNS.search(prose) is not None
+
+
+_QUOTED = re.compile(r'"""(?:.|\n)*?"""|\'\'\'(?:.|\n)*?\'\'\'|"[^"\n]*"|\'[^\'\n]*\'')
 
 
 def _pieces(material: str) -> list[str]:
@@ -249,5 +348,6 @@ def _prose(chunk: str) -> list[str]:
 SPEC = InjectionSpec(
     name="injection",
     description="Instructions planted in third-party material (comments, docs, pages, logs) aimed at the assistant.",
-    rules=[*SPEC_RULES, HIDDEN_RULE],  # the hidden-text rule matches no pattern; listed so its weight is fingerprinted
+    # the hidden-text and no-addressee rules match no pattern; listed so their weights are fingerprinted
+    rules=[*SPEC_RULES, HIDDEN_RULE, NO_ADDRESSEE_RULE],
 )
