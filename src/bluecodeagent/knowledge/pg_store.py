@@ -12,7 +12,6 @@ Needs the ``postgres`` extra: ``pip install 'bluecodeagent[postgres]'``.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -26,7 +25,15 @@ from bluecodeagent.config import KB_URL_SCHEMES as URL_SCHEMES
 from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
-from bluecodeagent.knowledge.store import LOAD_CHUNK, SCHEMA_VERSION, KnowledgeBase, _Index, _item
+from bluecodeagent.knowledge.store import (
+    LOAD_CHUNK,
+    SCHEMA_VERSION,
+    KnowledgeBase,
+    _Index,
+    _item,
+    item_fields,
+    provenance_json,
+)
 
 CHANNEL = "bluecode_kb"
 _ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
@@ -250,7 +257,7 @@ class PgKnowledgeBase(KnowledgeBase):
         with self._conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO kb_items ({_ITEM_COLUMNS}, vector) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [(*_fields(it), np.asarray(v, dtype=np.float32)) for it, v in last.values()],
+                [(*item_fields(it), np.asarray(v, dtype=np.float32)) for it, v in last.values()],
             )
 
     def add(self, items: Iterable[KnowledgeItem], *, batch_size: int = 256, progress: bool = False) -> int:
@@ -304,7 +311,10 @@ class PgKnowledgeBase(KnowledgeBase):
                 cur.executemany(
                     "UPDATE kb_items SET category=%s, counterpart=%s, policy=%s, principle=%s, provenance=%s "
                     "WHERE uid=%s",
-                    [(it.category, it.counterpart, it.policy, it.principle, _provenance(it), it.uid) for it in kept],
+                    [
+                        (it.category, it.counterpart, it.policy, it.principle, provenance_json(it), it.uid)
+                        for it in kept
+                    ],
                 )
             self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (gone,))
             if fresh:
@@ -404,25 +414,6 @@ def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
                 cols["category"].append(item.category)
                 i += 1
     return _Index(rowids[:i], matrix[:i], cols), snapshot
-
-
-def _provenance(it: KnowledgeItem) -> str:
-    return json.dumps(it.provenance, sort_keys=True)
-
-
-def _fields(it: KnowledgeItem) -> tuple[Any, ...]:
-    return (
-        it.uid,
-        it.task,
-        it.label,
-        it.category,
-        it.text,
-        it.counterpart,
-        it.policy,
-        it.principle,
-        _provenance(it),
-        it.batch,
-    )
 
 
 def _array(vector: Any) -> np.ndarray:

@@ -372,7 +372,8 @@ class _Index:
         return [(int(self.rowids[i]), float(sims[i])) for i in top]
 
 
-def _row(it: KnowledgeItem, vec: np.ndarray) -> tuple[Any, ...]:
+def item_fields(it: KnowledgeItem) -> tuple[Any, ...]:
+    """An item's stored columns, in schema order (both backends)."""
     return (
         it.uid,
         it.task,
@@ -382,10 +383,17 @@ def _row(it: KnowledgeItem, vec: np.ndarray) -> tuple[Any, ...]:
         it.counterpart,
         it.policy,
         it.principle,
-        json.dumps(it.provenance, sort_keys=True),
+        provenance_json(it),
         it.batch,
-        np.asarray(vec, dtype=np.float32).tobytes(),
     )
+
+
+def provenance_json(it: KnowledgeItem) -> str:
+    return json.dumps(it.provenance, sort_keys=True)
+
+
+def _row(it: KnowledgeItem, vec: np.ndarray) -> tuple[Any, ...]:
+    return (*item_fields(it), np.asarray(vec, dtype=np.float32).tobytes())
 
 
 def _item(row: tuple[Any, ...]) -> KnowledgeItem:
