@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bluecodeagent.errors import KnowledgeError
-from bluecodeagent.knowledge.detector import TaskDetector
+from bluecodeagent.knowledge.detector import TaskDetector, detector_key
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 from tiny_knowledge import tiny_items
@@ -156,15 +156,9 @@ def test_an_edit_drops_trained_detectors(open_kb, embedder):
     kb = open_kb(embedder)
     kb.add(tiny_items())
     TaskDetector.load_or_train(kb, "malicious")
-    assert any(kb.get_blob(f"detector:malicious:k3:{fp}") for fp in _fingerprints())
+    assert kb.get_blob(detector_key("malicious", 3))
     kb.add([KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host")])
-    assert not any(kb.get_blob(f"detector:malicious:k3:{fp}") for fp in _fingerprints())
-
-
-def _fingerprints():
-    from bluecodeagent.tasks import get_task
-
-    return [get_task("malicious").fingerprint()]
+    assert not kb.get_blob(detector_key("malicious", 3))
 
 
 def test_reopening_keeps_everything_and_refuses_another_embedder(open_kb, embedder):

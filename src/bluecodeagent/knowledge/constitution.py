@@ -114,20 +114,43 @@ _DEFEND = (
     r"\b(detect\w*|block\w*|alert\w*|monitor\w*|audit\w*|quarantin\w+|mitigat\w+|harden\w*|defen[cs]\w*|protect\w*|flag\w*"
     r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
     r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
+    # Banning abusers, deception (canaries, honeytokens, decoys) and integrity checking are defence too.
+    r"|\bban\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|for|after)\b|\bfail2ban\b"
+    r"|\bcanar(y|ies)\b|\bhoney[- ]?(tokens?|credentials?|accounts?|files?)\b"
+    r"|\bdecoy\s+(credentials?|keys?|accounts?|files?|tokens?|documents?)\b"
+    r"|\b(file\s+)?integrity\s+(check\w*|monitor\w*|verif\w*)|\btamper[- ](evident|proof|detection|resistant)\b"
+)
+# A stealth word inside a defence describes what is caught or prevented, not what the code does.
+_CATCHES = (
+    r"\b(detect\w*|block\w*|alert\w*|prevent\w*|flag\w*|catch\w*|spot\w*|warn\w*|quarantin\w+|report\w*\s+(any|every|all))\b"
+    r"|\b(so|so\s+that|such\s+that)\s+(an?\s+|the\s+)?(someone|somebody|attackers?|intruders?|malware|thie(f|ves)|anyone"
+    r"|insiders?|rogue\s+\w+)\b[^.!?\n]{0,80}?\b(can't|cannot|can\s+not|couldn't|won't|is\s+unable|are\s+unable)\b"
 )
 # The user's own system is the one attacked: harm words then describe the threat, not the request.
+# "my" followed by somebody else ("my competitor's server") is not the user's own system.
+_NOT_MINE = (
+    r"(?!\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+|former|partner|wife|husband|girlfriend|boyfriend|boss"
+    r"|colleague|co-?worker|classmate|teacher|school|employer|roommate|landlord|enemy|victim|target)('s|s')?\b)"
+)
 _VICTIM = (
     r"\b(against|hitting|targeting)\s+(our|my)\b"
-    r"|\b(attacks?|attempts|traffic|floods?|probes|scans|spam|bots?)\s+(on|at|to)\s+(our|my)\b"
-    r"|\b(we|i)('re|'m|\s+am|\s+are|\s+were|\s+was|\s+got|\s+get|\s+keep)\s+(\w+\s+){0,2}"
-    r"(hit|under|getting|seeing|attacked|targeted|flooded|spammed|scanned|phished|breached)\b"
-    r"|\b(keeps?|kept|started|is|are|was|were|been)\s+(\w+\s+)?(flooding|attacking|hammering|spamming"
-    r"|scanning|brute[- ]?forcing|probing|scraping|phishing)\s+(us|our|my|it|me)\b"
-    r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?|has\s+been|have\s+been"
-    r"|started)\s+[\w-]+ing\b[^.!?\n]{0,60}?\b(our|my|us|me)\b"
-    r"|\b(our|my)\s+(\w+\s+){0,3}(is|are|was|were|keeps?|has\s+been|have\s+been)\s+(getting|seeing|receiving|under|taking)\b"
-    r"|\b(our|my)\s+(\w+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting)\s+"
-    r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced)\b"
+    + _NOT_MINE
+    + r"|\b(attacks?|attempts|traffic|floods?|probes|scans|spam|bots?)\s+(on|at|to)\s+(our|my)\b"
+    + _NOT_MINE
+    + (
+        r"|\b(we|i)('re|'m|\s+am|\s+are|\s+were|\s+was|\s+got|\s+get|\s+keep)\s+(\w+\s+){0,2}"
+        r"(hit|under|getting|seeing|attacked|targeted|flooded|spammed|scanned|phished|breached)\b"
+        r"|\b(keeps?|kept|started|is|are|was|were|been)\s+(\w+\s+)?(flooding|attacking|hammering|spamming"
+        r"|scanning|brute[- ]?forcing|probing|scraping|phishing)\s+(us|our|my|it|me)\b"
+        r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?|has\s+been|have\s+been"
+        r"|started)\s+[\w-]+ing\b[^.!?\n]{0,60}?\b(our|my|us|me)\b"
+        r"|\b(our|my)\s+(\w+\s+){0,3}(is|are|was|were|keeps?|has\s+been|have\s+been)\s+(getting|seeing|receiving|under|taking)\b"
+        r"|\b(our|my)\s+(\w+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting)\s+"
+        r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced)\b"
+        r"|\b(our|my)\s+([\w+#.-]+\s+){0,3}(gets?|got|getting|receives?|received|sees?|saw|takes?|faces?|suffers?)\s+"
+        r"([\w-]+\s+){0,2}"
+        r"(floods?|attacks?|ddos|spam|scans|probes|brute[- ]?force\w*|abuse|bot\s+traffic|junk\s+traffic)\b"
+    )
 )
 _DISCLOSE = (
     r"\b(clear|visible|shown?|displays?)\s+(\w+\s+)?(notice|indicator|banner|consent\s+prompt)\b"
@@ -149,6 +172,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "unsafe",
         "It hides what it does from the owner of the machine or from the person it affects",
         _rx(_HIDDEN),
+        _rx(_CATCHES),
     ),
     CuePrinciple(
         "mal.takes-or-destroys",
@@ -241,6 +265,18 @@ def cue_balance(text: str, task: str | None) -> float:
     return float(
         sum((1 if cp.kind == "unsafe" else -1) for cp in CUE_PRINCIPLES if cp.task == task and _applies(cp, text))
     )
+
+
+def cue_fingerprint(task: str) -> str:
+    """Changes whenever a cue principle of ``task`` changes (detectors trained on old cues are retrained)."""
+    import hashlib
+
+    text = "|".join(
+        f"{cp.id}:{cp.kind}:{cp.pattern.pattern}:{cp.unless.pattern if cp.unless else ''}"
+        for cp in CUE_PRINCIPLES
+        if cp.task == task
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _applies(cp: CuePrinciple, text: str) -> bool:

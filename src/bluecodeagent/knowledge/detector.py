@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from bluecodeagent.errors import KnowledgeError
-from bluecodeagent.knowledge.constitution import cue_balance
+from bluecodeagent.knowledge.constitution import cue_balance, cue_fingerprint
 from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.tasks import get_task
@@ -152,7 +152,7 @@ class TaskDetector:
 
     @classmethod
     def load_or_train(cls, kb: KnowledgeBase, task: str, k: int = 3) -> TaskDetector:
-        key = f"detector:{task}:k{k}:{get_task(task).fingerprint()}"
+        key = detector_key(task, k)
         kb.index()
         with kb.exclusive(key):  # replicas sharing a database train it once
             blob = kb.get_blob(key)
@@ -179,6 +179,11 @@ class TaskDetector:
             det = cls.train(kb, task, k)
             kb.put_blob(key, det.to_bytes())
             return det
+
+
+def detector_key(task: str, k: int) -> str:
+    """Where a task's trained detector is stored: it changes with the task's rules and cue principles."""
+    return f"detector:{task}:k{k}:{get_task(task).fingerprint()}:{cue_fingerprint(task)}"
 
 
 def _groups(items: list) -> np.ndarray:
