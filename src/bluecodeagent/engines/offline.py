@@ -24,6 +24,7 @@ from bluecodeagent.verdict import Decision, Evidence, Finding, Neighbour, Princi
 
 SNIPPET_CHARS = 240
 PIECE_CHARS = 1000  # a window is at most WINDOW_CHARS; a whole piece at most WHOLE_CHARS: shown in full
+WRAPPER_FINDING = "jb.wrapper-like"
 SEGMENT_RULES = {"injection": "inj.segment", "malicious": "mal.segment", "bias": "bias.segment"}
 
 
@@ -117,10 +118,14 @@ class OfflineEngine:
         notes = _contradictions(constitution, is_unsafe, score, self.settings.warn_threshold)
         category = _category(unsafe, hits) if is_unsafe else None
         findings = [_rule_finding(h, is_unsafe) for h in hits]
-        wrapped = [h for h in hits if h.rule.category == JAILBREAK]
+        wrapped = [h.match for h in hits if h.rule.category == JAILBREAK]
+        w = int(np.argmax(scored.wrapper))
+        if not wrapped and scored.wrapper[w] >= det.wrapper_threshold:  # no wrapper rule: the knowledge recognises one
+            findings.append(_wrapper_finding(pieces[w], float(scored.wrapper[w]), is_unsafe))
+            wrapped = [pieces[w][:80]]
         if wrapped:
             notes.append(
-                f"jailbreak-style wrapper ({wrapped[0].match!r}); a wrapper alone is not a risk: the request "
+                f"jailbreak-style wrapper ({wrapped[0]!r}); a wrapper alone is not a risk: the request "
                 f"inside was judged on its own, and the piece that decided scored {score:.2f}"
             )
         if is_unsafe and (len(pieces) > 1 or task == "injection"):
@@ -195,6 +200,19 @@ def _rule_finding(h: RuleHit, is_unsafe: bool) -> Finding:
         source="rule",
         snippet=h.match,
         details={"category": h.rule.category},
+    )
+
+
+def _wrapper_finding(piece: str, probability: float, is_unsafe: bool) -> Finding:
+    """A wrapper recognised from the knowledge (no wrapper rule matched): reported, never decisive."""
+    return Finding(
+        rule_id=WRAPPER_FINDING,
+        message="reads like a jailbreak or role-play wrapper (close to the wrapper knowledge)",
+        severity="medium" if is_unsafe else "low",
+        confidence=round(probability, 4),
+        source="knowledge",
+        snippet=piece[:SNIPPET_CHARS],
+        details={"category": JAILBREAK},
     )
 
 

@@ -11,6 +11,11 @@ unit the generators write in): classifier logits from folds that hold out whole 
 margins that never count an item's own group. Template siblings are near-duplicates, so signals
 measured with them in view are confident on every training item and the combiner would learn to
 trust them far more than they deserve on a request of a kind the knowledge has never seen.
+A fifth, separate output recognises a jailbreak or role-play *wrapper* (a logistic regression of
+items rendered by the wrapper templates, around harmful and harmless payloads alike, against all
+other items). It never moves the score: it only lets the verdict report the wrapper. Its threshold
+is set so that at most ``WRAPPER_FALSE_RATE`` of the other items, scored by models that held their
+template out, pass it.
 Training takes a few seconds and is cached inside the knowledge base until its items change.
 """
 
@@ -29,8 +34,10 @@ from bluecodeagent.tasks import get_task
 
 FOLDS = 5
 MARGIN_SCALE = 10.0
-DETECTOR_VERSION = "4"
+DETECTOR_VERSION = "5"
 MIN_ITEMS_TO_FIT_COMBINER = 200
+MIN_WRAPPER_ITEMS = 50
+WRAPPER_FALSE_RATE = 0.02
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Scored:
     safe_top: np.ndarray
     safe_sims: np.ndarray
     cues: np.ndarray
+    wrapper: np.ndarray  # probability that the piece is a jailbreak / role-play wrapper (never in the score)
 
     def rows(self, start: int, stop: int) -> Scored:
         """The signals of pieces ``start:stop`` (one subject's pieces in a batch scored together)."""
@@ -68,6 +76,7 @@ class TaskDetector:
         bias: float,
         combiner: np.ndarray,
         combiner_bias: float,
+        wrapper: tuple[np.ndarray, float, float] | None = None,
     ) -> None:
         self.task = task
         self.k = k
@@ -77,6 +86,7 @@ class TaskDetector:
         self._safe_t = np.ascontiguousarray(safe_vecs.T, dtype=np.float32)
         self.weights, self.bias = weights, bias
         self.combiner, self.combiner_bias = combiner, combiner_bias
+        self.wrapper = wrapper  # (weights, bias, threshold) of the wrapper recogniser, or None
 
     # -- scoring ---------------------------------------------------------------------------------
     def score(
@@ -91,7 +101,16 @@ class TaskDetector:
         rules = np.broadcast_to(np.asarray(rule_weight, dtype=np.float64), (len(vectors),))
         cues = np.broadcast_to(np.asarray(cue_balance, dtype=np.float64), (len(vectors),))
         z = self._combine(logits, margin, rules, cues)
-        return Scored(logits, margin, rules, sigmoid(z), u_top, u_sims, s_top, s_sims, cues)
+        if self.wrapper is None:
+            wrapped = np.zeros(len(vectors))
+        else:
+            wrapped = sigmoid(vectors @ self.wrapper[0] + self.wrapper[1])
+        return Scored(logits, margin, rules, sigmoid(z), u_top, u_sims, s_top, s_sims, cues, wrapped)
+
+    @property
+    def wrapper_threshold(self) -> float:
+        """The wrapper probability above which a piece is reported as a wrapper (1.0: no recogniser)."""
+        return 1.0 if self.wrapper is None else self.wrapper[2]
 
     def _combine(self, logits: np.ndarray, margin: np.ndarray, rules: np.ndarray, cues: np.ndarray) -> np.ndarray:
         feats = np.stack([logits, margin * MARGIN_SCALE, rules, cues], axis=1)
@@ -122,6 +141,7 @@ class TaskDetector:
         else:  # too few items to learn how far to trust each signal: weigh them equally
             combiner, combiner_bias = np.array([1.0, 1.0, 1.0, 0.0]), 0.0
         weights, bias = fit_logistic(vecs, y)
+        wrapper = _fit_wrapper(items, vecs, seed)
         uidx, sidx = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
         return cls(
             task,
@@ -134,6 +154,7 @@ class TaskDetector:
             bias,
             combiner.astype(np.float64),
             combiner_bias,
+            wrapper,
         )
 
     # -- persistence (inside the knowledge base) ------------------------------------------------
@@ -147,6 +168,15 @@ class TaskDetector:
             combiner_bias=self.combiner_bias,
             k=self.k,
             version=DETECTOR_VERSION,
+            **(
+                {}
+                if self.wrapper is None
+                else {
+                    "wrapper_weights": self.wrapper[0],
+                    "wrapper_bias": self.wrapper[1],
+                    "wrapper_threshold": self.wrapper[2],
+                }
+            ),
         )
         return buf.getvalue()
 
@@ -175,6 +205,9 @@ class TaskDetector:
                         float(data["bias"]),
                         data["combiner"],
                         float(data["combiner_bias"]),
+                        (data["wrapper_weights"], float(data["wrapper_bias"]), float(data["wrapper_threshold"]))
+                        if "wrapper_weights" in data
+                        else None,
                     )
             det = cls.train(kb, task, k)
             kb.put_blob(key, det.to_bytes())
@@ -184,6 +217,25 @@ class TaskDetector:
 def detector_key(task: str, k: int) -> str:
     """Where a task's trained detector is stored: it changes with the task's rules and cue principles."""
     return f"detector:{task}:k{k}:{get_task(task).fingerprint()}:{cue_fingerprint(task)}"
+
+
+def _fit_wrapper(items: list, vecs: np.ndarray, seed: int) -> tuple[np.ndarray, float, float] | None:
+    """The wrapper recogniser and its threshold, or None when the knowledge has too few wrapped items.
+
+    The threshold is the ``1 - WRAPPER_FALSE_RATE`` quantile of the other items' probabilities from
+    models that never saw their (template, policy) group, so it is not set on items the model learned.
+    """
+    from bluecodeagent.tasks.wrappers import is_wrapper_item
+
+    y = np.array([is_wrapper_item(it) for it in items], dtype=np.float64)
+    if y.sum() < MIN_WRAPPER_ITEMS or (len(y) - y.sum()) < MIN_WRAPPER_ITEMS:
+        return None
+    keys = [f"{(it.provenance or {}).get('template', '')}|{it.policy or i}" for i, it in enumerate(items)]
+    groups = np.unique(np.array(keys, dtype=object), return_inverse=True)[1]
+    held_out = sigmoid(_held_out_logits(vecs, y, groups, seed))
+    threshold = float(np.quantile(held_out[y == 0], 1 - WRAPPER_FALSE_RATE))
+    weights, bias = fit_logistic(vecs, y)
+    return weights, float(bias), max(threshold, 0.5)
 
 
 def _groups(items: list) -> np.ndarray:

@@ -9,9 +9,12 @@ judged on its own (the riskiest window of the subject). Any prompt task may incl
 
 from __future__ import annotations
 
+from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.tasks.base import Rule, rx
 
 JAILBREAK = "jailbreak"
+# Knowledge items rendered by a wrapper template (policies/jailbreak.toml) carry one of these template ids.
+WRAPPER_TEMPLATE_PREFIX = "jailbreak."
 
 _NO_RULES = (
     r"(no|without\s+any|without|free\s+(of|from))\s+(\w+\s+){0,2}"
@@ -98,3 +101,8 @@ WRAPPER_RULES: list[Rule] = [
         "forbids the warnings or refusals a careful answer might need",
     ),
 ]
+
+
+def is_wrapper_item(item: KnowledgeItem) -> bool:
+    """Whether a knowledge item was rendered inside a jailbreak or role-play wrapper."""
+    return str((item.provenance or {}).get("template", "")).startswith(WRAPPER_TEMPLATE_PREFIX)
