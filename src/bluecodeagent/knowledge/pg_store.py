@@ -27,6 +27,7 @@ from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import (
     LOAD_CHUNK,
+    PARTITION_ORDER,
     SCHEMA_VERSION,
     KnowledgeBase,
     _Index,
@@ -404,7 +405,7 @@ def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
     cols: dict[str, list[str]] = {"task": [], "label": [], "category": []}
     i = 0
     with conn.cursor(binary=True) as cur:
-        cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items ORDER BY rowid")
+        cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items ORDER BY {PARTITION_ORDER}")
         while chunk := cur.fetchmany(LOAD_CHUNK):
             for row in chunk:
                 item = _item(row[2:])
