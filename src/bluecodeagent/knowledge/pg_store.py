@@ -38,6 +38,7 @@ from bluecodeagent.knowledge.store import (
 
 CHANNEL = "bluecode_kb"
 _ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
+HNSW_EF_SEARCH = 100  # candidates pgvector's HNSW scan keeps (its default is 40)
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
 
 # Versioned migrations: (version, statements); {dim} is the embedder's dimension. Applied in order,
@@ -114,9 +115,12 @@ def _first_line(e: BaseException) -> str:
 class PgKnowledgeBase(KnowledgeBase):
     """``KnowledgeBase`` over a PostgreSQL database (tables ``kb_*``)."""
 
-    def __init__(self, url: str, embedder: Embedder | None = None, *, create: bool = False) -> None:
+    def __init__(
+        self, url: str, embedder: Embedder | None = None, *, create: bool = False, ef_search: int = HNSW_EF_SEARCH
+    ) -> None:
         self.path = redact(url)  # type: ignore[assignment]  # shown by stats() and messages
         self.url = url
+        self.ef_search = ef_search
         self.embedder = embedder
         self._lock = threading.RLock()
         self._index: _Index | None = None
@@ -384,12 +388,29 @@ class PgKnowledgeBase(KnowledgeBase):
     def shared_item_at(self, rowid: int) -> KnowledgeItem:
         return self.item_at(rowid)
 
-    def search_hnsw(self, query: np.ndarray, k: int = 3, *, ef_search: int = 64) -> list[tuple[str, float]]:
-        """Approximate top-k (uid, similarity) from the database's HNSW index, nothing held in memory."""
+    def search_hnsw(
+        self,
+        query: np.ndarray,
+        k: int = 3,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        ef_search: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Approximate top-k (uid, similarity) from the database's HNSW index, nothing held in memory.
+
+        pgvector filters the index's ``ef_search`` nearest candidates by task and label afterwards, so
+        a filter that keeps a small share of the rows needs a larger ``ef_search`` (default
+        ``self.ef_search``, the ``kb_hnsw_ef_search`` setting).
+        """
         vec = np.asarray(query, dtype=np.float32).reshape(-1)
+        filters = [(col, v) for col, v in (("task", task), ("label", label)) if v is not None]
+        where = ("WHERE " + " AND ".join(f"{col} = %s" for col, _ in filters)) if filters else ""
+        params = [v for _, v in filters]
+        sql = f"SELECT uid, -(vector <#> %s) FROM kb_items {where} ORDER BY vector <#> %s LIMIT %s"
         with self._db_errors("searching"), self._conn.transaction():
-            self._q(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-            rows = self._q("SELECT uid, -(vector <#> %s) FROM kb_items ORDER BY vector <#> %s LIMIT %s", (vec, vec, k))
+            self._q(f"SET LOCAL hnsw.ef_search = {int(ef_search or self.ef_search)}")
+            rows = self._q(sql, (vec, *params, vec, k))
         return [(uid, float(s)) for uid, s in rows]
 
     def close(self) -> None:
