@@ -25,7 +25,7 @@ def _list(value: str) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="10000,100000,1000000")
-    p.add_argument("--backends", default="sqlite,postgres")
+    p.add_argument("--backends", default="", help="sqlite, postgres (default: both, or what is installed)")
     p.add_argument("--vectors", default="random,clustered")
     p.add_argument("--tasks", default="even,skewed", help="how items spread over tasks: even, skewed")
     p.add_argument("--ef-search", default="100", help="pgvector hnsw.ef_search values to measure")
@@ -33,7 +33,7 @@ def main() -> None:
     a = p.parse_args()
     results = run_scale(
         [int(s) for s in _list(a.sizes)],
-        backends=_list(a.backends),
+        backends=_list(a.backends) or None,
         vectors=_list(a.vectors),
         distributions=_list(a.tasks),
         ef_search=[int(e) for e in _list(a.ef_search)],

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from bluecodeagent.bench.metrics import percentile
+from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 
@@ -118,6 +119,20 @@ def synthetic_items(start: int, n: int, distribution: str, rng: np.random.Genera
         )
         for i, t in zip(range(start, start + n), tasks.tolist(), strict=True)
     ]
+
+
+def available_backends() -> list[str]:
+    """Both backends, or only SQLite when the postgres extra (pgserver, psycopg, pgvector) is missing."""
+    try:
+        import pgserver  # noqa: F401
+
+        from bluecodeagent.knowledge.pg_store import _psycopg
+
+        _psycopg()
+    except (ImportError, KnowledgeError) as e:
+        print(f"kb-scale: measuring SQLite only (PostgreSQL needs the postgres extra: {e})", file=sys.stderr)
+        return ["sqlite"]
+    return list(BACKENDS)
 
 
 @contextmanager
@@ -279,14 +294,19 @@ def run_scale(
     sizes: Sequence[int],
     workdir: Path | None = None,
     *,
-    backends: Sequence[str] = BACKENDS,
+    backends: Sequence[str] | None = None,
     vectors: Sequence[str] = ("random",),
     distributions: Sequence[str] = ("even", "skewed"),
     ef_search: Sequence[int] = (100,),
     queries: int = 100,
     progress: Callable[[int], Callable[[int], None]] | None = None,
 ) -> list[ScaleResult]:
-    """Measure every combination in turn (temporary files and a temporary PostgreSQL, deleted afterwards)."""
+    """Measure every combination in turn (temporary files and a temporary PostgreSQL, deleted afterwards).
+
+    ``backends`` defaults to both, or to SQLite alone (said on stderr) without the postgres extra.
+    """
+    if backends is None:
+        backends = available_backends()
     runs = [(b, v, d, n) for v in vectors for d in distributions for n in sizes for b in backends]
     update = progress(sum(r[3] for r in runs)) if progress else None
     results: list[ScaleResult] = []
@@ -296,17 +316,8 @@ def run_scale(
     ):
         for backend, kind, dist, n in runs:
             print(f"kb-scale: {backend} {n} items, {kind} vectors, {dist} tasks", file=sys.stderr, flush=True)
-            results += measure(
-                n,
-                Path(tmp),
-                backend=backend,
-                vectors=kind,
-                distribution=dist,
-                queries=queries,
-                ef_search=ef_search,
-                where=url,
-                progress=update,
-            )
+            one = {"backend": backend, "vectors": kind, "distribution": dist, "where": url}
+            results += measure(n, Path(tmp), queries=queries, ef_search=ef_search, progress=update, **one)
     return results
 
 
