@@ -7,7 +7,7 @@ from bluecodeagent.bench.kb_scale import measure, scale_table
 
 def test_small_scale_measures(tmp_path: Path) -> None:
     seen: list[int] = []
-    (r,) = measure(
+    r, whole = measure(
         1200, tmp_path, vectors="clustered", distribution="skewed", queries=5, batch=500, progress=seen.append
     )
     assert seen == [500, 500, 200]
@@ -16,7 +16,8 @@ def test_small_scale_measures(tmp_path: Path) -> None:
     assert r.recall_at_3 == 1.0  # the partition search is exact
     assert r.query_p95_ms >= r.query_p50_ms
     assert not list(tmp_path.glob("*.sqlite"))
-    assert "1200" in scale_table([r])
+    assert whole.method == "exact, whole matrix" and whole.recall_at_3 == 1.0
+    assert "1200" in scale_table([r, whole])
 
 
 def test_postgres_rows_per_ef_search(tmp_path: Path, pg_url: str) -> None:

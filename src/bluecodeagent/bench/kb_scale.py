@@ -247,7 +247,12 @@ def measure(
         def search(q: np.ndarray) -> list[str]:
             return [h.item.uid for h in kb.search(q, K, task=QUERY_TASK, label=QUERY_LABEL)]
 
+        def whole_matrix(q: np.ndarray) -> list[str]:  # the search before partitions: every row, masked
+            idx = kb.index()
+            return [kb.item_at(r).uid for r, _ in idx.top_k(q, K, idx.mask(task=QUERY_TASK, label=QUERY_LABEL))]
+
         results.append(_result(common, "exact, partition", *_timed(search, qs, exact)))
+        results.append(_result(common, "exact, whole matrix", *_timed(whole_matrix, qs, exact)))
     else:
         kb._q("ANALYZE kb_items")  # type: ignore[attr-defined]  # the statistics autovacuum would gather
         plan = _plan(kb, qs[0])
