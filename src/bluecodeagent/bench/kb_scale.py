@@ -274,7 +274,7 @@ def _plan(kb: Any, query: np.ndarray) -> str:
         "EXPLAIN SELECT uid FROM kb_items WHERE task = %s AND label = %s ORDER BY vector <#> %s LIMIT 3",
         (QUERY_TASK, QUERY_LABEL, query),
     )
-    return "hnsw" if any("kb_items_hnsw" in r[0] for r in rows) else "btree+sort"
+    return "hnsw" if any("kb_hnsw_" in r[0] for r in rows) else "btree+sort"  # partition_index_name()
 
 
 def _result(common: dict[str, Any], method: str, times: list[float], recall: float) -> ScaleResult:
