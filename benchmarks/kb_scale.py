@@ -1,12 +1,15 @@
-"""Print how knowledge-base search scales: ``python benchmarks/kb_scale.py [10000,100000,1000000]``.
+"""Print how knowledge-base search scales on both backends.
 
-Pins BLAS to one thread (as the product's measurements do) before numpy loads.
+``python benchmarks/kb_scale.py --sizes 10000,100000,1000000 --vectors random,clustered
+--tasks even,skewed --backends sqlite,postgres --ef-search 40,100,400``
+
+Pins BLAS to one thread (as the product's measurements do) before numpy loads. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -15,9 +18,28 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 from bluecodeagent.bench.kb_scale import run_scale, scale_table
 
 
+def _list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
 def main() -> None:
-    sizes = [int(s) for s in (sys.argv[1] if len(sys.argv) > 1 else "10000,100000,1000000").split(",")]
-    print(scale_table(run_scale(sizes)))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--backends", default="", help="sqlite, postgres (default: both, or what is installed)")
+    p.add_argument("--vectors", default="random,clustered")
+    p.add_argument("--tasks", default="even,skewed", help="how items spread over tasks: even, skewed")
+    p.add_argument("--ef-search", default="100", help="pgvector hnsw.ef_search values to measure")
+    p.add_argument("--queries", type=int, default=100)
+    a = p.parse_args()
+    results = run_scale(
+        [int(s) for s in _list(a.sizes)],
+        backends=_list(a.backends) or None,
+        vectors=_list(a.vectors),
+        distributions=_list(a.tasks),
+        ef_search=[int(e) for e in _list(a.ef_search)],
+        queries=a.queries,
+    )
+    print(scale_table(results))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,12 @@ class Settings(BaseModel):
     kb_url: str | None = Field(
         default=None, description="A shared knowledge base in PostgreSQL (postgresql://...); overrides kb_path."
     )
+    kb_hnsw_ef_search: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: candidates an HNSW search keeps (hnsw.ef_search); more is slower, nearer exact.",
+    )
     embedder: str = Field(
         default="minilm-onnx-q8",
         description="minilm-onnx-q8 (int8 compute, default) | minilm-onnx (float32) | openai | sentence-transformers",

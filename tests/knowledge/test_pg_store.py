@@ -8,7 +8,7 @@ import pytest
 
 from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.item import KnowledgeItem
-from bluecodeagent.knowledge.pg_store import CHANNEL, LATEST, PgKnowledgeBase, redact
+from bluecodeagent.knowledge.pg_store import CHANNEL, LATEST, PgKnowledgeBase, partition_index_name, redact
 from tiny_knowledge import tiny_items
 
 
@@ -20,7 +20,9 @@ def test_migrations_are_versioned_and_applied_once(pg_url, embedder):
     again = PgKnowledgeBase(pg_url, embedder)
     assert again.schema_versions() == list(range(1, LATEST + 1)) and len(again) == len(tiny_items())
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = 'kb_items_hnsw'").fetchone()
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'kb_items'")}
+        partitions = conn.execute("SELECT DISTINCT task, label FROM kb_items").fetchall()
+        assert {partition_index_name(t, lab) for t, lab in partitions} <= indexes and "kb_items_hnsw" not in indexes
         conn.execute("INSERT INTO kb_schema (version) VALUES (%s)", (LATEST + 1,))
     with pytest.raises(KnowledgeError, match="newer than this version"):
         PgKnowledgeBase(pg_url, embedder)
@@ -86,19 +88,34 @@ def test_search_keeps_working_from_the_snapshot_when_the_database_is_gone(pg_url
     assert len(kb) == len(tiny_items())  # ...and the next one reconnects
 
 
-def test_hnsw_search_agrees_with_exact_search(pg_url):
+def test_hnsw_search_of_a_partition_agrees_with_exact_search(pg_url):
     class RandomEmbedder:
         name, dim = "random-test-double", 32
 
     kb = PgKnowledgeBase(pg_url, RandomEmbedder())
     rng = np.random.default_rng(7)
-    vecs = rng.normal(size=(2000, 32)).astype(np.float32)
+    vecs = rng.normal(size=(3000, 32)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    items = [KnowledgeItem(task="malicious", label="safe", text=f"item {i}") for i in range(2000)]
+    tasks = ["malicious", "bias", "injection"]
+    items = [KnowledgeItem(task=tasks[i % 3], label=("safe", "unsafe")[i % 2], text=f"item {i}") for i in range(3000)]
     kb.add_vectors(items, vecs)
+    plan = kb._q(
+        "EXPLAIN SELECT uid FROM kb_items WHERE task = %s AND label = %s ORDER BY vector <#> %s LIMIT 3",
+        ("bias", "unsafe", vecs[0]),
+    )
+    assert any(partition_index_name("bias", "unsafe") in r[0] for r in plan)  # the partition's own index
     agree = 0
     for q in vecs[:50] + 0.1 * rng.normal(size=(50, 32)).astype(np.float32):
         q /= np.linalg.norm(q)
-        exact = [h.item.uid for h in kb.search(q, 3)]
-        agree += len(set(exact) & {uid for uid, _ in kb.search_hnsw(q, 3, ef_search=100)})
+        exact = [h.item.uid for h in kb.search(q, 3, task="bias", label="unsafe")]
+        found = kb.search_hnsw(q, 3, task="bias", label="unsafe", ef_search=40)
+        assert all(kb.item_at(_rowid(kb, uid)).task == "bias" for uid, _ in found)
+        agree += len(set(exact) & {uid for uid, _ in found})
     assert agree / 150 >= 0.95
+    gone = [uid for uid, _ in kb.search_hnsw(vecs[1], 3, task="bias", label="unsafe")]
+    kb.remove(uids=gone)
+    assert not set(gone) & {uid for uid, _ in kb.search_hnsw(vecs[1], 3, task="bias", label="unsafe")}
+
+
+def _rowid(kb: PgKnowledgeBase, uid: str) -> int:
+    return kb._q("SELECT rowid FROM kb_items WHERE uid = %s", (uid,))[0][0]

@@ -1,25 +1,47 @@
-"""How the knowledge base scales: insert, open/load and filtered exact top-3 query time on random
-unit vectors (384-dim) at growing sizes, in a temporary SQLite knowledge base."""
+"""How knowledge-base search scales, on both backends side by side.
+
+For each size, vector kind and task distribution: insert synthetic items (384-dim unit vectors)
+through the backend's own ``add_vectors``, reopen the base, and time the engines' query (top-3
+within one task and label) against exact search over every vector:
+
+- ``sqlite``: the embedded base, exact search over the (task, label) partition in memory;
+- ``postgres``: PostgreSQL + pgvector's HNSW index (``search_hnsw``), one row per ``ef_search``.
+
+Vector kinds: ``random`` (uniform on the sphere: no structure, the worst case for graph indexes) and
+``clustered`` (a Gaussian mixture: 1,000 centres, neighbours at cosine ~0.6 like real embeddings).
+Distributions: ``even`` (items spread over three tasks and two labels: the queried partition holds
+1/6 of the base) and ``skewed`` (90 % of the items in the queried task: it holds 45 %).
+"""
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
 from bluecodeagent.bench.metrics import percentile
+from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 
 DIM = 384
-TASKS = ("bias", "malicious", "injection")
+K = 3
+TASKS = ("malicious", "bias", "injection")
 LABELS = ("unsafe", "safe")
+QUERY_TASK, QUERY_LABEL = "malicious", "unsafe"
+TASK_SHARES = {"even": (1 / 3, 1 / 3, 1 / 3), "skewed": (0.9, 0.05, 0.05)}
+CENTRES = 1_000
+CLUSTER_NOISE = 0.068  # per dimension: a point sits at cosine ~0.6 from its centre
+BACKENDS = ("sqlite", "postgres")
 
 
 class SyntheticEmbedder:
@@ -33,18 +55,21 @@ class SyntheticEmbedder:
 
 
 class ScaleResult(BaseModel):
-    """Timings and memory for one size."""
+    """One backend at one size, vector kind and distribution."""
 
+    backend: str
     size: int
+    vectors: str
+    distribution: str
+    partition: int  # rows in the queried (task, label) partition
+    method: str
     insert_s: float
-    insert_rows_per_s: float
     open_load_s: float
     query_p50_ms: float
     query_p95_ms: float
-    query_unfiltered_p50_ms: float
-    file_mb: float
+    recall_at_3: float
     rss_delta_mb: float
-    matrix_mb: float
+    storage_mb: float
 
 
 def _rss_mb() -> float:
@@ -55,40 +80,137 @@ def _rss_mb() -> float:
         return 0.0
 
 
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
 def random_unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
-    v = rng.standard_normal((n, dim), dtype=np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return _unit(rng.standard_normal((n, dim), dtype=np.float32))
+
+
+class VectorSource:
+    """Reproducible item vectors and queries of one kind (``random`` or ``clustered``)."""
+
+    def __init__(self, kind: str, seed: int = 0) -> None:
+        if kind not in ("random", "clustered"):
+            raise ValueError(f"unknown vector kind {kind!r} (random or clustered)")
+        self.kind = kind
+        self.rng = np.random.default_rng(seed)
+        self.centres = random_unit(self.rng, CENTRES)
+
+    def draw(self, n: int) -> np.ndarray:
+        if self.kind == "random":
+            return random_unit(self.rng, n)
+        noise = CLUSTER_NOISE * self.rng.standard_normal((n, DIM), dtype=np.float32)
+        return _unit(self.centres[self.rng.integers(0, CENTRES, n)] + noise)
+
+
+def synthetic_items(start: int, n: int, distribution: str, rng: np.random.Generator) -> list[KnowledgeItem]:
+    """Items ``start .. start+n`` with tasks drawn by ``distribution`` and labels alternating."""
+    tasks = rng.choice(len(TASKS), size=n, p=TASK_SHARES[distribution])
+    return [
+        KnowledgeItem(
+            uid=f"s{i}",
+            task=TASKS[t],
+            label=LABELS[i % 2],
+            category=f"c{i % 17}",
+            text=f"synthetic item {i}",
+            batch="scale",
+        )
+        for i, t in zip(range(start, start + n), tasks.tolist(), strict=True)
+    ]
+
+
+def available_backends() -> list[str]:
+    """Both backends, or only SQLite when the postgres extra (pgserver, psycopg, pgvector) is missing."""
+    try:
+        import pgserver  # noqa: F401
+
+        from bluecodeagent.knowledge.pg_store import _psycopg
+
+        _psycopg()
+    except (ImportError, KnowledgeError) as e:
+        print(f"kb-scale: measuring SQLite only (PostgreSQL needs the postgres extra: {e})", file=sys.stderr)
+        return ["sqlite"]
+    return list(BACKENDS)
+
+
+@contextmanager
+def _postgres(workdir: Path, wanted: bool) -> Iterator[str | None]:
+    """A throwaway PostgreSQL with pgvector (pgserver), yielding its URL (None when not ``wanted``)."""
+    if not wanted:
+        yield None
+        return
+    import pgserver
+
+    server = pgserver.get_server(str(workdir / "pg"), cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def _open(backend: str, where: Any, *, create: bool = False) -> KnowledgeBase:
+    if backend == "sqlite":
+        return KnowledgeBase(where, SyntheticEmbedder(), create=create)
+    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+
+    return PgKnowledgeBase(where, SyntheticEmbedder())
+
+
+def _storage_mb(backend: str, kb: KnowledgeBase) -> float:
+    if backend == "sqlite":
+        return kb.path.stat().st_size / 2**20
+    return kb._q("SELECT pg_database_size(current_database())")[0][0] / 2**20  # type: ignore[attr-defined]
+
+
+def _timed(fn: Callable[[np.ndarray], list[str]], queries: np.ndarray, exact: list[set[str]]) -> tuple[list, float]:
+    fn(queries[0])  # warm caches
+    times, found = [], 0
+    for q, truth in zip(queries, exact, strict=True):
+        t = time.perf_counter()
+        uids = fn(q)
+        times.append((time.perf_counter() - t) * 1000)
+        found += len(set(uids) & truth)
+    return times, found / max(sum(len(t) for t in exact), 1)
 
 
 def measure(
     size: int,
     workdir: Path,
     *,
+    backend: str = "sqlite",
+    vectors: str = "random",
+    distribution: str = "even",
     queries: int = 100,
     batch: int = 50_000,
     seed: int = 0,
+    ef_search: Sequence[int] = (100,),
+    where: Any = None,
     progress: Callable[[int], None] | None = None,
-) -> ScaleResult:
-    """Build a base of ``size`` random items in ``workdir`` and time insert, load and queries."""
+) -> list[ScaleResult]:
+    """Build a base of ``size`` synthetic items and time insert, load and filtered top-3 queries.
+
+    ``where`` is the PostgreSQL URL for ``backend="postgres"`` (its ``kb_*`` tables are dropped first).
+    """
     rng = np.random.default_rng(seed)
-    path = workdir / f"scale-{size}.sqlite"
-    path.unlink(missing_ok=True)
-    kb = KnowledgeBase(path, SyntheticEmbedder(), create=True)
+    source = VectorSource(vectors, seed)
+    location = workdir / f"scale-{size}.sqlite" if backend == "sqlite" else where
+    if backend == "sqlite":
+        location.unlink(missing_ok=True)
+    else:
+        _drop_tables(where)
+    kb = _open(backend, location, create=True)
+    all_vectors = np.empty((size, DIM), dtype=np.float32)
+    in_partition = np.zeros(size, dtype=bool)
     t0 = time.perf_counter()
     for start in range(0, size, batch):
         n = min(batch, size - start)
-        items = [
-            KnowledgeItem(
-                uid=f"s{i}",
-                task=TASKS[i % 3],
-                label=LABELS[(i // 3) % 2],
-                category=f"c{i % 17}",
-                text=f"synthetic item {i}",
-                batch="scale",
-            )
-            for i in range(start, start + n)
-        ]
-        kb.add_vectors(items, random_unit(rng, n))
+        items = synthetic_items(start, n, distribution, rng)
+        vecs = source.draw(n)
+        all_vectors[start : start + n] = vecs
+        in_partition[start : start + n] = [it.task == QUERY_TASK and it.label == QUERY_LABEL for it in items]
+        kb.add_vectors(items, vecs)
         if progress:
             progress(n)
     insert_s = time.perf_counter() - t0
@@ -96,68 +218,132 @@ def measure(
     del kb
     gc.collect()
 
+    qs = source.draw(queries)
+    part_rows = np.flatnonzero(in_partition)
+    sims = qs @ all_vectors[part_rows].T  # the truth: exact search over every vector of the partition
+    exact = [{f"s{part_rows[j]}" for j in np.argsort(-row)[:K]} for row in sims]
+    del sims
+
     rss0 = _rss_mb()
     t0 = time.perf_counter()
-    kb = KnowledgeBase(path, SyntheticEmbedder())
-    idx = kb.index()
+    kb = _open(backend, location)
+    kb.index()
     open_s = time.perf_counter() - t0
     rss_delta = _rss_mb() - rss0
-    qs = random_unit(rng, queries)
-    kb.search(qs[0], 3, task="malicious", label="unsafe")  # first query builds nothing more; warm caches
-    filtered, plain = [], []
-    for q in qs:
-        t = time.perf_counter()
-        hits = kb.search(q, 3, task="malicious", label="unsafe")
-        filtered.append((time.perf_counter() - t) * 1000)
-        assert all(h.item.task == "malicious" and h.item.label == "unsafe" for h in hits)
-        t = time.perf_counter()
-        kb.search(q, 3)
-        plain.append((time.perf_counter() - t) * 1000)
-    result = ScaleResult(
-        size=size,
-        insert_s=insert_s,
-        insert_rows_per_s=size / insert_s if insert_s else 0.0,
-        open_load_s=open_s,
-        query_p50_ms=percentile(filtered, 50) or 0.0,
-        query_p95_ms=percentile(filtered, 95) or 0.0,
-        query_unfiltered_p50_ms=percentile(plain, 50) or 0.0,
-        file_mb=path.stat().st_size / 2**20,
-        rss_delta_mb=rss_delta,
-        matrix_mb=idx.matrix.nbytes / 2**20,
-    )
+    common = {
+        "backend": backend,
+        "size": size,
+        "vectors": vectors,
+        "distribution": distribution,
+        "partition": len(part_rows),
+        "insert_s": insert_s,
+        "open_load_s": open_s,
+        "rss_delta_mb": rss_delta,
+        "storage_mb": _storage_mb(backend, kb),
+    }
+    results = []
+    if backend == "sqlite":
+
+        def search(q: np.ndarray) -> list[str]:
+            return [h.item.uid for h in kb.search(q, K, task=QUERY_TASK, label=QUERY_LABEL)]
+
+        def whole_matrix(q: np.ndarray) -> list[str]:  # the search before partitions: every row, masked
+            idx = kb.index()
+            return [kb.item_at(r).uid for r, _ in idx.top_k(q, K, idx.mask(task=QUERY_TASK, label=QUERY_LABEL))]
+
+        results.append(_result(common, "exact, partition", *_timed(search, qs, exact)))
+        results.append(_result(common, "exact, whole matrix", *_timed(whole_matrix, qs, exact)))
+    else:
+        kb._q("ANALYZE kb_items")  # type: ignore[attr-defined]  # the statistics autovacuum would gather
+        plan = _plan(kb, qs[0])
+        for ef in ef_search:
+
+            def search(q: np.ndarray, ef: int = ef) -> list[str]:
+                return [u for u, _ in kb.search_hnsw(q, K, task=QUERY_TASK, label=QUERY_LABEL, ef_search=ef)]  # type: ignore[attr-defined]
+
+            results.append(_result(common, f"{plan} ef_search={ef}", *_timed(search, qs, exact)))
     kb.close()
-    path.unlink(missing_ok=True)
-    return result
+    if backend == "sqlite":
+        location.unlink(missing_ok=True)
+    return results
+
+
+def _plan(kb: Any, query: np.ndarray) -> str:
+    """Which path PostgreSQL takes for the filtered query: the HNSW index, or the task index and a sort."""
+    rows = kb._q(
+        "EXPLAIN SELECT uid FROM kb_items WHERE task = %s AND label = %s ORDER BY vector <#> %s LIMIT 3",
+        (QUERY_TASK, QUERY_LABEL, query),
+    )
+    return "hnsw" if any("kb_hnsw_" in r[0] for r in rows) else "btree+sort"  # partition_index_name()
+
+
+def _result(common: dict[str, Any], method: str, times: list[float], recall: float) -> ScaleResult:
+    return ScaleResult(
+        **common,
+        method=method,
+        query_p50_ms=percentile(times, 50) or 0.0,
+        query_p95_ms=percentile(times, 95) or 0.0,
+        recall_at_3=recall,
+    )
+
+
+def _drop_tables(url: str) -> None:
+    from bluecodeagent.knowledge.pg_store import connect
+
+    with connect(url) as conn:
+        for table in ("kb_items", "kb_meta", "kb_blobs", "kb_schema"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def run_scale(
     sizes: Sequence[int],
     workdir: Path | None = None,
     *,
+    backends: Sequence[str] | None = None,
+    vectors: Sequence[str] = ("random",),
+    distributions: Sequence[str] = ("even", "skewed"),
+    ef_search: Sequence[int] = (100,),
     queries: int = 100,
     progress: Callable[[int], Callable[[int], None]] | None = None,
 ) -> list[ScaleResult]:
-    """Measure every size in turn (each in its own temporary file, deleted afterwards)."""
-    update = progress(sum(sizes)) if progress else None
-    with tempfile.TemporaryDirectory(prefix="bluecode-kb-scale-", dir=workdir) as tmp:
-        return [measure(n, Path(tmp), queries=queries, progress=update) for n in sizes]
+    """Measure every combination in turn (temporary files and a temporary PostgreSQL, deleted afterwards).
+
+    ``backends`` defaults to both, or to SQLite alone (said on stderr) without the postgres extra.
+    """
+    if backends is None:
+        backends = available_backends()
+    runs = [(b, v, d, n) for v in vectors for d in distributions for n in sizes for b in backends]
+    update = progress(sum(r[3] for r in runs)) if progress else None
+    results: list[ScaleResult] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bluecode-kb-scale-", dir=workdir) as tmp,
+        _postgres(Path(tmp), "postgres" in backends) as url,
+    ):
+        for backend, kind, dist, n in runs:
+            print(f"kb-scale: {backend} {n} items, {kind} vectors, {dist} tasks", file=sys.stderr, flush=True)
+            one = {"backend": backend, "vectors": kind, "distribution": dist, "where": url}
+            # PostgreSQL takes a whole batch in one transaction, which builds each partition's index once
+            chunk = n if backend == "postgres" else 50_000
+            results += measure(n, Path(tmp), queries=queries, ef_search=ef_search, batch=chunk, progress=update, **one)
+    return results
 
 
 def scale_table(results: Sequence[ScaleResult]) -> str:
-    """A fixed-width table of the scale results."""
+    """A fixed-width table of the scale results, both backends side by side."""
     head = (
-        f"{'items':>9}  {'insert s':>9}  {'rows/s':>9}  {'open+load s':>11}  {'q p50 ms':>9}  {'q p95 ms':>9}  "
-        f"{'nofilt p50':>10}  {'file MB':>8}  {'RSS +MB':>8}  {'matrix MB':>9}"
+        f"{'backend':<8}  {'items':>8}  {'vectors':<9}  {'tasks':<6}  {'partition':>9}  {'method':<20}  "
+        f"{'insert s':>8}  {'load s':>7}  {'p50 ms':>7}  {'p95 ms':>7}  {'recall@3':>8}  {'RSS +MB':>8}  {'disk MB':>8}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
-            f"{r.size:>9}  {r.insert_s:>9.2f}  {r.insert_rows_per_s:>9.0f}  {r.open_load_s:>11.2f}  "
-            f"{r.query_p50_ms:>9.2f}  {r.query_p95_ms:>9.2f}  {r.query_unfiltered_p50_ms:>10.2f}  "
-            f"{r.file_mb:>8.1f}  {r.rss_delta_mb:>8.1f}  {r.matrix_mb:>9.1f}"
+            f"{r.backend:<8}  {r.size:>8}  {r.vectors:<9}  {r.distribution:<6}  {r.partition:>9}  {r.method:<20}  "
+            f"{r.insert_s:>8.1f}  {r.open_load_s:>7.2f}  {r.query_p50_ms:>7.2f}  {r.query_p95_ms:>7.2f}  "
+            f"{r.recall_at_3:>8.3f}  {r.rss_delta_mb:>8.0f}  {r.storage_mb:>8.0f}"
         )
     lines.append(
-        "exact cosine top-3; filtered = task 'malicious' and label 'unsafe' (1/6 of rows); "
-        f"BLAS threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+        f"top-3 within task {QUERY_TASK!r}, label {QUERY_LABEL!r}; recall against exact search over every vector; "
+        f"load = reopen + read the search matrix; BLAS threads: "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
     )
     return "\n".join(lines)

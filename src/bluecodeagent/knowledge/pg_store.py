@@ -12,6 +12,7 @@ Needs the ``postgres`` extra: ``pip install 'bluecodeagent[postgres]'``.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,7 @@ from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import (
     LOAD_CHUNK,
+    PARTITION_ORDER,
     SCHEMA_VERSION,
     KnowledgeBase,
     _Index,
@@ -37,6 +39,9 @@ from bluecodeagent.knowledge.store import (
 
 CHANNEL = "bluecode_kb"
 _ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
+HNSW_EF_SEARCH = 100  # candidates pgvector's HNSW scan keeps (its default is 40)
+HNSW_BUILD_MEMORY = "512MB"  # maintenance_work_mem while a partition's index is built (the graph should fit)
+_LOCK_PARTITION_INDEX = 0x686E7377  # advisory-lock key of partition-index creation ("hnsw")
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
 
 # Versioned migrations: (version, statements); {dim} is the embedder's dimension. Applied in order,
@@ -68,6 +73,9 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     ),
     # Vectors are unit length, so inner product ranks like cosine.
     (2, ("CREATE INDEX kb_items_hnsw ON kb_items USING hnsw (vector vector_ip_ops)",)),
+    # One HNSW index per (task, label) partition instead (made by _index_partitions): pgvector filters a
+    # whole-table index's candidates after the scan, which lost most of a filtered query's neighbours.
+    (3, ("DROP INDEX IF EXISTS kb_items_hnsw",)),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -113,9 +121,12 @@ def _first_line(e: BaseException) -> str:
 class PgKnowledgeBase(KnowledgeBase):
     """``KnowledgeBase`` over a PostgreSQL database (tables ``kb_*``)."""
 
-    def __init__(self, url: str, embedder: Embedder | None = None, *, create: bool = False) -> None:
+    def __init__(
+        self, url: str, embedder: Embedder | None = None, *, create: bool = False, ef_search: int = HNSW_EF_SEARCH
+    ) -> None:
         self.path = redact(url)  # type: ignore[assignment]  # shown by stats() and messages
         self.url = url
+        self.ef_search = ef_search
         self.embedder = embedder
         self._lock = threading.RLock()
         self._index: _Index | None = None
@@ -239,6 +250,7 @@ class PgKnowledgeBase(KnowledgeBase):
         """One transaction that bumps the generation, drops stale detectors and notifies replicas."""
         with self._db_errors(doing), self._conn.transaction():
             yield
+            self._index_partitions()
             gen = self._q(
                 "UPDATE kb_meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value"
             )[0][0]
@@ -246,6 +258,32 @@ class PgKnowledgeBase(KnowledgeBase):
             self._q("SELECT pg_notify(%s, %s)", (CHANNEL, gen))
         self._index = None
         self._cache.clear()
+
+    def _index_partitions(self) -> None:
+        """Give every (task, label) partition its own partial HNSW index (built once, then kept by PostgreSQL).
+
+        The first write that brings a partition builds its index from all its rows at once (far faster than
+        growing it row by row); later inserts and deletes update it, and MVCC never returns a removed row.
+        """
+        sql = _psycopg()[0].sql
+        have = {r[0] for r in self._q("SELECT indexname FROM pg_indexes WHERE tablename = 'kb_items'")}
+        wanted = {
+            partition_index_name(t, lab): (t, lab) for t, lab in self._q("SELECT DISTINCT task, label FROM kb_items")
+        }
+        missing = sorted(set(wanted) - have)
+        if not missing:
+            return
+        self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION_INDEX,))
+        self._q(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
+        for name in missing:
+            task, label = wanted[name]
+            self._conn.execute(
+                sql.SQL(
+                    "CREATE INDEX IF NOT EXISTS {} ON kb_items USING hnsw (vector vector_ip_ops) "
+                    "WHERE task = {} AND label = {}"
+                ).format(sql.Identifier(name), sql.Literal(task), sql.Literal(label))
+            )
+        self._q("ANALYZE kb_items")  # fresh statistics, so the planner picks the new index at once
 
     def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> None:
         """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end."""
@@ -383,17 +421,39 @@ class PgKnowledgeBase(KnowledgeBase):
     def shared_item_at(self, rowid: int) -> KnowledgeItem:
         return self.item_at(rowid)
 
-    def search_hnsw(self, query: np.ndarray, k: int = 3, *, ef_search: int = 64) -> list[tuple[str, float]]:
-        """Approximate top-k (uid, similarity) from the database's HNSW index, nothing held in memory."""
+    def search_hnsw(
+        self,
+        query: np.ndarray,
+        k: int = 3,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        ef_search: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Approximate top-k (uid, similarity) from the HNSW index of the (task, label) partition.
+
+        Nothing is held in memory. ``ef_search`` (default ``self.ef_search``, the ``kb_hnsw_ef_search``
+        setting) is how many candidates the scan keeps: more is slower and closer to exact. Without
+        both a task and a label no partition index applies and PostgreSQL scans every row (exact).
+        """
         vec = np.asarray(query, dtype=np.float32).reshape(-1)
+        filters = [(col, v) for col, v in (("task", task), ("label", label)) if v is not None]
+        where = ("WHERE " + " AND ".join(f"{col} = %s" for col, _ in filters)) if filters else ""
+        params = [v for _, v in filters]
+        sql = f"SELECT uid, -(vector <#> %s) FROM kb_items {where} ORDER BY vector <#> %s LIMIT %s"
         with self._db_errors("searching"), self._conn.transaction():
-            self._q(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-            rows = self._q("SELECT uid, -(vector <#> %s) FROM kb_items ORDER BY vector <#> %s LIMIT %s", (vec, vec, k))
+            self._q(f"SET LOCAL hnsw.ef_search = {int(ef_search or self.ef_search)}")
+            rows = self._q(sql, (vec, *params, vec, k))
         return [(uid, float(s)) for uid, s in rows]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def partition_index_name(task: str, label: str) -> str:
+    """The name of the HNSW index of one (task, label) partition (any text maps to a valid identifier)."""
+    return "kb_hnsw_" + hashlib.sha256(f"{task}\0{label}".encode()).hexdigest()[:16]
 
 
 def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
@@ -404,7 +464,7 @@ def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
     cols: dict[str, list[str]] = {"task": [], "label": [], "category": []}
     i = 0
     with conn.cursor(binary=True) as cur:
-        cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items ORDER BY rowid")
+        cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items ORDER BY {PARTITION_ORDER}")
         while chunk := cur.fetchmany(LOAD_CHUNK):
             for row in chunk:
                 item = _item(row[2:])

@@ -1,9 +1,10 @@
 """The knowledge base: one SQLite file with items and their vectors, searched by exact cosine.
 
-Vectors are stored as float32 blobs next to their items and held in memory as one matrix
-for search (a matrix product plus a boolean mask for filters; measured 0.4 ms at 10k items and
-about 20 ms at 200k). Items are written with the name of the embedder that made their vectors;
-a base built with one embedder refuses queries from another.
+Vectors are stored as float32 blobs next to their items and held in memory as one matrix whose
+rows are grouped by (task, label): a search filtered by task, or by task and label (what the
+engines ask), multiplies only that partition's contiguous rows, so its cost follows the partition,
+not the base (other filters are a boolean mask within it). Items are written with the name of the
+embedder that made their vectors; a base built with one embedder refuses queries from another.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bluecodeagent.knowledge.item import KnowledgeItem
 SCHEMA_VERSION = 1
 ITEM_CACHE_SIZE = 50_000  # neighbour items kept in memory by shared_item_at
 LOAD_CHUNK = 20_000
+PARTITION_ORDER = "task, label, rowid"  # the order both backends load rows in: partitions come out contiguous
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
@@ -281,9 +283,8 @@ class KnowledgeBase:
         exclude_label: str | None = None,
     ) -> list[Hit]:
         """Exact cosine top-k among items matching the filters."""
-        idx = self.index()
-        mask = idx.mask(task=task, label=label, category=category, exclude_label=exclude_label)
-        return [Hit(self.item_at(int(r)), s) for r, s in idx.top_k(query, k, mask)]
+        found = self.index().search(query, k, task=task, label=label, category=category, exclude_label=exclude_label)
+        return [Hit(self.item_at(r), s) for r, s in found]
 
     def item_at(self, rowid: int) -> KnowledgeItem:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE rowid = ?", (rowid,)).fetchone()
@@ -312,17 +313,33 @@ class KnowledgeBase:
 
 
 class _Index:
-    """The in-memory search matrix plus per-row filter columns."""
+    """The in-memory search matrix plus per-row filter columns (task, label, category), rows grouped by
+    (task, label)."""
 
     def __init__(self, rowids: np.ndarray, matrix: np.ndarray, columns: dict[str, list[str]]) -> None:
-        self.rowids = rowids
-        self.matrix = matrix
         # Filter columns as small integer codes, so a mask over a million rows costs a few ms.
         self.codes: dict[str, tuple[dict[str, int], np.ndarray]] = {}
         for name, values in columns.items():
             vocab: dict[str, int] = {}
             codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int32, count=len(values))
             self.codes[name] = (vocab, codes)
+        n_labels = max(len(self.codes["label"][0]), 1)
+        key = self.codes["task"][1].astype(np.int64) * n_labels + self.codes["label"][1]
+        if not (_contiguous(key) and _contiguous(key // n_labels)):  # not in PARTITION_ORDER: group (a copy)
+            order = np.argsort(key, kind="stable")
+            rowids, matrix, key = rowids[order], matrix[order], key[order]
+            self.codes = {name: (vocab, codes[order]) for name, (vocab, codes) in self.codes.items()}
+        self.rowids = rowids
+        self.matrix = matrix
+        self._ranges = _ranges(key, n_labels)
+
+    def partition(self, task: str | None = None, label: str | None = None) -> tuple[int, int]:
+        """The contiguous row range [lo, hi) holding ``task`` (and ``label``); all rows without a task."""
+        if task is None:
+            return 0, len(self.rowids)
+        t = self.codes["task"][0].get(task, -1)
+        l_ = None if label is None else self.codes["label"][0].get(label, -1)
+        return self._ranges.get((t, l_), (0, 0))
 
     @classmethod
     def load(cls, db: sqlite3.Connection, meta: dict[str, str]) -> _Index:
@@ -332,7 +349,7 @@ class _Index:
         matrix = np.empty((n, dim), dtype=np.float32)
         rowids = np.empty(n, dtype=np.int64)
         cols: dict[str, list[str]] = {"task": [], "label": [], "category": []}
-        cur = db.execute("SELECT rowid, task, label, category, vector FROM items ORDER BY rowid")
+        cur = db.execute(f"SELECT rowid, task, label, category, vector FROM items ORDER BY {PARTITION_ORDER}")
         i = 0
         while chunk := cur.fetchmany(LOAD_CHUNK):
             m = len(chunk)
@@ -361,15 +378,62 @@ class _Index:
             m &= codes != vocab.get(exclude_label, -1)
         return m
 
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        category: str | None = None,
+        exclude_label: str | None = None,
+    ) -> list[tuple[int, float]]:
+        """Exact top-k (rowid, similarity) within the task/label partition, masked by the other filters."""
+        lo, hi = self.partition(task, label)
+        mask = None
+        if category is not None or exclude_label is not None or (task is None and label is not None):
+            mask = self.mask(task=task, label=label, category=category, exclude_label=exclude_label)[lo:hi]
+        return _top_k(self.matrix[lo:hi], self.rowids[lo:hi], query, k, mask)
+
     def top_k(self, query: np.ndarray, k: int, mask: np.ndarray) -> list[tuple[int, float]]:
-        if not mask.any() or k <= 0:
-            return []
-        sims = self.matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+        """Exact top-k over the whole matrix restricted by ``mask``."""
+        return _top_k(self.matrix, self.rowids, query, k, mask)
+
+
+def _contiguous(values: np.ndarray) -> bool:
+    """Whether equal values sit in one run each."""
+    runs = 1 + int(np.count_nonzero(values[1:] != values[:-1])) if len(values) else 0
+    return runs == len(np.unique(values))
+
+
+def _ranges(key: np.ndarray, n_labels: int) -> dict[tuple[int, int | None], tuple[int, int]]:
+    """Row ranges of each (task, label) partition and each task, from the sorted partition key."""
+    if not len(key):
+        return {}
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    ends = np.r_[starts[1:], len(key)]
+    out: dict[tuple[int, int | None], tuple[int, int]] = {}
+    for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+        task, label = divmod(int(key[lo]), max(n_labels, 1))
+        out[(task, label)] = (lo, hi)
+        first, _ = out.get((task, None), (lo, hi))
+        out[(task, None)] = (first, hi)
+    return out
+
+
+def _top_k(
+    matrix: np.ndarray, rowids: np.ndarray, query: np.ndarray, k: int, mask: np.ndarray | None
+) -> list[tuple[int, float]]:
+    n = len(rowids) if mask is None else int(mask.sum())
+    if n == 0 or k <= 0:
+        return []
+    sims = matrix @ np.asarray(query, dtype=np.float32).reshape(-1)
+    if mask is not None:
         sims = np.where(mask, sims, -np.inf)
-        k = min(k, int(mask.sum()))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top])]
-        return [(int(self.rowids[i]), float(sims[i])) for i in top]
+    k = min(k, n)
+    top = np.argpartition(-sims, k - 1)[:k]
+    top = top[np.argsort(-sims[top], kind="stable")]
+    return [(int(rowids[i]), float(sims[i])) for i in top]
 
 
 def item_fields(it: KnowledgeItem) -> tuple[Any, ...]:
