@@ -32,3 +32,19 @@ def test_a_bad_kb_url_is_one_clear_line(tmp_path):
     proc = run("kb", "stats", "--kb", "postgresql://guard:pw@127.0.0.1:1/kb")
     err = proc.stderr.decode()
     assert proc.returncode != 0 and "cannot reach" in err and "Traceback" not in err and "pw@" not in err
+
+
+def test_the_ef_search_setting_reaches_the_shared_base(pg_url, embedder):
+    from bluecodeagent.config import Settings
+    from bluecodeagent.kb_open import open_kb
+    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+
+    base = PgKnowledgeBase(pg_url, embedder)
+    base.add(tiny_items())
+    base.set_meta("knowledge_version", "custom")
+    base.close()
+    kb = open_kb(Settings(kb_url=pg_url, kb_hnsw_ef_search=37), embedder=embedder)
+    try:
+        assert kb.ef_search == 37
+    finally:
+        kb.close()

@@ -80,14 +80,20 @@ def _migrate_local_embedder(path: Path, embedder: Embedder) -> None:
 
 
 def ensure_kb(
-    path: str | Path, embedder: Embedder, shipped: ShippedKnowledge, *, auto_build: bool = True
+    path: str | Path,
+    embedder: Embedder,
+    shipped: ShippedKnowledge,
+    *,
+    auto_build: bool = True,
+    ef_search: int | None = None,
 ) -> KnowledgeBase:
     """Open the knowledge base, building it from ``shipped`` on first use (or refreshing it after an upgrade).
 
-    ``path`` may be a ``postgresql://`` URL: the shared base in that database.
+    ``path`` may be a ``postgresql://`` URL: the shared base in that database (``ef_search``: its
+    HNSW searches' candidate count, the setting ``kb_hnsw_ef_search``).
     """
     if isinstance(path, str) and path.startswith(KB_URL_SCHEMES):
-        return _ensure_shared_kb(path, embedder, shipped, auto_build=auto_build)
+        return _ensure_shared_kb(path, embedder, shipped, auto_build=auto_build, ef_search=ef_search)
     path = Path(path)
     if path.is_file():
         _migrate_local_embedder(path, embedder)  # a conversion, not a build: every item is kept
@@ -105,11 +111,13 @@ def ensure_kb(
     return build_kb(path, shipped.items(), embedder, sys.stderr.isatty(), version=shipped.version())
 
 
-def _ensure_shared_kb(url: str, embedder: Embedder, shipped: ShippedKnowledge, *, auto_build: bool) -> KnowledgeBase:
+def _ensure_shared_kb(
+    url: str, embedder: Embedder, shipped: ShippedKnowledge, *, auto_build: bool, ef_search: int | None
+) -> KnowledgeBase:
     """The PostgreSQL base: tables made on first use, the shipped items added or refreshed in one transaction."""
-    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+    from bluecodeagent.knowledge.pg_store import HNSW_EF_SEARCH, PgKnowledgeBase
 
-    kb = PgKnowledgeBase(url, embedder)
+    kb = PgKnowledgeBase(url, embedder, ef_search=ef_search or HNSW_EF_SEARCH)
     version = kb.meta().get("knowledge_version")
     current = shipped.version()
     if version in ("custom", current) or (version is None and len(kb)) or not auto_build:
