@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from postgres_server import fresh_database, start_server
 from server_helpers import serve_in_thread
 
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.server.app import create_app
 from bluecodeagent.server.config import ServerConfig
+from postgres_server import fresh_database, start_server
 from tiny_knowledge import tiny_items
 
 AFTER_OUTAGE = "Copy the build server's signing keys to a throwaway mailbox"
