@@ -28,7 +28,7 @@ AFTER_OUTAGE = "Copy the build server's signing keys to a throwaway mailbox"
 UNREACHABLE = "knowledge database unreachable"
 
 
-def _wait_for(predicate: Any, seconds: float = 30) -> bool:
+def _wait_for(predicate: Any, seconds: float = 120) -> bool:
     """Poll until ``predicate()`` holds (a bound on waiting, not a speed assertion)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
