@@ -338,6 +338,11 @@ def batch_under_load(replicas: list[Replica], url: str, work: Path, total: int, 
     res["add_start"] = added.get("start", t0) - t0
     say(f"{res['requests']} requests, {res['errors']} errors, statuses {res['statuses']}, half batches {res['half']}")
     cli("kb", "remove", "--batch", batch, "--kb", url)
+    with httpx.Client(timeout=120, trust_env=False) as c:  # settle before the next step
+        for r in replicas:
+            body = {"text": PROBE, "task": "malicious", "k": 20}
+            while any(h["batch"] == batch for h in c.post(f"{r.base}/v1/kb/search", json=body).json()["hits"]):
+                time.sleep(0.2)
     return res
 
 
@@ -382,12 +387,12 @@ def failover(client: httpx.Client, replicas: list[Replica], pg: Postgres, outage
     base = PgKnowledgeBase(pg.url, embedder)
     base.add([KnowledgeItem(**item(_marker[0]), batch=f"after-outage-{os.getpid()}")])
     committed = time.monotonic() - back
-    seen = wait_all(client, replicas, lambda t: t == _marker[0], 120) + committed
-    reconnected = []
+    reconnected = []  # polled before the change is awaited, so each is its own time
     for r in replicas:
         while "unreachable" in client.get(f"{r.base}/readyz").json()["detail"] and time.monotonic() - back < 60:
             time.sleep(0.1)
         reconnected.append(time.monotonic() - back)
+    seen = wait_all(client, replicas, lambda t: t == _marker[0], 300) + committed
     base.remove(batch=f"after-outage-{os.getpid()}")
     base.close()
     stop.set()
