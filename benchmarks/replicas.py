@@ -422,8 +422,8 @@ def report(tp: list[dict[str, Any]], prop: dict[str, list], bulk: dict[str, Any]
         busy = statistics.median(r["machine"] for r in tp if r["replicas"] == 1)
         print(
             f"not shown on this machine: {cores} cores, and one replica already uses {single:.2f} cores "
-            f"with the machine {busy:.0%} busy (the load generator and nginx take the rest): a second process "
-            "has no idle core to run on, so the ratio measures sharing, not scaling"
+            f"with the machine {busy:.0%} busy (the load generator, nginx and the other processes on the machine "
+            "take the rest): a second process has no idle core to run on, so the ratio measures sharing, not scaling"
         )
     print("\n## Propagation: from issuing a change until every replica's checks enforce it\n")
     print("| change | reps | command s (p50) | enforced everywhere s (p50) | max s | target <= 5 s |")
