@@ -1,12 +1,15 @@
 """Knowledge-base endpoints: statistics and search (check scope), adding and removing batches (admin scope).
 
-Every read and edit runs on the engine worker, in order with the prompt checks. An edit reopens the
-knowledge base and retrains the detectors before it answers, so the next check already uses it; checks
-queued meanwhile wait for the retraining.
+An edit answers once the edited base is served, so the next check already uses it. On SQLite the edit
+and the retraining run on the engine worker (checks queued meanwhile wait); on PostgreSQL the edit
+commits off the worker and the replica follower swaps in a fresh agent trained on a thread of its own,
+so checks keep being answered from the previous snapshot until then.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +18,7 @@ from fastapi import APIRouter, Path, Request, Response
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.knowledge.builder import BUILTIN_BATCH
 from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.server.models import (
     ErrorResponse,
     KbAddRequest,
@@ -28,6 +32,7 @@ from bluecodeagent.server.models import (
 from bluecodeagent.server.service import Service, dump
 from bluecodeagent.tasks import PROMPT_TASKS
 
+RELOAD_WAIT_S = 600  # an edit answers once this replica serves it (training a detector can take minutes)
 _ERRORS = {
     401: {"model": ErrorResponse},
     403: {"model": ErrorResponse},
@@ -36,13 +41,62 @@ _ERRORS = {
 }
 
 
-def _reload(svc: Service, agent: BlueCodeAgent) -> BlueCodeAgent:
-    """A fresh agent over the edited knowledge base, with its detectors trained (runs on the worker)."""
+def fresh_agent(agent: BlueCodeAgent) -> BlueCodeAgent:
+    """A new agent over the knowledge base as it is now, its detectors trained (or loaded) already."""
     fresh = BlueCodeAgent(settings=agent.settings, auto_build=False)
-    agent.kb.close()
-    fresh.warm_up(tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS))
-    svc.agent = svc.worker.agent = fresh
+    try:
+        fresh.warm_up(tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS))
+    except BaseException:
+        fresh.kb.close()
+        raise
     return fresh
+
+
+def swap_agent(svc: Service, agent: BlueCodeAgent, fresh: BlueCodeAgent) -> BlueCodeAgent:
+    """Serve ``fresh`` from now on, unless it holds an older snapshot than ``agent`` (runs on the worker)."""
+    old_gen, new_gen = (getattr(a.kb, "generation", None) for a in (agent, fresh))
+    if old_gen is not None and new_gen is not None and new_gen < old_gen:
+        fresh.kb.close()  # a newer snapshot is already served
+        return agent
+    svc.agent = svc.worker.agent = fresh
+    agent.kb.close()
+    return fresh
+
+
+async def _edit(svc: Service, change: Callable[[KnowledgeBase], int]) -> tuple[int, int]:
+    """Apply ``change`` and serve its result before answering: (items changed, items now).
+
+    SQLite: the edit and the reload run together on the worker (the serving base reads items from the
+    file, so no check may run between them). PostgreSQL: the edit commits through a handle of its own
+    off the worker, and the replica follower reloads it (checks keep being answered meanwhile); the
+    request answers once this replica serves the new generation.
+    """
+    if not svc.agent.settings.kb_url:
+
+        def on_worker(agent: BlueCodeAgent) -> tuple[int, int]:
+            n = change(agent.kb)
+            return n, len(swap_agent(svc, agent, fresh_agent(agent)).kb) if n else len(agent.kb)
+
+        n, total = await svc.call(on_worker, bounded=False)  # an edit always completes
+        svc.knowledge_changed()
+        return n, total
+
+    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+
+    def commit() -> tuple[int, int, int]:
+        base = PgKnowledgeBase(svc.agent.settings.kb_url or "", svc.agent.kb.embedder)
+        try:
+            return change(base), base.current_generation(), len(base)
+        finally:
+            base.close()
+
+    n, generation, total = await asyncio.to_thread(commit)
+    deadline = time.monotonic() + RELOAD_WAIT_S
+    while n and getattr(svc.agent.kb, "generation", generation) < generation:
+        if time.monotonic() > deadline:
+            raise ServiceError(504, "timeout", f"the change is committed but not yet served after {RELOAD_WAIT_S} s")
+        await asyncio.sleep(0.05)
+    return n, total
 
 
 def _stats(agent: BlueCodeAgent) -> KbStats:
@@ -118,13 +172,8 @@ def build_router(svc: Service, scope: Callable[[str], Any]) -> APIRouter:
             for it in req.items
         ]
 
-        def add(agent: BlueCodeAgent) -> KbChange:
-            added = agent.kb.add(items)
-            fresh = _reload(svc, agent)
-            return KbChange(batch=req.batch, added=added, items=len(fresh.kb))
-
-        change = await svc.call(add, bounded=False)  # an edit always completes
-        svc.knowledge_changed()
+        added, total = await _edit(svc, lambda base: base.add(items))
+        change = KbChange(batch=req.batch, added=added, items=total)
         request.state.log = {"kb": f"add {change.added} to {req.batch}"}
         return Response(dump(change), status_code=201, media_type="application/json")
 
@@ -141,17 +190,10 @@ def build_router(svc: Service, scope: Callable[[str], Any]) -> APIRouter:
             message = f"batch {BUILTIN_BATCH!r} is the shipped knowledge; rebuild with bluecode kb build"
             raise ServiceError(409, "reserved_batch", message)
 
-        def remove(agent: BlueCodeAgent) -> KbChange | None:
-            removed = agent.kb.remove(batch=batch)
-            if not removed:
-                return None
-            fresh = _reload(svc, agent)
-            return KbChange(batch=batch, removed=removed, items=len(fresh.kb))
-
-        change = await svc.call(remove, bounded=False)
-        if change is None:
+        removed, total = await _edit(svc, lambda base: base.remove(batch=batch))
+        if not removed:
             raise ServiceError(404, "not_found", f"no items in batch {batch!r}")
-        svc.knowledge_changed()
+        change = KbChange(batch=batch, removed=removed, items=total)
         request.state.log = {"kb": f"remove {change.removed} from {batch}"}
         return Response(dump(change), media_type="application/json")
 

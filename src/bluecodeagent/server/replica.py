@@ -2,8 +2,8 @@
 
 A thread LISTENs on the base's channel (and polls once a second, in case a notification is missed);
 when the database's generation differs from the one this replica holds, a fresh agent is built and
-warmed up on the engine worker, then swapped in: checks never see a half-loaded base, and a batch
-committed by another replica is enforced here within about a second. If the database goes away the
+its detectors trained on this thread, then swapped in on the engine worker: checks keep being answered
+from the previous snapshot meanwhile and never see a half-loaded base. If the database goes away the
 replica keeps serving its snapshot and ``/readyz`` says so; it catches up when the database returns.
 """
 
@@ -16,8 +16,7 @@ import logging
 import threading
 from typing import Any
 
-from bluecodeagent.agent import BlueCodeAgent
-from bluecodeagent.tasks import PROMPT_TASKS
+from bluecodeagent.server.knowledge import fresh_agent, swap_agent
 
 log = logging.getLogger("bluecodeagent.server")
 POLL_S = 1.0
@@ -62,8 +61,10 @@ class ReplicaFollower:
         if not self.svc.ready.is_set():  # the warm-up loads the first snapshot
             return
         if int(row[0]) != getattr(self.svc.agent._kb, "generation", -1):
-            reload = self.svc.call(lambda agent: _reload(self.svc, agent), bounded=False)
-            asyncio.run_coroutine_threadsafe(reload, self.loop).result()
+            # Built and trained here, off the engine worker: checks keep being answered meanwhile.
+            fresh = fresh_agent(self.svc.agent)
+            swap = self.svc.call(lambda agent: swap_agent(self.svc, agent, fresh), bounded=False)
+            asyncio.run_coroutine_threadsafe(swap, self.loop).result()
             self.loop.call_soon_threadsafe(self.svc.knowledge_changed)
 
     def _set_database(self, ok: bool, error: str = "") -> None:
@@ -75,15 +76,6 @@ class ReplicaFollower:
         else:
             self.svc.ready_detail += " (knowledge database unreachable: serving the last snapshot)"
         log.warning(json.dumps({"event": "kb_database", "ok": ok, "error": error}))
-
-
-def _reload(svc: Any, agent: BlueCodeAgent) -> BlueCodeAgent:
-    """A fresh agent over the current snapshot, warmed up before it replaces the old one (on the worker)."""
-    fresh = BlueCodeAgent(settings=agent.settings, auto_build=False)
-    fresh.warm_up(tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS))
-    svc.agent = svc.worker.agent = fresh
-    agent.kb.close()
-    return fresh
 
 
 def follow(svc: Any) -> ReplicaFollower | None:
