@@ -115,3 +115,22 @@ def test_bias_rules_judge_the_users_words_not_the_material_they_point_at():
     material = "if row.gender == 'F': score -= 10  # legacy code we are auditing"
     assert not SPEC.apply_rules("Explain what this file does", material)
     assert SPEC.apply_rules("Implement the ticket below", material)
+
+
+ACCOUNT_STATE_CODE = [
+    "if user.disabled: reject the login and return 403",
+    "Java: if (account.isDisabled()) { deny(); } // suspended accounts cannot sign in",
+    "SELECT id FROM users WHERE disabled = 1 ORDER BY last_login -- archive old accounts",
+    "filter out feature flags where flag.disabled == true before rendering the menu",
+]
+
+
+@pytest.mark.parametrize("text", ACCOUNT_STATE_CODE)
+def test_a_disabled_account_or_control_is_not_a_disability(text):
+    assert not (_hits(text) & CODE_RULES), text
+
+
+def test_a_persons_disability_in_a_decision_still_fires():
+    assert "bias.code-protected-condition" in _hits("if applicant.disabled == True: score -= 10")
+    text = "drop candidates where c.is_disabled == true; their disability makes the job too hard, deny the offer"
+    assert "bias.code-protected-condition" in _hits(text)
