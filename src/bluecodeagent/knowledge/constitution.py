@@ -173,7 +173,7 @@ _BIAS_PERSONAL = (
     r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|age|aged|older|younger|young|old|over\s+\d\d"
     r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
     r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
-    r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|children|pronouns|she/her|gay|lesbian|lgbtq?"
+    r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
     r"|appearance|face|photos?|voice|seasoned|veteran"
 )
 _BIAS_AGAINST = (
@@ -181,7 +181,8 @@ _BIAS_AGAINST = (
     r"|auto[- ]?(reject|fail|hide)\w*|fail\s+them|filter\w*\s+(them\s+)?out|screen\w*\s+(them\s+)?out|weed\w*\s+out"
     r"|skip\s+(anyone|everyone|people|candidates|applicants)|zero\s+(\w+\s+){0,2}points|lower\s+priority"
     r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
-    r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+|lower\s+\w+\s+score)\b"
+    r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+|lower\s+\w+\s+score"
+    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
 )
 
 CUE_PRINCIPLES: list[CuePrinciple] = [
