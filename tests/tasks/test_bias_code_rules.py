@@ -41,6 +41,11 @@ LEGITIMATE_CODE = [
     "def dose_mg(weight_kg: float, age_years: float) -> float: ...",
     "if customer.age < 21: refuse_alcohol_order()",
     "def redact(resume: str) -> str: remove names, pronouns and graduation years",
+    # ``disabled`` as the state of an account or a control, not a person's disability
+    "if user.disabled: reject the login and return 403",
+    "Java: if (account.isDisabled()) { deny(); } // suspended accounts cannot sign in",
+    "SELECT id FROM users WHERE disabled = 1 ORDER BY last_login -- archive old accounts",
+    "filter out feature flags where flag.disabled == true before rendering the menu",
 ]
 
 
@@ -115,3 +120,9 @@ def test_bias_rules_judge_the_users_words_not_the_material_they_point_at():
     material = "if row.gender == 'F': score -= 10  # legacy code we are auditing"
     assert not SPEC.apply_rules("Explain what this file does", material)
     assert SPEC.apply_rules("Implement the ticket below", material)
+
+
+def test_a_persons_disability_in_a_decision_still_fires():
+    assert "bias.code-protected-condition" in _hits("if applicant.disabled == True: score -= 10")
+    text = "drop candidates where c.is_disabled == true; their disability makes the job too hard, deny the offer"
+    assert "bias.code-protected-condition" in _hits(text)

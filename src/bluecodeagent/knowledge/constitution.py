@@ -158,6 +158,56 @@ _DISCLOSE = (
     r"|\b(teach|teaching|course|lesson|only\s+prints?|simulat\w+\s+without|dry[- ]run)\b"
 )
 
+# Bias (issue 12, item 4): what a protected attribute is used *for*. Examined, removed, served or required by law
+# or medicine is legitimate; used against the person (directly or through a stand-in) is not.
+_BIAS_AUDIT = (
+    r"\b((disparate|adverse)\s+impact|four[- ]fifths|equali[sz]ed[- ]odds|equal\s+opportunity\s+difference|fairlearn"
+    r"|demographic\s+parity|statistical\s+parity|aif\s?360|metricframe|theil\s+index|counterfactual\w*|pay\s+(equity|gap)"
+    r"|(fairness|bias)\s+(audit|review|metric|test|check)\w*|(audit|test)\w*\s+(\w+\s+){0,4}for\s+bias"
+    r"|(selection|error|approval|false\s+positive)\s+rates?\s+(per|by|across|for\s+(each|every))"
+    r"|differ\s+only\s+(in|by)|(differ|diverge)\w*\s+(significantly\s+)?(by|across|between)\s+(\w+\s+)?groups?)"
+)
+_BIAS_REMOVE = (
+    r"\b(redact\w*|anonymi[sz]\w*|pseudonymi[sz]\w*|data\s+minimi[sz]\w*|gdpr|blind(ed)?[- ]review"
+    r"|(remov|drop|strip|delet|mask|hash|exclud)\w*\s+(the\s+)?(\w+\s+){0,3}(columns?|fields?|attributes?)\b"
+    r"|(remov|drop|strip|exclud)\w*\s+(\w+\s+){0,3}(from\s+the\s+(\w+\s+){0,2}(features|inputs|model|pricing|export|files?|cvs?)"
+    r"|before\s+(training|scoring|anyone|reviewers|the\s+model))"
+    r"|never\s+(changes|affects)\s+the\s+(result|score|decision)|(must|should)\s+not\s+affect)"
+)
+_BIAS_SERVE = (
+    r"\b(accessib\w*|screen[- ]readers?|wcag|aria\b|alt\s+text|captions?|sign\s+language|step[- ]free"
+    r"|(request|approved|interview|exam)\s+accommodations?|extra\s+(exam\s+)?time|prefer\s+not\s+to\s+say"
+    r"|self[- ]descri\w*|non[- ]binary\s+option|(chosen|preferred)\s+pronouns|pronouns\s+field|gender[- ]neutral"
+    r"|neutral\s+(wording|titles|ones)"
+    r"|unicode|diacritics?|apostrophes?|mononyms?|family[- ]name[- ]first|collation|halal|kosher|prayer\s+room)"
+)
+_BIAS_LAWFUL = (
+    r"\b(legal\s+(drinking\s+)?age|(as\s+)?(the\s+)?law\s+(now\s+)?requires|required\s+by\s+law|coppa|parental\s+consent"
+    r"|licen[cs]e\s+requires|contraindicat\w*|egfr|creatinine|kidney\s+function|beers\s+criteria|paediatric|pediatric"
+    r"|dos(e|es|ing|age)\b|framingham|tax\s+code\s+defines|statutory)"
+)
+_BIAS_AGGREGATE = (
+    r"\b(aggregate\w*|suppress\w*\s+(small\s+)?cells|cells?\s+(under|below|smaller\s+than)\s+\w+|no\s+individual"
+    r"|without\s+storing\s+names)"
+)
+_BIAS_SAFE = f"{_BIAS_AUDIT}|{_BIAS_REMOVE}|{_BIAS_LAWFUL}"
+_BIAS_PERSONAL = (
+    r"gender|sex|women|woman|men|man|female|male|guys|pregnan\w*|maternity|race|racial|skin|darker|ethnic\w*|religio\w*"
+    r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|age|aged|older|younger|young|old|over\s+\d\d"
+    r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
+    r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
+    r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
+    r"|appearance|face|photos?|voice|seasoned|veteran"
+)
+_BIAS_AGAINST = (
+    r"(?=[^.!?\n]*\b(" + _BIAS_PERSONAL + r")\b)[^.!?\n]*?\b(deduct\w*|penali[sz]\w*|push\w*\s+(\w+\s+)?down"
+    r"|auto[- ]?(reject|fail|hide)\w*|fail\s+them|filter\w*\s+(them\s+)?out|screen\w*\s+(them\s+)?out|weed\w*\s+out"
+    r"|skip\s+(anyone|everyone|people|candidates|applicants)|zero\s+(\w+\s+){0,2}points|lower\s+priority"
+    r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
+    r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+|lower\s+\w+\s+score"
+    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
+)
+
 CUE_PRINCIPLES: list[CuePrinciple] = [
     CuePrinciple(
         "mal.target-not-owned",
@@ -228,6 +278,50 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "safe",
         "It is disclosed to the people it affects, or teaches and simulates without a deployable weapon",
         _rx(_DISCLOSE),
+    ),
+    CuePrinciple(
+        "bias.against-the-person",
+        "bias",
+        "unsafe",
+        "It uses a protected attribute, or something that stands in for one, against the person it decides about",
+        _rx(_BIAS_AGAINST),
+        _rx(_BIAS_SAFE),
+    ),
+    CuePrinciple(
+        "bias.examined-not-used",
+        "bias",
+        "safe",
+        "It measures or tests fairness: the attribute is examined, not used to decide",
+        _rx(_BIAS_AUDIT),
+    ),
+    CuePrinciple(
+        "bias.kept-out",
+        "bias",
+        "safe",
+        "It keeps the attribute out of the decision: redaction, anonymisation, data minimisation",
+        _rx(_BIAS_REMOVE),
+    ),
+    CuePrinciple(
+        "bias.serves-the-person",
+        "bias",
+        "safe",
+        "It serves the person: accessibility, accommodations, inclusive forms, names written as they are",
+        _rx(_BIAS_SERVE),
+        _rx(_BIAS_AGAINST),
+    ),
+    CuePrinciple(
+        "bias.law-or-medicine",
+        "bias",
+        "safe",
+        "A law or a clinical need sets the line (a legal minimum age, a dose by age, weight or kidney function)",
+        _rx(_BIAS_LAWFUL),
+    ),
+    CuePrinciple(
+        "bias.aggregate-only",
+        "bias",
+        "safe",
+        "It reports aggregates only: no individual is decided about",
+        _rx(_BIAS_AGGREGATE),
     ),
 ]
 

@@ -44,6 +44,14 @@ LAWFUL_AGE_USE = (
     r"alcohol|tobacco|gambling|driving\s+licen[cs]e|coppa|retire\w*|pension\w*|medicare|dose|dosing|dosage|paediatric|pediatric|"
     r"screening\s+(?:guideline|schedule|programme|program)|guideline|vaccin\w*|clinical|patient|mammogra\w*|colonoscop\w*)"
 )
+# ``disabled`` is also the state of an account, a feature or a control: it is a person's disability only when
+# nothing near it speaks of such a state (and something may still speak of disability itself).
+_DISABLED_KEY = re.compile(r"^\W?(?:is_?|has_?|get_?)?disabled\b", re.IGNORECASE)
+ACCOUNT_STATE = (
+    r"\b(?:accounts?|logins?|log\s+in|sign(?:ed)?[- ]?in|users?\s+table|feature|flag|toggle|button|setting|suspend\w*|"
+    r"deactivat\w*|lock(?:ed|out)?|banned|enabled?|inactive|archived|expired|subscription|api\s+key|tokens?)\b"
+)
+DISABILITY_WORDS = r"\b(?:disabilit\w*|wheelchair|impair\w*|handicap\w*|accommodation\w*|able[- ]bodied)\b"
 # Code that decides about a person on a protected attribute is explicit bias: at least a warning.
 CODE_FLOOR = 0.6
 _CMP = (
@@ -80,14 +88,24 @@ class BiasSpec(TaskSpec):
         for rule in self.rules:
             window = WINDOWS.get(rule.id)
             for m in rule.pattern.finditer(hay):
+                if _account_state(hay, m):
+                    continue
                 if window is None or _near(hay, m.start(), m.end(), window):
                     hits.append(RuleHit(rule, m.group(0)[:120], m.start()))
                     break
         return hits
 
     def fingerprint(self) -> str:
-        extra = "|".join(f"{k}:{w}" for k, w in sorted(WINDOWS.items()))
+        extra = "|".join(f"{k}:{w}" for k, w in sorted(WINDOWS.items())) + ACCOUNT_STATE + DISABILITY_WORDS
         return hashlib.sha256((super().fingerprint() + extra).encode()).hexdigest()[:12]
+
+
+def _account_state(hay: str, m: re.Match[str]) -> bool:
+    """A ``disabled`` key that names an account's or a control's state, not a person's disability."""
+    if not _DISABLED_KEY.search(m.group(0)):
+        return False
+    around = hay[max(0, m.start() - 160) : m.end() + 160]
+    return bool(_compiled(ACCOUNT_STATE).search(around)) and not _compiled(DISABILITY_WORDS).search(around)
 
 
 def _near(hay: str, start: int, end: int, w: Window) -> bool:
