@@ -102,7 +102,9 @@ def test_opener_follows_the_settings_to_either_backend(tmp_path, embedder, monke
     from bluecodeagent.errors import KnowledgeError
 
     seen = []
-    monkeypatch.setattr(kb_open, "ensure_kb", lambda loc, emb, shipped, auto_build: seen.append((loc, auto_build)))
+    monkeypatch.setattr(
+        kb_open, "ensure_kb", lambda loc, emb, shipped, auto_build, ef_search: seen.append((loc, auto_build))
+    )
     kb_open.open_kb(Settings(kb_path=tmp_path / "a.sqlite", kb_url="postgresql://u@h/db"), embedder=embedder)
     kb_open.open_kb(Settings(kb_path=tmp_path / "a.sqlite"), embedder=embedder)
     kb_open.open_kb(Settings(), embedder=embedder)
