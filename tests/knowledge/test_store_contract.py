@@ -161,6 +161,17 @@ def test_an_edit_drops_trained_detectors(open_kb, embedder):
     assert not kb.get_blob(detector_key("malicious", 3))
 
 
+def test_removing_nothing_is_no_edit(open_kb, embedder):
+    """A remove that matches nothing (an unknown uid or batch) keeps trained detectors and the generation."""
+    kb = open_kb(embedder)
+    kb.add(tiny_items())
+    TaskDetector.load_or_train(kb, "malicious")
+    assert kb.remove(uids=["no-such-uid"], batch="no-such-batch") == 0
+    assert kb.get_blob(detector_key("malicious", 3))
+    assert kb.remove(uids=[tiny_items()[0].uid]) == 1
+    assert not kb.get_blob(detector_key("malicious", 3))
+
+
 def test_reopening_keeps_everything_and_refuses_another_embedder(open_kb, embedder):
     kb = open_kb(embedder)
     kb.add(tiny_items())

@@ -361,6 +361,10 @@ class PgKnowledgeBase(KnowledgeBase):
 
     def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
         uids = list(uids)
+        with self._db_errors("reading items"):  # nothing to remove: no new generation, no replica reloads
+            found = self._q("SELECT 1 FROM kb_items WHERE uid = ANY(%s) OR batch = %s LIMIT 1", (uids, batch))
+        if not found:
+            return 0
         with self._change("removing items"):
             n = self._conn.execute("DELETE FROM kb_items WHERE uid = ANY(%s)", (uids,)).rowcount
             if batch is not None:

@@ -229,7 +229,8 @@ class KnowledgeBase:
                 n += self._db.execute("DELETE FROM items WHERE uid = ?", (uid,)).rowcount
             if batch is not None:
                 n += self._db.execute("DELETE FROM items WHERE batch = ?", (batch,)).rowcount
-        self._changed()
+        if n:  # nothing removed: detectors stay valid
+            self._changed()
         return n
 
     def _changed(self) -> None:
