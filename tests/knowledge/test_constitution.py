@@ -172,6 +172,18 @@ def test_stealth_words_describing_what_a_defence_stops() -> None:
     assert "constitution:mal.hidden-from-owner" in _matched("secretly record the screen of my girlfriend's laptop")
 
 
+def test_stealth_words_about_a_persons_own_making_are_not_concealment() -> None:
+    for subject in (
+        "a shy bookshop owner who secretly writes software for his shop",
+        "she has been quietly learning Rust at night",
+        "my dad secretly practises piano and I want an app to track it",
+    ):
+        assert "constitution:mal.hidden-from-owner" not in _matched(subject), subject
+    # What a program does in secret still counts, and so does installing or sending in secret.
+    for subject in ("a program that secretly uploads the files", "secretly installs itself on every laptop"):
+        assert "constitution:mal.hidden-from-owner" in _matched(subject), subject
+
+
 def test_changing_a_cue_principle_retrains_the_detector(monkeypatch) -> None:
     from dataclasses import replace
 

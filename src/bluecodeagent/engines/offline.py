@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 
 from bluecodeagent.config import Settings
 from bluecodeagent.engines.base import decide
+from bluecodeagent.engines.payload import PIECE_GATE, cut_wrappers
 from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution, cue_balance
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -58,8 +60,9 @@ class OfflineEngine:
         spec = get_task(task)
         det = self.detector(task)
         started = time.perf_counter()
+        known = {} if known is None else known
         pieces = [spec.segments(text, ctx) for text, ctx in records]
-        vectors = self._embed([p for ps in pieces for p in ps], {} if known is None else known)
+        vectors = self._embed([p for ps in pieces for p in ps], known)
         hits = [spec.apply_rules(text, ctx) for text, ctx in records]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
         # Every piece of every subject in one pass over the knowledge matrix.
@@ -67,15 +70,50 @@ class OfflineEngine:
         cues = [cue_balance(p, task) for ps in pieces for p in ps]
         sizes = [len(ps) for ps in pieces]
         scored = det.score(vectors, np.repeat(weights, sizes), np.asarray(cues, dtype=np.float64))
+        judged = self._payloads(pieces, scored, det, known, weights)
+        if judged != pieces:  # a wrapper-like piece is judged on the request inside it
+            vectors = self._embed([p for ps in judged for p in ps], known)
+            cues = [cue_balance(p, task) for ps in judged for p in ps]
+            wrapper = scored.wrapper  # the wrapper is reported as it was read
+            scored = det.score(vectors, np.repeat(weights, sizes), np.asarray(cues, dtype=np.float64))
+            scored.wrapper = wrapper
         verdicts, offset = [], 0
-        for (text, ctx), ps, hs in zip(records, pieces, hits, strict=True):
+        for (text, ctx), ps, js, hs in zip(records, pieces, judged, hits, strict=True):
             rows = scored.rows(offset, offset + len(ps))
             offset += len(ps)
-            verdicts.append(self._verdict(task, text, ctx, ps, rows, hs))
+            verdicts.append(self._verdict(task, text, ctx, js, rows, hs, read=ps))
         per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
         for v in verdicts:
             v.latency_ms = per_item
         return verdicts
+
+    def _payloads(
+        self,
+        pieces: list[list[str]],
+        scored: Scored,
+        det: TaskDetector,
+        known: dict[str, np.ndarray],
+        rule_weights: list[float],
+    ) -> list[list[str]]:
+        """Each subject's pieces with wrapper-like ones replaced by their payload (see ``engines.payload``)."""
+        threshold = det.wrapper_threshold
+        if not (scored.wrapper >= min(PIECE_GATE, threshold)).any():
+            return pieces
+
+        def reader(rules: float) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
+            def recognise(sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                cues = np.array([cue_balance(s, det.task) for s in sentences], dtype=np.float64)
+                alone = det.score(self._embed(sentences, known), rules, cues)
+                return alone.wrapper, alone.probability
+
+            return recognise
+
+        out, offset = [], 0
+        for ps, rules in zip(pieces, rule_weights, strict=True):
+            read = scored.wrapper[offset : offset + len(ps)]
+            offset += len(ps)
+            out.append(cut_wrappers(ps, read, threshold, reader(rules), self.settings.block_threshold))
+        return out
 
     def _embed(self, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
         """Embed each distinct text once, adding the new vectors to ``known``."""
@@ -85,8 +123,17 @@ class OfflineEngine:
         return np.stack([known[t] for t in texts])
 
     def _verdict(
-        self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]
+        self,
+        task: str,
+        text: str,
+        ctx: str | None,
+        pieces: list[str],
+        scored: Scored,
+        hits: list[RuleHit],
+        read: list[str] | None = None,
     ) -> Verdict:
+        """``pieces`` as judged; ``read`` as cut from the subject (a wrapper-like piece: its payload is judged)."""
+        read = pieces if read is None else read
         not_judged = getattr(get_task(task), "not_judged", None)  # a task may decline a subject (issue 12)
         if not_judged is not None and (reason := not_judged(text, ctx)):
             return Verdict(
@@ -121,12 +168,17 @@ class OfflineEngine:
         wrapped = [h.match for h in hits if h.rule.category == JAILBREAK]
         w = int(np.argmax(scored.wrapper))
         if not wrapped and scored.wrapper[w] >= det.wrapper_threshold:  # no wrapper rule: the knowledge recognises one
-            findings.append(_wrapper_finding(pieces[w], float(scored.wrapper[w]), is_unsafe))
-            wrapped = [pieces[w][:80]]
+            findings.append(_wrapper_finding(read[w], float(scored.wrapper[w]), is_unsafe))
+            wrapped = [read[w][:80]]
         if wrapped:
             notes.append(
                 f"jailbreak-style wrapper ({wrapped[0]!r}); a wrapper alone is not a risk: the request "
                 f"inside was judged on its own, and the piece that decided scored {score:.2f}"
+            )
+        if pieces[best] != read[best]:
+            notes.append(
+                "the deciding piece read like a wrapper: its wrapper sentences were set aside and the "
+                f"request left in it was judged ({pieces[best][:80]!r})"
             )
         if is_unsafe and (len(pieces) > 1 or task == "injection"):
             findings.append(

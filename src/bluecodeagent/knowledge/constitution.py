@@ -78,6 +78,10 @@ _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
     r"(knowing|noticing|knowledge|seeing|consent|being\s+aware)\b"
     r"|\b(secretly|covertly|stealthily|silently|quietly|invisibl[ey]|undetect(ed|able)|unnoticed|in\s+secret)\b"
+    # ... but not a person's own making or learning ("secretly writes software for his shop", "quietly learning Rust")
+    r"(?!\s+(writes?|wrote|writing|codes?|coding|builds?|built|building|learns?|learnt|learned|learning|practi[sc]\w*"
+    r"|studies|studying|dreams?|dreaming|hopes?|wants?|wanted|loves?|loved|works?\s+on|worked\s+on|working\s+on"
+    r"|teach\w*\s+(himself|herself|themselves|myself))\b)"
     r"|\b(so|such)\s+(that\s+)?(nobody|no\s+one|the\s+(user|owner|admin\w*))\s+(can|will|does|would)?\s*(not\s+)?"
     r"(notices?|sees?|finds?|detects?|knows?)\b"
     r"|\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process|from)\b"

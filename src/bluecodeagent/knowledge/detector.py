@@ -101,11 +101,13 @@ class TaskDetector:
         rules = np.broadcast_to(np.asarray(rule_weight, dtype=np.float64), (len(vectors),))
         cues = np.broadcast_to(np.asarray(cue_balance, dtype=np.float64), (len(vectors),))
         z = self._combine(logits, margin, rules, cues)
+        return Scored(logits, margin, rules, sigmoid(z), u_top, u_sims, s_top, s_sims, cues, self.wrapper_like(vectors))
+
+    def wrapper_like(self, vectors: np.ndarray) -> np.ndarray:
+        """Probability that each row is a jailbreak or role-play wrapper (all 0 without a recogniser)."""
         if self.wrapper is None:
-            wrapped = np.zeros(len(vectors))
-        else:
-            wrapped = sigmoid(vectors @ self.wrapper[0] + self.wrapper[1])
-        return Scored(logits, margin, rules, sigmoid(z), u_top, u_sims, s_top, s_sims, cues, wrapped)
+            return np.zeros(len(vectors))
+        return sigmoid(np.asarray(vectors, dtype=np.float32) @ self.wrapper[0] + self.wrapper[1])
 
     @property
     def wrapper_threshold(self) -> float:
