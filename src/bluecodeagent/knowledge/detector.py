@@ -131,7 +131,7 @@ class TaskDetector:
         if y.sum() < k or (len(y) - y.sum()) < k:
             raise KnowledgeError(f"task {task!r} needs at least {k} unsafe and {k} safe items to train")
         rows = np.array([kb.index().rowids[i] for i in np.nonzero(kb.index().mask(task=task))[0]])
-        rules = np.array([sum(h.rule.weight for h in spec.apply_rules(it.text)) for it in items])
+        rules = np.array([sum(h.rule.weight for h in spec.item_rules(it.text)) for it in items])
         cues = np.array([cue_balance(it.text, task) for it in items], dtype=np.float64)
 
         groups = _groups(items)

@@ -93,6 +93,10 @@ class TaskSpec:
         )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+    def item_rules(self, text: str) -> list[RuleHit]:
+        """The rules that fire on a knowledge item of this task (an item is read as a whole subject)."""
+        return self.apply_rules(text)
+
     def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
         hay = self.subject(text, context)
         hits = []

@@ -230,9 +230,9 @@ class InjectionSpec(TaskSpec):
         if context and context.strip():
             return context
         revealed = reveal(text)
-        if revealed.hidden or _PASTED.search(text):
-            return text
-        return None
+        if revealed.hidden:
+            return text  # hidden text is read where it sits: the carrier is part of the evidence
+        return pasted_material(text)
 
     def not_judged(self, text: str, context: str | None) -> str | None:
         """Why a subject is not judged for injection (None: it is judged)."""
@@ -245,6 +245,10 @@ class InjectionSpec(TaskSpec):
         seen: set[str] = set()
         out = [p for p in pieces if p.strip() and not (p in seen or seen.add(p))]
         return out or [revealed.visible[:MAX_SEGMENT_CHARS] or material[:MAX_SEGMENT_CHARS]]
+
+    def item_rules(self, text: str) -> list[RuleHit]:
+        """A knowledge item of this task is material as a whole (a context), never a user's own words."""
+        return self.apply_rules("", text)
 
     def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
         material = self.material(text, context) or text
@@ -263,6 +267,34 @@ class InjectionSpec(TaskSpec):
         import hashlib
 
         return hashlib.sha256((super().fingerprint() + ADDRESSEE_SIGNS).encode()).hexdigest()[:12]
+
+
+_FENCED = re.compile(r"```[^\n]*\n.*?(?:```|\Z)", re.DOTALL)
+_QUOTE_LINES = re.compile(r"(?:^[ \t]*>[^\n]*(?:\n|\Z))+", re.MULTILINE)
+_HTML_SPAN = re.compile(
+    r"<(?:!--|/?(?:p|div|span|html|body|article|h[1-6]|script|style|a)\b).*(?:>|\Z)", re.DOTALL | re.I
+)
+_AFTER_COLON = re.compile(r":[ \t]*\n((?:[^\n]*\S[^\n]*\n)+[^\n]*\S[^\n]*)")
+_PASTE_PARTS = ((_FENCED, 0), (_QUOTE_LINES, 0), (_HTML_SPAN, 0), (_AFTER_COLON, 1))
+
+
+def pasted_material(text: str) -> str | None:
+    """The third-party parts pasted into a prompt (None: nothing pasted), without the user's own words.
+
+    Fenced blocks, quoted lines, HTML, and the lines a colon introduces ("Here is the log:" and what
+    follows it) are material; the sentences around them are the user's own request, which the
+    malicious and bias tasks judge (a user's own role-play preamble is a jailbreak, not an injection).
+    """
+    if not _PASTED.search(text):
+        return None
+    found = sorted(m.span(g) for rx_, g in _PASTE_PARTS for m in rx_.finditer(text))
+    merged: list[list[int]] = []
+    for start, end in found:  # overlapping parts (a fenced block after a colon) are one part
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return "\n\n".join(text[a:b].strip() for a, b in merged) or text
 
 
 def addresses_assistant(piece: str) -> bool:
