@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import psycopg
 import pytest
 
 from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.detector import TaskDetector, load_detector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.pg_store import CHANNEL, LATEST, PgKnowledgeBase, partition_index_name, redact
 from tiny_knowledge import tiny_items
@@ -65,14 +68,37 @@ def test_every_change_bumps_the_generation_and_notifies_on_commit(pg_url, embedd
     listener.close()
 
 
-def test_a_detector_trained_on_another_generation_is_not_used(pg_url, embedder):
+def test_a_detector_trained_on_another_item_version_is_not_current(pg_url, embedder):
+    """A replica still holding an older snapshot stores detectors keyed by that snapshot's task versions."""
     kb, other = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
     kb.add(tiny_items())
-    other.index()  # snapshot at generation 1
+    other.index()  # snapshot before the worm
     kb.add([KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host")])
-    other.put_blob("detector:malicious:k3:x", b"trained on generation 1")
-    assert kb.get_blob("detector:malicious:k3:x") is None  # kb holds generation 2
-    assert other.get_blob("detector:malicious:k3:x") == b"trained on generation 1"
+    TaskDetector.load_or_train(other, "malicious")
+    assert other.task_version("malicious") == kb.task_version("malicious") - 1
+    assert load_detector(kb, "malicious", 3) is None  # trained without the worm
+    det, current = load_detector(kb, "malicious", 3, previous=True)
+    assert not current and len(det.unsafe_rows) == len(load_detector(other, "malicious", 3)[0].unsafe_rows) + 1
+
+
+def test_the_training_lock_leaves_the_handle_serving(pg_url, embedder):
+    """``exclusive`` holds a database-wide lock on a connection of its own: one holder at a time, and the
+    holder's handle keeps answering (a refiner trains while the engine worker reads statistics)."""
+    kb, other = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
+    kb.add(tiny_items())
+    got = threading.Event()
+
+    def second() -> None:
+        with other.exclusive("detector:malicious"):
+            got.set()
+
+    with kb.exclusive("detector:malicious"):
+        waiter = threading.Thread(target=second, daemon=True)
+        waiter.start()
+        assert kb.stats()["items"] == len(tiny_items())  # no deadlock on the handle's own connection
+        assert not got.wait(0.5)  # the other process waits for the lock
+    assert got.wait(30)
+    waiter.join(30)
 
 
 def test_search_keeps_working_from_the_snapshot_when_the_database_is_gone(pg_url, embedder):

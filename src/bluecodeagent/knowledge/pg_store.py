@@ -5,7 +5,9 @@ one consistent snapshot into the in-memory matrix that ``KnowledgeBase`` searche
 backends give the same hits on the same items, and a replica keeps answering from its snapshot when
 the database goes away. Every edit runs in one transaction that also bumps a generation counter and
 sends ``NOTIFY bluecode_kb`` (delivered only on commit), so other replicas reload a whole batch or
-nothing. ``search_hnsw`` asks the database's HNSW index instead (for bases too big to hold).
+nothing; it also bumps the item version of each task it touched, read in the same snapshot, so a
+trained detector (keyed by its task's version) survives edits of other tasks. ``search_hnsw`` asks
+the database's HNSW index instead (for bases too big to hold).
 
 Needs the ``postgres`` extra: ``pip install 'bluecodeagent[postgres]'``.
 """
@@ -30,11 +32,14 @@ from bluecodeagent.knowledge.store import (
     LOAD_CHUNK,
     PARTITION_ORDER,
     SCHEMA_VERSION,
+    TASK_VERSION,
     KnowledgeBase,
     _Index,
     _item,
+    _meta_fields,
     item_fields,
     provenance_json,
+    versions_from_meta,
 )
 
 CHANNEL = "bluecode_kb"
@@ -132,6 +137,7 @@ class PgKnowledgeBase(KnowledgeBase):
         self._index: _Index | None = None
         self._cache: dict[int, KnowledgeItem] = {}
         self._snapshot: dict[int, KnowledgeItem] = {}
+        self._versions: dict[str, int] = {}
         self.generation = -1  # of the snapshot in memory; -1 before the first load
         self._conn = self._open()
         with self._db_errors("open"):
@@ -218,7 +224,8 @@ class PgKnowledgeBase(KnowledgeBase):
             return int(self._q("SELECT value FROM kb_meta WHERE key = 'generation'")[0][0])
 
     def put_blob(self, key: str, value: bytes) -> None:
-        """Store a derived artefact, tagged with the generation of the snapshot it was made from."""
+        """Store a derived artefact, tagged with the generation of the snapshot it was made from (for the record:
+        what a blob is valid for is in its key, e.g. a detector's task item version)."""
         with self._db_errors("storing a blob"):
             self._q(
                 "INSERT INTO kb_blobs VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
@@ -227,34 +234,62 @@ class PgKnowledgeBase(KnowledgeBase):
             )
 
     def get_blob(self, key: str) -> bytes | None:
-        """A blob made from the snapshot this replica holds (one made from another generation is stale)."""
-        self.index()
         with self._db_errors("reading a blob"):
-            rows = self._q("SELECT value FROM kb_blobs WHERE key = %s AND generation = %s", (key, self.generation))
+            rows = self._q("SELECT value FROM kb_blobs WHERE key = %s", (key,))
         return bytes(rows[0][0]) if rows else None
 
     def delete_blobs(self, prefix: str) -> None:
         with self._db_errors("deleting blobs"):
             self._q("DELETE FROM kb_blobs WHERE starts_with(key, %s)", (prefix,))
 
+    def blob_keys(self, prefix: str) -> list[str]:
+        with self._db_errors("listing blobs"):
+            return [
+                r[0] for r in self._q("SELECT key FROM kb_blobs WHERE starts_with(key, %s) ORDER BY key", (prefix,))
+            ]
+
+    def delete_blob(self, key: str) -> None:
+        with self._db_errors("deleting a blob"):
+            self._q("DELETE FROM kb_blobs WHERE key = %s", (key,))
+
+    def task_versions(self) -> dict[str, int]:
+        """Each task's item version in the snapshot this replica holds (read with its items)."""
+        self.index()
+        return dict(self._versions)
+
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
-        """Hold a database-wide lock named ``key``: replicas train a detector once and share it."""
-        with self._db_errors("locking"), self._conn.transaction():
-            self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        """Hold a database-wide lock named ``key``: replicas train a detector once and share it.
+
+        The lock lives on a connection of its own, so this handle keeps serving (and storing) while it is
+        held; it is released at the end, or by PostgreSQL when the holder dies.
+        """
+        conn = connect(self.url)
+        try:
+            with self._db_errors("locking"):
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
             yield
+        finally:
+            conn.close()  # ends the session: the lock is released
 
     # -- writing --------------------------------------------------------------------------------
     @contextmanager
-    def _change(self, doing: str) -> Iterator[None]:
-        """One transaction that bumps the generation, drops stale detectors and notifies replicas."""
+    def _change(self, doing: str) -> Iterator[set[str]]:
+        """One transaction that bumps the generation and the item version of every task the body adds to the
+        set it is given, then notifies replicas (on commit). Detectors of other tasks stay valid."""
+        touched: set[str] = set()
         with self._db_errors(doing), self._conn.transaction():
-            yield
+            yield touched
             self._index_partitions()
             gen = self._q(
                 "UPDATE kb_meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value"
             )[0][0]
-            self._q("DELETE FROM kb_blobs WHERE starts_with(key, 'detector:')")
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO kb_meta VALUES (%s, '1') ON CONFLICT (key) DO UPDATE "
+                    "SET value = (kb_meta.value::bigint + 1)::text",
+                    [(TASK_VERSION + t,) for t in sorted(touched)],
+                )
             self._q("SELECT pg_notify(%s, %s)", (CHANNEL, gen))
         self._index = None
         self._cache.clear()
@@ -285,18 +320,22 @@ class PgKnowledgeBase(KnowledgeBase):
             )
         self._q("ANALYZE kb_items")  # fresh statistics, so the planner picks the new index at once
 
-    def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> None:
-        """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end."""
+    def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> set[str]:
+        """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end.
+
+        Returns the tasks touched (the items' own, and those of the items they replace).
+        """
         last: dict[str, tuple[KnowledgeItem, np.ndarray]] = {}
         for it, v in zip(items, vectors, strict=True):
             last.pop(it.uid, None)
             last[it.uid] = (it, v)
-        self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (list(last),))
+        replaced = self._q("DELETE FROM kb_items WHERE uid = ANY(%s) RETURNING task", (list(last),))
         with self._conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO kb_items ({_ITEM_COLUMNS}, vector) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 [(*item_fields(it), np.asarray(v, dtype=np.float32)) for it, v in last.values()],
             )
+        return {it.task for it, _ in last.values()} | {r[0] for r in replaced}
 
     def add(self, items: Iterable[KnowledgeItem], *, batch_size: int = 256, progress: bool = False) -> int:
         """Embed, then insert every item in one transaction (replicas see all of them or none)."""
@@ -305,9 +344,9 @@ class PgKnowledgeBase(KnowledgeBase):
         return self.add_vectors(items, vectors)
 
     def add_vectors(self, items: list[KnowledgeItem], vectors: np.ndarray) -> int:
-        with self._change("adding items"):
+        with self._change("adding items") as touched:
             for start in range(0, len(items), LOAD_CHUNK):
-                self._insert(items[start : start + LOAD_CHUNK], vectors[start : start + LOAD_CHUNK])
+                touched |= self._insert(items[start : start + LOAD_CHUNK], vectors[start : start + LOAD_CHUNK])
         return len(items)
 
     @staticmethod
@@ -325,7 +364,8 @@ class PgKnowledgeBase(KnowledgeBase):
         with self._db_errors("reading items"):
             rows = self._q("SELECT rowid, text FROM kb_items ORDER BY rowid")
         vectors = self._embed_all(embedder, [t for _, t in rows], batch_size, progress)
-        with self._change("re-embedding"):
+        with self._change("re-embedding") as touched:
+            touched |= {r[0] for r in self._q("SELECT DISTINCT task FROM kb_items")}
             with self._conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE kb_items SET vector = %s WHERE rowid = %s",
@@ -338,13 +378,22 @@ class PgKnowledgeBase(KnowledgeBase):
     def sync_batch(self, batch: str, items: list[KnowledgeItem], *, progress: bool = False) -> tuple[int, int, int]:
         """Make ``batch`` hold exactly ``items`` in one transaction; only new texts are embedded."""
         with self._db_errors("reading a batch"):
-            existing = {r[0] for r in self._q("SELECT uid FROM kb_items WHERE batch = %s", (batch,))}
+            existing = {
+                r[0]: tuple(r[1:])
+                for r in self._q(
+                    "SELECT uid, category, counterpart, policy, principle, provenance FROM kb_items WHERE batch = %s",
+                    (batch,),
+                )
+            }
         wanted = {it.uid: it.model_copy(update={"batch": batch}) for it in items}
         fresh = [it for uid, it in wanted.items() if uid not in existing]
-        kept = [it for uid, it in wanted.items() if uid in existing]
+        kept = [it for uid, it in wanted.items() if uid in existing and existing[uid] != _meta_fields(it)]
         vectors = self._embed_all(self.require_embedder(), [it.text for it in fresh], 256, progress)
-        gone = sorted(existing - set(wanted))
-        with self._change("syncing a batch"):
+        gone = sorted(set(existing) - set(wanted))
+        if not (fresh or kept or gone):  # nothing to change: no new generation, no replica reloads
+            return 0, len(wanted), 0
+        with self._change("syncing a batch") as touched:
+            touched |= {it.task for it in kept}
             with self._conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE kb_items SET category=%s, counterpart=%s, policy=%s, principle=%s, provenance=%s "
@@ -354,10 +403,10 @@ class PgKnowledgeBase(KnowledgeBase):
                         for it in kept
                     ],
                 )
-            self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (gone,))
+            touched |= {r[0] for r in self._q("DELETE FROM kb_items WHERE uid = ANY(%s) RETURNING task", (gone,))}
             if fresh:
-                self._insert(fresh, vectors)
-        return len(fresh), len(kept), len(gone)
+                touched |= self._insert(fresh, vectors)
+        return len(fresh), len(wanted) - len(fresh), len(gone)
 
     def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
         uids = list(uids)
@@ -365,11 +414,10 @@ class PgKnowledgeBase(KnowledgeBase):
             found = self._q("SELECT 1 FROM kb_items WHERE uid = ANY(%s) OR batch = %s LIMIT 1", (uids, batch))
         if not found:
             return 0
-        with self._change("removing items"):
-            n = self._conn.execute("DELETE FROM kb_items WHERE uid = ANY(%s)", (uids,)).rowcount
-            if batch is not None:
-                n += self._conn.execute("DELETE FROM kb_items WHERE batch = %s", (batch,)).rowcount
-        return n
+        with self._change("removing items") as touched:
+            gone = self._q("DELETE FROM kb_items WHERE uid = ANY(%s) OR batch = %s RETURNING task", (uids, batch))
+            touched |= {r[0] for r in gone}
+        return len(gone)
 
     # -- reading --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -408,14 +456,14 @@ class PgKnowledgeBase(KnowledgeBase):
                 with self._conn.transaction():
                     if outermost:
                         self._q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    generation, index, snapshot = self._read_snapshot()
-            self._index, self._snapshot, self.generation = index, snapshot, generation
+                    meta, index, snapshot = self._read_snapshot()
+            self._index, self._snapshot = index, snapshot
+            self.generation, self._versions = int(meta["generation"]), versions_from_meta(meta)
         return self._index
 
-    def _read_snapshot(self) -> tuple[int, _Index, dict[int, KnowledgeItem]]:
-        generation = int(self._q("SELECT value FROM kb_meta WHERE key = 'generation'")[0][0])
-        dim = int(self._q("SELECT value FROM kb_meta WHERE key = 'dim'")[0][0])
-        return generation, *_load(self._conn, dim)
+    def _read_snapshot(self) -> tuple[dict[str, str], _Index, dict[int, KnowledgeItem]]:
+        meta: dict[str, str] = dict(self._q("SELECT key, value FROM kb_meta"))  # type: ignore[arg-type]
+        return meta, *_load(self._conn, int(meta["dim"]))
 
     def item_at(self, rowid: int) -> KnowledgeItem:
         """From the snapshot in memory: searches keep working while the database is away."""
