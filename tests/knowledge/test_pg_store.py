@@ -96,7 +96,12 @@ def test_the_training_lock_leaves_the_handle_serving(pg_url, embedder):
         waiter = threading.Thread(target=second, daemon=True)
         waiter.start()
         assert kb.stats()["items"] == len(tiny_items())  # no deadlock on the handle's own connection
-        assert not got.wait(0.5)  # the other process waits for the lock
+        assert not got.wait(0.5)  # the other process waits for the lock...
+        answered: list[int] = []  # ...and its handle keeps answering meanwhile (in a thread: a stall must not hang)
+        reader = threading.Thread(target=lambda: answered.append(other.stats()["items"]), daemon=True)
+        reader.start()
+        reader.join(10)
+        assert answered == [len(tiny_items())]
     assert got.wait(30)
     waiter.join(30)
 

@@ -264,10 +264,13 @@ class PgKnowledgeBase(KnowledgeBase):
         The lock lives on a connection of its own, so this handle keeps serving (and storing) while it is
         held; it is released at the end, or by PostgreSQL when the holder dies.
         """
-        conn = connect(self.url)
+        psycopg, _ = _psycopg()
+        conn = connect(self.url)  # not under self._lock: a wait for the lock must not stall this handle
         try:
-            with self._db_errors("locking"):
+            try:
                 conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            except psycopg.Error as e:
+                raise KnowledgeError(f"knowledge base {self.path}: locking failed: {_first_line(e)}") from e
             yield
         finally:
             conn.close()  # ends the session: the lock is released

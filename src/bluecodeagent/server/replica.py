@@ -1,9 +1,11 @@
 """Keep a replica in step with a shared (PostgreSQL) knowledge base.
 
 A thread LISTENs on the base's channel (and polls once a second, in case a notification is missed);
-when the database's generation differs from the one this replica holds, a fresh agent is built and
-its detectors trained on this thread, then swapped in on the engine worker: checks keep being answered
-from the previous snapshot meanwhile and never see a half-loaded base. If the database goes away the
+when the database's generation differs from the one this replica holds, a fresh agent is built on this
+thread, then swapped in on the engine worker: checks keep being answered from the previous snapshot
+meanwhile and never see a half-loaded base. The fresh agent serves the new snapshot at once with the
+previous weights of the detectors whose task changed; they are retrained (once across the replicas) in
+the background and installed when stored (``refine_detectors``). If the database goes away the
 replica keeps serving its snapshot and ``/readyz`` says so; it catches up when the database returns.
 """
 
@@ -16,7 +18,7 @@ import logging
 import threading
 from typing import Any
 
-from bluecodeagent.server.knowledge import fresh_agent, swap_agent
+from bluecodeagent.server.knowledge import fresh_agent, refine_detectors, swap_agent
 
 log = logging.getLogger("bluecodeagent.server")
 POLL_S = 1.0
@@ -61,11 +63,13 @@ class ReplicaFollower:
         if not self.svc.ready.is_set():  # the warm-up loads the first snapshot
             return
         if int(row[0]) != getattr(self.svc.agent._kb, "generation", -1):
-            # Built and trained here, off the engine worker: checks keep being answered meanwhile.
-            fresh = fresh_agent(self.svc.agent)
+            # Built here, off the engine worker: checks keep being answered meanwhile.
+            fresh, previous = fresh_agent(self.svc.agent)
             swap = self.svc.call(lambda agent: swap_agent(self.svc, agent, fresh), bounded=False)
-            asyncio.run_coroutine_threadsafe(swap, self.loop).result()
+            served = asyncio.run_coroutine_threadsafe(swap, self.loop).result()
             self.loop.call_soon_threadsafe(self.svc.knowledge_changed)
+            if served is fresh:
+                refine_detectors(self.svc, fresh, previous, self.loop)
 
     def _set_database(self, ok: bool, error: str = "") -> None:
         if ok == self.database_ok:
