@@ -22,6 +22,7 @@ Training takes a few seconds and is cached inside the knowledge base until its i
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -187,16 +188,26 @@ class TaskDetector:
         Replicas sharing a database train it once: the first takes ``kb.exclusive``, the others wait
         and load what it stored.
         """
-        found = load_detector(kb, task, k)
+        det = train_once(kb, task, k)
+        assert det is not None  # always wanted
+        return det
+
+
+def train_once(kb: KnowledgeBase, task: str, k: int, wanted: Callable[[], bool] = lambda: True) -> TaskDetector | None:
+    """``load_or_train``, except that once the lock is held ``wanted()`` is asked before training: when it
+    says no (a newer snapshot is served by now), nothing is trained and None is returned."""
+    found = load_detector(kb, task, k)
+    if found is not None:
+        return found[0]
+    with kb.exclusive(detector_key(task, k)):
+        found = load_detector(kb, task, k)  # stored by another process while this one waited
         if found is not None:
             return found[0]
-        with kb.exclusive(detector_key(task, k)):
-            found = load_detector(kb, task, k)  # stored by another process while this one waited
-            if found is not None:
-                return found[0]
-            det = cls.train(kb, task, k)
-            store_detector(kb, det)
-            return det
+        if not wanted():
+            return None
+        det = TaskDetector.train(kb, task, k)
+        store_detector(kb, det)
+        return det
 
 
 def detector_key(task: str, k: int) -> str:

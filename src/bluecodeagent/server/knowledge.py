@@ -18,8 +18,10 @@ evidence again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from fastapi import APIRouter, Path, Request, Response
 from bluecodeagent.agent import BlueCodeAgent
 from bluecodeagent.engines.offline import OfflineEngine
 from bluecodeagent.knowledge.builder import BUILTIN_BATCH
-from bluecodeagent.knowledge.detector import TaskDetector, load_detector
+from bluecodeagent.knowledge.detector import load_detector, train_once
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.server.models import (
@@ -47,6 +49,7 @@ from bluecodeagent.server.service import Service, dump
 from bluecodeagent.tasks import PROMPT_TASKS
 
 log = logging.getLogger("bluecodeagent.server")
+REFINE_NICE = 10  # the background retraining yields the CPU to checks and to the next reload
 RELOAD_WAIT_S = 600  # an edit answers once this replica serves it (a first detector training can take minutes)
 _ERRORS = {
     401: {"model": ErrorResponse},
@@ -97,6 +100,9 @@ def refine_detectors(svc: Service, agent: BlueCodeAgent, tasks: list[str], loop:
         from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
         from bluecodeagent.knowledge.store import KnowledgeBase
 
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice value; checks and reloads first
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + REFINE_NICE))
         k = agent.settings.top_k
         base = agent.kb
         # PostgreSQL: training reads only the snapshot in memory, so the served handle is shared. SQLite reads
@@ -104,11 +110,10 @@ def refine_detectors(svc: Service, agent: BlueCodeAgent, tasks: list[str], loop:
         own = None if isinstance(base, PgKnowledgeBase) else KnowledgeBase(base.path, base.embedder)
         try:
             for task in tasks:
-                if svc.agent is not agent:
-                    return  # a newer snapshot is served; its own refiner takes over
                 started = time.monotonic()
-                try:
-                    TaskDetector.load_or_train(own or base, task, k)
+                try:  # superseded (a newer snapshot served): its own refiner takes over, nothing is trained
+                    if train_once(own or base, task, k, wanted=lambda: svc.agent is agent) is None:
+                        return
                 except Exception as e:  # keep serving the previous weights; a later change retries
                     log.error(json.dumps({"event": "detector_refine_failed", "task": task, "error": repr(e)}))
                     continue
