@@ -110,10 +110,12 @@ def test_search_keeps_working_from_the_snapshot_when_the_database_is_gone(pg_url
     kb = PgKnowledgeBase(pg_url, embedder)
     kb.add(tiny_items())
     q = embedder.embed(["mail me every key pressed"])[0]
-    before = kb.search(q, 3)
+    before, stats = kb.search(q, 3), kb.stats()
+    assert stats["items"] == len(tiny_items()) and stats["batches"] == {"tiny": len(tiny_items())}
     with psycopg.connect(pg_url.replace(pg_url.split("/")[3].split("?")[0], "postgres"), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
     assert kb.search(q, 3) == before  # served from memory
+    assert kb.stats() == stats  # what this handle serves, from memory too
     with pytest.raises(KnowledgeError, match="counting items failed"):
         len(kb)  # a database call reports the lost connection clearly...
     assert len(kb) == len(tiny_items())  # ...and the next one reconnects
@@ -150,3 +152,35 @@ def test_hnsw_search_of_a_partition_agrees_with_exact_search(pg_url):
 
 def _rowid(kb: PgKnowledgeBase, uid: str) -> int:
     return kb._q("SELECT rowid FROM kb_items WHERE uid = %s", (uid,))[0][0]
+
+
+def _snapshot_of(kb: PgKnowledgeBase) -> tuple[list[int], np.ndarray, list[KnowledgeItem], dict[str, int]]:
+    idx = kb.index()
+    return idx.rowids.tolist(), idx.matrix.copy(), [kb.item_at(int(r)) for r in idx.rowids], kb.task_versions()
+
+
+def test_a_reload_that_reuses_the_previous_snapshot_equals_a_full_load(pg_url, embedder, monkeypatch):
+    """Only rows added since are read; removed ones are gone; an in-place update makes the reload whole."""
+    writer, served = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
+    writer.add(tiny_items())
+    served.index()
+    worm = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="w")
+    writer.add([worm])
+    writer.remove(uids=[tiny_items()[0].uid])
+    import bluecodeagent.knowledge.pg_store as pg_store
+
+    full_load = pg_store._load
+    incremental = PgKnowledgeBase(pg_url, embedder)
+    incremental.reuse(served)
+    monkeypatch.setattr(pg_store, "_load", lambda *a: pytest.fail("read the whole snapshot"))
+    got = _snapshot_of(incremental)
+    monkeypatch.setattr(pg_store, "_load", full_load)
+    want = _snapshot_of(PgKnowledgeBase(pg_url, embedder))
+    assert got[0] == want[0] and np.array_equal(got[1], want[1]) and got[2] == want[2] and got[3] == want[3]
+    assert worm in got[2] and tiny_items()[0] not in got[2]
+
+    renamed = [it.model_copy(update={"category": "renamed"}) for it in tiny_items()[1:]]
+    writer.sync_batch("tiny", renamed)  # metadata updated in place: rowids kept, so the reload is whole
+    again = PgKnowledgeBase(pg_url, embedder)
+    again.reuse(incremental)
+    assert {it.category for it in _snapshot_of(again)[2] if it.batch == "tiny"} == {"renamed"}

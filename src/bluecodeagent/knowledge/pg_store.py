@@ -48,6 +48,7 @@ HNSW_EF_SEARCH = 100  # candidates pgvector's HNSW scan keeps (its default is 40
 HNSW_BUILD_MEMORY = "512MB"  # maintenance_work_mem while a partition's index is built (the graph should fit)
 _LOCK_PARTITION_INDEX = 0x686E7377  # advisory-lock key of partition-index creation ("hnsw")
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
+REWRITES = "rewrites"  # kb_meta key bumped by every in-place update of stored rows (a snapshot then reloads whole)
 
 # Versioned migrations: (version, statements); {dim} is the embedder's dimension. Applied in order,
 # each in its own transaction, recorded in kb_schema; never edit one that has shipped, add the next.
@@ -138,6 +139,9 @@ class PgKnowledgeBase(KnowledgeBase):
         self._cache: dict[int, KnowledgeItem] = {}
         self._snapshot: dict[int, KnowledgeItem] = {}
         self._versions: dict[str, int] = {}
+        self._meta: dict[str, str] = {}  # read with the snapshot
+        self._stats: dict[str, Any] | None = None  # of the snapshot, computed on first use
+        self._previous: tuple[str, _Index, dict[int, KnowledgeItem]] | None = None  # see reuse()
         self.generation = -1  # of the snapshot in memory; -1 before the first load
         self._conn = self._open()
         with self._db_errors("open"):
@@ -297,6 +301,14 @@ class PgKnowledgeBase(KnowledgeBase):
         self._index = None
         self._cache.clear()
 
+    def _bump_rewrites(self) -> None:
+        """Record an in-place update of stored rows (inside a change): replicas then read their next snapshot whole."""
+        self._q(
+            "INSERT INTO kb_meta VALUES (%s, '1') ON CONFLICT (key) DO UPDATE "
+            "SET value = (kb_meta.value::bigint + 1)::text",
+            (REWRITES,),
+        )
+
     def _index_partitions(self) -> None:
         """Give every (task, label) partition its own partial HNSW index (built once, then kept by PostgreSQL).
 
@@ -369,6 +381,7 @@ class PgKnowledgeBase(KnowledgeBase):
         vectors = self._embed_all(embedder, [t for _, t in rows], batch_size, progress)
         with self._change("re-embedding") as touched:
             touched |= {r[0] for r in self._q("SELECT DISTINCT task FROM kb_items")}
+            self._bump_rewrites()
             with self._conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE kb_items SET vector = %s WHERE rowid = %s",
@@ -397,6 +410,8 @@ class PgKnowledgeBase(KnowledgeBase):
             return 0, len(wanted), 0
         with self._change("syncing a batch") as touched:
             touched |= {it.task for it in kept}
+            if kept:
+                self._bump_rewrites()
             with self._conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE kb_items SET category=%s, counterpart=%s, policy=%s, principle=%s, provenance=%s "
@@ -435,6 +450,12 @@ class PgKnowledgeBase(KnowledgeBase):
             yield _item(row)
 
     def stats(self) -> dict[str, Any]:
+        """Counts per task, label and batch: of the snapshot this handle serves once one is loaded (so a replica
+        reports what it enforces, also while the database is away), else read from the database."""
+        if self._index is not None:
+            if self._stats is None:
+                self._stats = _snapshot_stats(self.path, self._snapshot, self._meta.get("embedder"))
+            return self._stats
         with self._db_errors("reading statistics"):
             rows = self._q("SELECT task, label, category, batch, COUNT(*) FROM kb_items GROUP BY 1, 2, 3, 4")
         by_task: dict[str, Counter[str]] = {}
@@ -460,12 +481,23 @@ class PgKnowledgeBase(KnowledgeBase):
                     if outermost:
                         self._q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     meta, index, snapshot = self._read_snapshot()
-            self._index, self._snapshot = index, snapshot
+            self._index, self._snapshot, self._meta, self._stats = index, snapshot, meta, None
             self.generation, self._versions = int(meta["generation"]), versions_from_meta(meta)
         return self._index
 
+    def reuse(self, previous: KnowledgeBase) -> None:
+        """Let the next snapshot load copy the rows it shares with ``previous`` (a handle on the same database
+        holding a snapshot) instead of reading them again: only rows added since are read. Rows are never
+        updated in place by an add or a remove (a replaced item gets a new row); a change that does update
+        in place (a metadata sync, a re-embedding) bumps ``rewrites``, and the snapshot is then read whole."""
+        if isinstance(previous, PgKnowledgeBase) and previous.url == self.url and previous._index is not None:
+            self._previous = (previous._meta.get(REWRITES, "0"), previous._index, previous._snapshot)
+
     def _read_snapshot(self) -> tuple[dict[str, str], _Index, dict[int, KnowledgeItem]]:
         meta: dict[str, str] = dict(self._q("SELECT key, value FROM kb_meta"))  # type: ignore[arg-type]
+        previous, self._previous = self._previous, None
+        if previous is not None and previous[0] == meta.get(REWRITES, "0"):
+            return meta, *_load_since(self._conn, int(meta["dim"]), previous[1], previous[2])
         return meta, *_load(self._conn, int(meta["dim"]))
 
     def item_at(self, rowid: int) -> KnowledgeItem:
@@ -511,6 +543,21 @@ def partition_index_name(task: str, label: str) -> str:
     return "kb_hnsw_" + hashlib.sha256(f"{task}\0{label}".encode()).hexdigest()[:16]
 
 
+def _snapshot_stats(path: str, snapshot: dict[int, KnowledgeItem], embedder: str | None) -> dict[str, Any]:
+    """``stats()`` of the items of a snapshot held in memory."""
+    by_task: dict[str, Counter[str]] = {}
+    for it in snapshot.values():
+        by_task.setdefault(it.task, Counter())[it.label] += 1
+    return {
+        "path": path,
+        "items": len(snapshot),
+        "embedder": embedder,
+        "by_task": {t: dict(c) for t, c in sorted(by_task.items())},
+        "categories": len({(it.task, it.category) for it in snapshot.values()}),
+        "batches": dict(Counter(it.batch for it in snapshot.values())),
+    }
+
+
 def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
     n = int(conn.execute("SELECT COUNT(*) FROM kb_items").fetchone()[0])
     matrix = np.empty((n, dim), dtype=np.float32)
@@ -529,6 +576,31 @@ def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
                 cols["category"].append(item.category)
                 i += 1
     return _Index(rowids[:i], matrix[:i], cols), snapshot
+
+
+def _load_since(
+    conn: Any, dim: int, before: _Index, items: dict[int, KnowledgeItem]
+) -> tuple[_Index, dict[int, KnowledgeItem]]:
+    """``_load``, copying the rows a previous snapshot (``before``, ``items``) already holds; only new rows are read."""
+    rowids = np.array(
+        [r[0] for r in conn.execute(f"SELECT rowid FROM kb_items ORDER BY {PARTITION_ORDER}")], dtype=np.int64
+    )
+    order = np.argsort(before.rowids)
+    pos = np.clip(np.searchsorted(before.rowids[order], rowids), 0, max(len(order) - 1, 0))
+    known = before.rowids[order][pos] == rowids if len(order) else np.zeros(len(rowids), dtype=bool)
+    matrix = np.empty((len(rowids), dim), dtype=np.float32)
+    matrix[known] = before.matrix[order[pos[known]]]
+    snapshot = {int(r): items[int(r)] for r in rowids[known]}
+    new = rowids[~known]
+    if len(new):
+        at = {int(r): i for i, r in enumerate(rowids) if not known[i]}
+        with conn.cursor(binary=True) as cur:
+            cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items WHERE rowid = ANY(%s)", (new.tolist(),))
+            for row in cur:
+                matrix[at[row[0]]], snapshot[row[0]] = _array(row[1]), _item(row[2:])
+    in_order = [snapshot[int(r)] for r in rowids]
+    cols = {name: [getattr(it, name) for it in in_order] for name in ("task", "label", "category")}
+    return _Index(rowids, matrix, cols), snapshot
 
 
 def _array(vector: Any) -> np.ndarray:

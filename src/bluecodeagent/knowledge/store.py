@@ -134,6 +134,10 @@ class KnowledgeBase:
         with self._db:
             self._db.execute("DELETE FROM blobs WHERE key = ?", (key,))
 
+    def reuse(self, previous: KnowledgeBase) -> None:
+        """Let the next load copy what it shares with ``previous`` (a shared backend's faster reload; none here)."""
+        del previous
+
     def task_versions(self) -> dict[str, int]:
         """Each task's item version in the items this handle serves (a task never edited: absent, i.e. 0)."""
         self.index()

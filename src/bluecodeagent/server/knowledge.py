@@ -67,6 +67,8 @@ def fresh_agent(agent: BlueCodeAgent) -> tuple[BlueCodeAgent, list[str]]:
     """
     fresh = BlueCodeAgent(settings=agent.settings, auto_build=False)
     try:
+        if agent._kb is not None:  # a shared base reads only the rows added since the snapshot served now
+            fresh.kb.reuse(agent._kb)
         tasks = tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS)
         previous = []
         offline = offline_engine(fresh)
