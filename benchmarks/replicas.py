@@ -136,24 +136,36 @@ def machine_busy() -> tuple[float, float]:
 
 # -- the knowledge probes ----------------------------------------------------------------------------
 def nearest_unsafe(client: httpx.Client, base: str, text: str) -> str | None:
+    """The nearest unsafe neighbour of ``text`` in a malicious check (None on an error); notes the decision."""
     r = client.post(f"{base}/v1/check", json={"text": text, "task": "malicious"})
     if r.status_code != 200:
         return None
-    hits = r.json()["verdicts"][0]["evidence"]["unsafe_neighbours"]
+    verdict = r.json()["verdicts"][0]
+    _decisions[base] = verdict["decision"]
+    hits = verdict["evidence"]["unsafe_neighbours"]
     return hits[0]["text"] if hits else ""
 
 
+def near_copy(text: str) -> str:
+    """The text a user would send that the marker item was written for: the same request, reworded slightly."""
+    return "Please " + text[0].lower() + text[1:] + " tonight"
+
+
 def wait_all(client: httpx.Client, replicas: list[Replica], pred: Callable[[str | None], bool], cap_s: float) -> float:
-    """Seconds until ``pred(nearest unsafe neighbour of the marker)`` holds on every replica (inf past cap)."""
+    """Seconds until ``pred(nearest unsafe neighbour of a near-copy of the marker)`` holds on every replica.
+
+    inf past ``cap_s``. The decisions each replica gave the near-copy at that moment are left in ``_decisions``.
+    """
     start, pending = time.monotonic(), list(replicas)
     while pending and time.monotonic() - start < cap_s:
-        pending = [r for r in pending if not pred(nearest_unsafe(client, r.base, _marker[0]))]
+        pending = [r for r in pending if not pred(nearest_unsafe(client, r.base, near_copy(_marker[0])))]
         if pending:
             time.sleep(0.05)
     return time.monotonic() - start if not pending else float("inf")
 
 
 _marker = [""]
+_decisions: dict[str, str] = {}  # replica base URL -> decision on the near-copy at its last check
 
 
 def item(text: str, label: str = "unsafe", category: str = "exfiltration") -> dict[str, str]:
@@ -199,7 +211,7 @@ def throughput(replicas: list[Replica], work: Path, seconds: float, rounds: int)
 
 def propagation(client: httpx.Client, replicas: list[Replica], url: str, work: Path, reps: int) -> dict[str, list]:
     """Seconds from issuing each kind of change until every replica enforces it (and the command's own time)."""
-    out: dict[str, list[tuple[float, float]]] = {}
+    out: dict[str, list[tuple[float, float, str]]] = {}
     cap = 120.0
 
     def timed(name: str, act: Callable[[], None], pred: Callable[[str | None], bool]) -> None:
@@ -207,8 +219,9 @@ def propagation(client: httpx.Client, replicas: list[Replica], url: str, work: P
         act()
         took = time.monotonic() - t0
         seen = wait_all(client, replicas, pred, cap) + took
-        out.setdefault(name, []).append((took, seen))
-        say(f"{name}: command {took:.1f} s, enforced everywhere after {seen:.1f} s")
+        decisions = "/".join(_decisions.get(r.base, "?") for r in replicas)
+        out.setdefault(name, []).append((took, seen, decisions))
+        say(f"{name}: command {took:.1f} s, enforced everywhere after {seen:.1f} s (near-copy: {decisions})")
 
     def present(t: str | None) -> bool:
         return t == _marker[0]
@@ -402,8 +415,51 @@ def failover(client: httpx.Client, replicas: list[Replica], pg: Postgres, outage
     return {"gap": gap, "readyz": readyz, "seen": seen, "committed": committed, "reconnected": reconnected}
 
 
+def copy_base(path: Path, url: str) -> None:
+    """Copy a SQLite base's items, vectors and knowledge version into an empty PostgreSQL base."""
+    from bluecodeagent.config import Settings
+    from bluecodeagent.kb_open import settings_embedder
+    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+    from bluecodeagent.knowledge.store import KnowledgeBase
+
+    if not path.is_file():
+        raise SystemExit(f"replicas benchmark: no SQLite base at {path}")
+    target = PgKnowledgeBase(url, settings_embedder(Settings()))
+    try:
+        if len(target):
+            say(f"the database already holds {len(target)} items; not copying {path}")
+            return
+        source = KnowledgeBase(path)
+        items, vectors = source.vectors()
+        say(f"copying {len(items)} items with their vectors from {path}")
+        target.add_vectors(items, vectors)
+        target.set_meta("knowledge_version", source.meta().get("knowledge_version", "custom"))
+        source.close()
+    finally:
+        target.close()
+
+
 # -- the report --------------------------------------------------------------------------------------
-def report(tp: list[dict[str, Any]], prop: dict[str, list], bulk: dict[str, Any], fo: dict[str, Any]) -> bool:
+def report(
+    tp: list[dict[str, Any]] | None,
+    prop: dict[str, list] | None,
+    bulk: dict[str, Any] | None,
+    fo: dict[str, Any] | None,
+) -> bool:
+    """Print the tables of the parts that ran; whether every correctness target held."""
+    ok = True
+    if tp:
+        report_throughput(tp)
+    if prop:
+        report_propagation(prop)
+    if bulk:
+        ok &= report_bulk(bulk)
+    if fo:
+        ok &= report_failover(fo)
+    return ok
+
+
+def report_throughput(tp: list[dict[str, Any]]) -> None:
     cores = os.cpu_count() or 1
     print("\n## Throughput at 8 clients (wrk, 1 thread, through nginx)\n")
     print("| round | replicas | checks/s | errors | p50 ms | p99 ms | cores used: replica 1 / 2 | machine busy |")
@@ -425,18 +481,23 @@ def report(tp: list[dict[str, Any]], prop: dict[str, list], bulk: dict[str, Any]
             f"with the machine {busy:.0%} busy (the load generator, nginx and the other processes on the machine "
             "take the rest): a second process has no idle core to run on, so the ratio measures sharing, not scaling"
         )
+
+
+def report_propagation(prop: dict[str, list]) -> None:
     print("\n## Propagation: from issuing a change until every replica's checks enforce it\n")
-    print("| change | reps | command s (p50) | enforced everywhere s (p50) | max s | target <= 5 s |")
-    print("|---|---:|---:|---:|---:|---|")
-    ok_prop = True
+    print("Enforced: a near-copy of the changed item's text has it as its nearest unsafe neighbour (add) or no")
+    print("longer has it (remove), on every replica. Decisions: what each replica then decided on the near-copy.\n")
+    print("| change | reps | command s (p50) | enforced everywhere s (p50) | max s | target <= 5 s | decisions |")
+    print("|---|---:|---:|---:|---:|---|---|")
     for name, vals in prop.items():
         took, seen = [v[0] for v in vals], [v[1] for v in vals]
-        ok_prop &= max(seen) <= 5
         print(
             f"| {name} | {len(vals)} | {statistics.median(took):.1f} | {statistics.median(seen):.1f} | {max(seen):.1f} "
-            f"| {'met' if max(seen) <= 5 else 'missed'} |"
+            f"| {'met' if max(seen) <= 5 else 'missed'} | {', '.join(v[2] for v in vals)} |"
         )
-    b = bulk
+
+
+def report_bulk(b: dict[str, Any]) -> bool:
     non200 = sum(v for k, v in b["statuses"].items() if k != 200)
     print(f"\n## {b['requests']} requests during a batch add of {b['size']} items (8 clients over both replicas)\n")
     print("| requests | connection errors | non-200 | p50 ms | p99 ms | max ms | probes | half-applied | batch seen |")
@@ -450,6 +511,10 @@ def report(tp: list[dict[str, Any]], prop: dict[str, list], bulk: dict[str, Any]
         f"| {b['requests']} | {b['errors']} | {non200} | {b['p50']:.1f} | {b['p99']:.1f} | {b['max']:.0f} "
         f"| {len(b['probes'])} | {b['half']} | {seen} |"
     )
+    return b["errors"] == 0 and non200 == 0 and b["half"] == 0
+
+
+def report_failover(fo: dict[str, Any]) -> bool:
     print("\n## Failover: PostgreSQL stopped, checks continue\n")
     gap_errors = sum(v for k, v in fo["gap"].items() if k != "ok")
     print(f"- checks during the outage: {fo['gap'].get('ok', 0)} answered 200, {gap_errors} errors ({fo['gap']})")
@@ -459,7 +524,7 @@ def report(tp: list[dict[str, Any]], prop: dict[str, list], bulk: dict[str, Any]
         f"- a change committed {fo['committed']:.1f} s after the database returned was enforced everywhere "
         f"{fo['seen']:.1f} s after the return; /readyz clean after {', '.join(f'{s:.1f}' for s in fo['reconnected'])} s"
     )
-    return b["errors"] == 0 and non200 == 0 and b["half"] == 0 and gap_errors == 0
+    return gap_errors == 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -473,12 +538,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--requests", type=int, default=10_000, help="requests during the batch add (default 10,000)")
     ap.add_argument("--batch-items", type=int, default=500, help="size of the batch added under load (default 500)")
     ap.add_argument("--outage-seconds", type=float, default=5, help="how long the database is down (default 5)")
-    return ap.parse_args(argv)
+    ap.add_argument(
+        "--from-sqlite",
+        type=Path,
+        help="fill an empty database from this SQLite base's items and vectors (no embedding) before kb build",
+    )
+    ap.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run, of {', '.join(PARTS)} (default: all)",
+    )
+    args = ap.parse_args(argv)
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if unknown := sorted(set(args.parts) - set(PARTS)):
+        ap.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return args
+
+
+PARTS = ("throughput", "propagation", "bulk", "failover")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for tool in ("wrk", "nginx"):
+    for tool in ("wrk", "nginx") if "throughput" in args.parts else ():
         if shutil.which(tool) is None:
             print(f"replicas benchmark: {tool} is not installed (apt-get install {tool})", file=sys.stderr)
             return 2
@@ -489,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     pg = Postgres(pg_dir)
     replicas: list[Replica] = []
     try:
+        if args.from_sqlite:
+            copy_base(args.from_sqlite, pg.url)
         say("building (or refreshing) the shipped knowledge base in PostgreSQL")
         cli("kb", "build", "--kb", pg.url)
         replicas = [Replica(pg.url), Replica(pg.url)]
@@ -496,11 +580,14 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(r.base, r.proc, 900)
         say("both replicas ready")
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} cores")
+        parts = args.parts
         with httpx.Client(timeout=120, trust_env=False) as client:
-            tp = throughput(replicas, work, args.seconds, args.rounds)
-            prop = propagation(client, replicas, pg.url, work, args.reps)
-            bulk = batch_under_load(replicas, pg.url, work, args.requests, args.batch_items)
-            fo = failover(client, replicas, pg, args.outage_seconds)
+            tp = throughput(replicas, work, args.seconds, args.rounds) if "throughput" in parts else None
+            prop = propagation(client, replicas, pg.url, work, args.reps) if "propagation" in parts else None
+            bulk = (
+                batch_under_load(replicas, pg.url, work, args.requests, args.batch_items) if "bulk" in parts else None
+            )
+            fo = failover(client, replicas, pg, args.outage_seconds) if "failover" in parts else None
         return 0 if report(tp, prop, bulk, fo) else 1
     finally:
         for r in replicas:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import psycopg
 import pytest
 
 from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.detector import TaskDetector, load_detector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.pg_store import CHANNEL, LATEST, PgKnowledgeBase, partition_index_name, redact
 from tiny_knowledge import tiny_items
@@ -65,24 +68,54 @@ def test_every_change_bumps_the_generation_and_notifies_on_commit(pg_url, embedd
     listener.close()
 
 
-def test_a_detector_trained_on_another_generation_is_not_used(pg_url, embedder):
+def test_a_detector_trained_on_another_item_version_is_not_current(pg_url, embedder):
+    """A replica still holding an older snapshot stores detectors keyed by that snapshot's task versions."""
     kb, other = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
     kb.add(tiny_items())
-    other.index()  # snapshot at generation 1
+    other.index()  # snapshot before the worm
     kb.add([KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host")])
-    other.put_blob("detector:malicious:k3:x", b"trained on generation 1")
-    assert kb.get_blob("detector:malicious:k3:x") is None  # kb holds generation 2
-    assert other.get_blob("detector:malicious:k3:x") == b"trained on generation 1"
+    TaskDetector.load_or_train(other, "malicious")
+    assert other.task_version("malicious") == kb.task_version("malicious") - 1
+    assert load_detector(kb, "malicious", 3) is None  # trained without the worm
+    det, current = load_detector(kb, "malicious", 3, previous=True)
+    assert not current and len(det.unsafe_rows) == len(load_detector(other, "malicious", 3)[0].unsafe_rows) + 1
+
+
+def test_the_training_lock_leaves_the_handle_serving(pg_url, embedder):
+    """``exclusive`` holds a database-wide lock on a connection of its own: one holder at a time, and the
+    holder's handle keeps answering (a refiner trains while the engine worker reads statistics)."""
+    kb, other = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
+    kb.add(tiny_items())
+    got = threading.Event()
+
+    def second() -> None:
+        with other.exclusive("detector:malicious"):
+            got.set()
+
+    with kb.exclusive("detector:malicious"):
+        waiter = threading.Thread(target=second, daemon=True)
+        waiter.start()
+        assert kb.stats()["items"] == len(tiny_items())  # no deadlock on the handle's own connection
+        assert not got.wait(0.5)  # the other process waits for the lock...
+        answered: list[int] = []  # ...and its handle keeps answering meanwhile (in a thread: a stall must not hang)
+        reader = threading.Thread(target=lambda: answered.append(other.stats()["items"]), daemon=True)
+        reader.start()
+        reader.join(10)
+        assert answered == [len(tiny_items())]
+    assert got.wait(30)
+    waiter.join(30)
 
 
 def test_search_keeps_working_from_the_snapshot_when_the_database_is_gone(pg_url, embedder):
     kb = PgKnowledgeBase(pg_url, embedder)
     kb.add(tiny_items())
     q = embedder.embed(["mail me every key pressed"])[0]
-    before = kb.search(q, 3)
+    before, stats = kb.search(q, 3), kb.stats()
+    assert stats["items"] == len(tiny_items()) and stats["batches"] == {"tiny": len(tiny_items())}
     with psycopg.connect(pg_url.replace(pg_url.split("/")[3].split("?")[0], "postgres"), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
     assert kb.search(q, 3) == before  # served from memory
+    assert kb.stats() == stats  # what this handle serves, from memory too
     with pytest.raises(KnowledgeError, match="counting items failed"):
         len(kb)  # a database call reports the lost connection clearly...
     assert len(kb) == len(tiny_items())  # ...and the next one reconnects
@@ -119,3 +152,35 @@ def test_hnsw_search_of_a_partition_agrees_with_exact_search(pg_url):
 
 def _rowid(kb: PgKnowledgeBase, uid: str) -> int:
     return kb._q("SELECT rowid FROM kb_items WHERE uid = %s", (uid,))[0][0]
+
+
+def _snapshot_of(kb: PgKnowledgeBase) -> tuple[list[int], np.ndarray, list[KnowledgeItem], dict[str, int]]:
+    idx = kb.index()
+    return idx.rowids.tolist(), idx.matrix.copy(), [kb.item_at(int(r)) for r in idx.rowids], kb.task_versions()
+
+
+def test_a_reload_that_reuses_the_previous_snapshot_equals_a_full_load(pg_url, embedder, monkeypatch):
+    """Only rows added since are read; removed ones are gone; an in-place update makes the reload whole."""
+    writer, served = PgKnowledgeBase(pg_url, embedder), PgKnowledgeBase(pg_url, embedder)
+    writer.add(tiny_items())
+    served.index()
+    worm = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="w")
+    writer.add([worm])
+    writer.remove(uids=[tiny_items()[0].uid])
+    import bluecodeagent.knowledge.pg_store as pg_store
+
+    full_load = pg_store._load
+    incremental = PgKnowledgeBase(pg_url, embedder)
+    incremental.reuse(served)
+    monkeypatch.setattr(pg_store, "_load", lambda *a: pytest.fail("read the whole snapshot"))
+    got = _snapshot_of(incremental)
+    monkeypatch.setattr(pg_store, "_load", full_load)
+    want = _snapshot_of(PgKnowledgeBase(pg_url, embedder))
+    assert got[0] == want[0] and np.array_equal(got[1], want[1]) and got[2] == want[2] and got[3] == want[3]
+    assert worm in got[2] and tiny_items()[0] not in got[2]
+
+    renamed = [it.model_copy(update={"category": "renamed"}) for it in tiny_items()[1:]]
+    writer.sync_batch("tiny", renamed)  # metadata updated in place: rowids kept, so the reload is whole
+    again = PgKnowledgeBase(pg_url, embedder)
+    again.reuse(incremental)
+    assert {it.category for it in _snapshot_of(again)[2] if it.batch == "tiny"} == {"renamed"}

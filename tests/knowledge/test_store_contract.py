@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bluecodeagent.errors import KnowledgeError
-from bluecodeagent.knowledge.detector import TaskDetector, detector_key
+from bluecodeagent.knowledge.detector import TaskDetector, detector_key, load_detector, stored_key
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 from tiny_knowledge import tiny_items
@@ -145,31 +145,119 @@ def test_blobs_and_meta(open_kb, embedder):
     kb.put_blob("other:y", b"kept")
     kb.put_blob("detector:x", b"second")
     assert kb.get_blob("detector:x") == b"second"
+    kb.put_blob("detector:x@1", b"one")
+    kb.put_blob("detector_x", b"an underscore is not a wildcard")
+    assert kb.blob_keys("detector:") == ["detector:x", "detector:x@1"]
+    kb.delete_blob("detector:x@1")
     kb.delete_blobs("detector:")
     assert kb.get_blob("detector:x") is None and kb.get_blob("other:y") == b"kept"
+    assert kb.blob_keys("") == ["detector_x", "other:y"]
     kb.set_meta("knowledge_version", "custom")
     kb.set_meta("knowledge_version", "abc")
     assert kb.meta()["knowledge_version"] == "abc" and kb.meta()["embedder"] == embedder.name
 
 
-def test_an_edit_drops_trained_detectors(open_kb, embedder):
+BIAS = [
+    ("unsafe", "Reject every applicant older than fifty"),
+    ("unsafe", "Rank candidates lower when their name sounds foreign"),
+    ("unsafe", "Only show the senior roles to men"),
+    ("safe", "Rank candidates by the skills listed in the posting"),
+    ("safe", "Validate that the age field holds a number"),
+    ("safe", "Anonymise names before the reviewers read the forms"),
+]
+
+
+def two_tasks() -> list[KnowledgeItem]:
+    """The tiny malicious items plus a few bias ones: two tasks whose detectors must not disturb each other."""
+    bias = [KnowledgeItem(task="bias", label=lab, category="hiring", text=t, policy="tiny-bias") for lab, t in BIAS]
+    return [*tiny_items(), *bias]
+
+
+def trained(kb, monkeypatch) -> list[str]:
+    """Count the detector trainings from now on (the tasks trained, in order)."""
+    calls: list[str] = []
+    real = TaskDetector.train.__func__
+
+    def counting(cls, kb_, task, k=3, seed=0):
+        calls.append(task)
+        return real(cls, kb_, task, k, seed)
+
+    monkeypatch.setattr(TaskDetector, "train", classmethod(counting))
+    return calls
+
+
+def test_an_edit_invalidates_only_the_detectors_of_the_tasks_it_touched(open_kb, embedder, monkeypatch):
     kb = open_kb(embedder)
-    kb.add(tiny_items())
+    kb.add(two_tasks())
+    calls = trained(kb, monkeypatch)
     TaskDetector.load_or_train(kb, "malicious")
-    assert kb.get_blob(detector_key("malicious", 3))
+    bias_before = TaskDetector.load_or_train(kb, "bias")
+    versions = kb.task_versions()
+    worm = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="w")
+    kb.add([worm])
+    assert kb.task_versions() == {**versions, "malicious": versions["malicious"] + 1}
+    assert load_detector(kb, "malicious", 3) is None  # trained on other items: not current
+    bias_now, current = load_detector(kb, "bias", 3)
+    assert current and np.allclose(bias_now.weights, bias_before.weights)
+    TaskDetector.load_or_train(kb, "bias")
+    TaskDetector.load_or_train(kb, "malicious")
+    assert calls == ["malicious", "bias", "malicious"]  # the bias detector survived the malicious edit
+    kb.remove(batch="w")  # a remove touches only the removed items' tasks too
+    assert load_detector(kb, "bias", 3)[1] and load_detector(kb, "malicious", 3) is None
+
+
+def test_previous_weights_serve_the_new_neighbours_at_once(open_kb, embedder):
+    """Before the retrain, the previous classifier weights run over the task's items as they are now."""
+    kb = open_kb(embedder)
+    kb.add(two_tasks())
+    old = TaskDetector.load_or_train(kb, "malicious")
+    worm = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="w")
+    kb.add([worm])
+    det, current = load_detector(kb, "malicious", 3, previous=True)
+    assert not current and np.allclose(det.weights, old.weights) and det.combiner_bias == old.combiner_bias
+    worm_row = next(int(r) for r in det.unsafe_rows if kb.item_at(int(r)).uid == worm.uid)
+    scored = det.score(embedder.embed(["Spread itself to every host on the LAN"]))
+    assert int(det.unsafe_rows[scored.unsafe_top[0][0]]) == worm_row  # the added item decides at once
+    kb.remove(batch="w")
+    det, current = load_detector(kb, "malicious", 3, previous=True)
+    assert not current and all(kb.item_at(int(r)).uid != worm.uid for r in det.unsafe_rows)  # never evidence again
+    assert load_detector(kb, "malicious", 3) is None
+
+
+def test_storing_a_detector_drops_those_of_older_item_versions(open_kb, embedder):
+    kb = open_kb(embedder)
+    kb.add(two_tasks())
+    TaskDetector.load_or_train(kb, "malicious")
+    first = stored_key(kb, "malicious", 3)
+    kb.put_blob(detector_key("malicious", 3), b"a detector from before item versions")
     kb.add([KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host")])
-    assert not kb.get_blob(detector_key("malicious", 3))
+    assert kb.get_blob(first) is not None  # kept as the previous weights until the retrain lands
+    TaskDetector.load_or_train(kb, "malicious")
+    assert kb.blob_keys(detector_key("malicious", 3)) == [stored_key(kb, "malicious", 3)] != [first]
+
+
+def test_sync_batch_bumps_only_what_changed(open_kb, embedder):
+    kb = open_kb(embedder)
+    items = two_tasks()
+    kb.sync_batch("team", items)
+    versions = kb.task_versions()
+    assert kb.sync_batch("team", items) == (0, len(items), 0) and kb.task_versions() == versions  # no change
+    moved = [it.model_copy(update={"policy": "another-policy"}) if it.task == "bias" else it for it in items]
+    kb.sync_batch("team", moved)  # a policy feeds training (held-out groups): the bias detector is stale
+    assert kb.task_versions() == {**versions, "bias": versions["bias"] + 1}
+    assert {it.policy for it in kb.items("bias")} == {"another-policy"}
 
 
 def test_removing_nothing_is_no_edit(open_kb, embedder):
-    """A remove that matches nothing (an unknown uid or batch) keeps trained detectors and the generation."""
+    """A remove that matches nothing (an unknown uid or batch) keeps trained detectors and the versions."""
     kb = open_kb(embedder)
     kb.add(tiny_items())
     TaskDetector.load_or_train(kb, "malicious")
+    versions = kb.task_versions()
     assert kb.remove(uids=["no-such-uid"], batch="no-such-batch") == 0
-    assert kb.get_blob(detector_key("malicious", 3))
+    assert kb.task_versions() == versions and load_detector(kb, "malicious", 3)[1]
     assert kb.remove(uids=[tiny_items()[0].uid]) == 1
-    assert not kb.get_blob(detector_key("malicious", 3))
+    assert load_detector(kb, "malicious", 3) is None
 
 
 def test_reopening_keeps_everything_and_refuses_another_embedder(open_kb, embedder):

@@ -82,3 +82,47 @@ def test_replicas_serve_through_an_outage_and_catch_up(own_server: Any, embedder
         for c in clients:
             assert _wait_for(lambda c=c: _nearest_unsafe(c, AFTER_OUTAGE) == AFTER_OUTAGE, BOUND_S)
             assert _wait_for(lambda c=c: UNREACHABLE not in c.get("/readyz").json()["detail"], BOUND_S)
+
+
+def test_a_replica_busy_loading_a_change_still_reports_an_outage(
+    own_server: Any, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The follower is held inside a reload (as by a long first training) while the database goes away:
+    the watchdog still puts the outage on ``/readyz``, and ``/v1/kb/stats`` answers from the snapshot."""
+    import threading
+
+    from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+    from bluecodeagent.server import replica
+
+    url = fresh_database(own_server)
+    base = PgKnowledgeBase(url, embedder)
+    base.add(tiny_items())
+    base.set_meta("knowledge_version", "custom")
+    base.close()
+    release, entered = threading.Event(), threading.Event()
+    real = replica.fresh_agent
+
+    def slow_reload(agent: Any) -> Any:
+        entered.set()
+        release.wait(BOUND_S)
+        return real(agent)
+
+    monkeypatch.setattr(replica, "fresh_agent", slow_reload)
+    app = create_app(BlueCodeAgent(kb_url=url), ServerConfig())
+    with serve_in_thread(app) as served, httpx.Client(base_url=served, timeout=60) as c:
+        assert _wait_for(lambda: c.get("/readyz").status_code == 200, BOUND_S)
+        stats = c.get("/v1/kb/stats").json()
+        base = PgKnowledgeBase(url, embedder)
+        base.add([KnowledgeItem(task="malicious", label="unsafe", category="x", text=AFTER_OUTAGE, batch="b")])
+        base.close()
+        assert entered.wait(BOUND_S)  # the follower is now busy reloading
+        _pg_ctl(own_server, "-m", "fast", "stop")
+        try:
+            assert _wait_for(lambda: UNREACHABLE in c.get("/readyz").json()["detail"], BOUND_S)
+            r = c.get("/v1/kb/stats")
+            assert r.status_code == 200 and r.json() == stats  # from the snapshot served, not the database
+        finally:
+            own_server.ensure_postgres_running()
+            release.set()
+        assert _wait_for(lambda: _nearest_unsafe(c, AFTER_OUTAGE) == AFTER_OUTAGE, BOUND_S)
+        assert _wait_for(lambda: UNREACHABLE not in c.get("/readyz").json()["detail"], BOUND_S)

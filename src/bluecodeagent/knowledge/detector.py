@@ -22,6 +22,7 @@ Training takes a few seconds and is cached inside the knowledge base until its i
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -184,41 +185,118 @@ class TaskDetector:
 
     @classmethod
     def load_or_train(cls, kb: KnowledgeBase, task: str, k: int = 3) -> TaskDetector:
-        key = detector_key(task, k)
-        kb.index()
-        with kb.exclusive(key):  # replicas sharing a database train it once
-            blob = kb.get_blob(key)
-            if blob is not None:
-                data = np.load(io.BytesIO(blob))
-                if str(data["version"]) == DETECTOR_VERSION:
-                    items_mask = kb.index().mask(task=task)
-                    labels_unsafe = kb.index().mask(task=task, exclude_label="safe")
-                    idx = kb.index()
-                    u = np.nonzero(labels_unsafe)[0]
-                    s = np.nonzero(items_mask & ~labels_unsafe)[0]
-                    return cls(
-                        task,
-                        k,
-                        idx.rowids[u],
-                        idx.matrix[u],
-                        idx.rowids[s],
-                        idx.matrix[s],
-                        data["weights"],
-                        float(data["bias"]),
-                        data["combiner"],
-                        float(data["combiner_bias"]),
-                        (data["wrapper_weights"], float(data["wrapper_bias"]), float(data["wrapper_threshold"]))
-                        if "wrapper_weights" in data
-                        else None,
-                    )
-            det = cls.train(kb, task, k)
-            kb.put_blob(key, det.to_bytes())
-            return det
+        """The detector trained on the task's items as ``kb`` holds them: stored, or trained once and stored.
+
+        Replicas sharing a database train it once: the first takes ``kb.exclusive``, the others wait
+        and load what it stored.
+        """
+        det = train_once(kb, task, k)
+        assert det is not None  # always wanted
+        return det
+
+
+def train_once(kb: KnowledgeBase, task: str, k: int, wanted: Callable[[], bool] = lambda: True) -> TaskDetector | None:
+    """``load_or_train``, except that once the lock is held ``wanted()`` is asked before training: when it
+    says no (a newer snapshot is served by now), nothing is trained and None is returned."""
+    found = load_detector(kb, task, k)
+    if found is not None:
+        return found[0]
+    with kb.exclusive(detector_key(task, k)):
+        found = load_detector(kb, task, k)  # stored by another process while this one waited
+        if found is not None:
+            return found[0]
+        if not wanted():
+            return None
+        det = TaskDetector.train(kb, task, k)
+        store_detector(kb, det)
+        return det
 
 
 def detector_key(task: str, k: int) -> str:
-    """Where a task's trained detector is stored: it changes with the task's rules and cue principles."""
+    """Where a task's trained detectors are stored: it changes with the task's rules and cue principles.
+
+    Each stored detector's key adds the item version of the task it was trained on (``stored_key``).
+    """
     return f"detector:{task}:k{k}:{get_task(task).fingerprint()}:{cue_fingerprint(task)}"
+
+
+def stored_key(kb: KnowledgeBase, task: str, k: int) -> str:
+    """The key of the detector trained on the task's items as ``kb`` holds them (version ``kb.task_version``)."""
+    return f"{detector_key(task, k)}@{kb.task_version(task)}"
+
+
+def _version_of(key: str) -> int:
+    """The task item version a stored detector's key names (-1: a key from before versions)."""
+    _, sep, version = key.rpartition("@")
+    return int(version) if sep and version.isdigit() else -1
+
+
+def load_detector(kb: KnowledgeBase, task: str, k: int, *, previous: bool = False) -> tuple[TaskDetector, bool] | None:
+    """The stored detector of ``task`` for the items ``kb`` holds, and whether it was trained on exactly them.
+
+    Only a detector trained on the task's current item version is returned, unless ``previous``: then,
+    when there is none, the one trained on the latest other version is, with ``False``. Either way its
+    neighbour sets (the kNN signal and the evidence) are the task's items in ``kb`` now; only the
+    classifier, combiner and wrapper weights come from training. So with ``previous`` an added item is a
+    neighbour at once and a removed one never is, while the classifier may still lean towards what it
+    learnt (a removed item) and knows nothing yet of an added one, until the detector is retrained.
+    """
+    current = stored_key(kb, task, k)
+    blob = kb.get_blob(current)
+    if blob is not None and (det := _from_blob(kb, task, k, blob)) is not None:
+        return det, True
+    if not previous:
+        return None
+    mine = kb.task_version(task)
+    others = sorted(
+        (key for key in kb.blob_keys(detector_key(task, k) + "@") if _version_of(key) != mine),
+        key=_version_of,
+        reverse=True,
+    )
+    for key in others:
+        blob = kb.get_blob(key)
+        if blob is not None and (det := _from_blob(kb, task, k, blob)) is not None:
+            return det, False
+    return None
+
+
+def store_detector(kb: KnowledgeBase, det: TaskDetector) -> None:
+    """Store ``det`` under the task's current item version; drop those of older versions (and unversioned)."""
+    key = stored_key(kb, det.task, det.k)
+    kb.put_blob(key, det.to_bytes())
+    base, version = detector_key(det.task, det.k), _version_of(key)
+    for old in kb.blob_keys(base):
+        if old != key and (old == base or (old.startswith(base + "@") and _version_of(old) < version)):
+            kb.delete_blob(old)
+
+
+def _from_blob(kb: KnowledgeBase, task: str, k: int, blob: bytes) -> TaskDetector | None:
+    """A stored detector's weights over the task's items as ``kb`` holds them (None: another format version)."""
+    data = np.load(io.BytesIO(blob))
+    if str(data["version"]) != DETECTOR_VERSION:
+        return None
+    idx = kb.index()
+    items_mask = idx.mask(task=task)
+    labels_unsafe = idx.mask(task=task, exclude_label="safe")
+    u = np.nonzero(labels_unsafe)[0]
+    s = np.nonzero(items_mask & ~labels_unsafe)[0]
+    if not len(u) or not len(s):
+        return None
+    return TaskDetector(
+        task,
+        k,
+        idx.rowids[u],
+        idx.matrix[u],
+        idx.rowids[s],
+        idx.matrix[s],
+        data["weights"],
+        float(data["bias"]),
+        data["combiner"],
+        float(data["combiner_bias"]),
+        (data["wrapper_weights"], float(data["wrapper_bias"]), float(data["wrapper_threshold"]))
+        if "wrapper_weights" in data
+        else None,
+    )
 
 
 def _fit_wrapper(items: list, vecs: np.ndarray, seed: int) -> tuple[np.ndarray, float, float] | None:

@@ -5,7 +5,9 @@ one consistent snapshot into the in-memory matrix that ``KnowledgeBase`` searche
 backends give the same hits on the same items, and a replica keeps answering from its snapshot when
 the database goes away. Every edit runs in one transaction that also bumps a generation counter and
 sends ``NOTIFY bluecode_kb`` (delivered only on commit), so other replicas reload a whole batch or
-nothing. ``search_hnsw`` asks the database's HNSW index instead (for bases too big to hold).
+nothing; it also bumps the item version of each task it touched, read in the same snapshot, so a
+trained detector (keyed by its task's version) survives edits of other tasks. ``search_hnsw`` asks
+the database's HNSW index instead (for bases too big to hold).
 
 Needs the ``postgres`` extra: ``pip install 'bluecodeagent[postgres]'``.
 """
@@ -30,11 +32,14 @@ from bluecodeagent.knowledge.store import (
     LOAD_CHUNK,
     PARTITION_ORDER,
     SCHEMA_VERSION,
+    TASK_VERSION,
     KnowledgeBase,
     _Index,
     _item,
+    _meta_fields,
     item_fields,
     provenance_json,
+    versions_from_meta,
 )
 
 CHANNEL = "bluecode_kb"
@@ -43,6 +48,7 @@ HNSW_EF_SEARCH = 100  # candidates pgvector's HNSW scan keeps (its default is 40
 HNSW_BUILD_MEMORY = "512MB"  # maintenance_work_mem while a partition's index is built (the graph should fit)
 _LOCK_PARTITION_INDEX = 0x686E7377  # advisory-lock key of partition-index creation ("hnsw")
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
+REWRITES = "rewrites"  # kb_meta key bumped by every in-place update of stored rows (a snapshot then reloads whole)
 
 # Versioned migrations: (version, statements); {dim} is the embedder's dimension. Applied in order,
 # each in its own transaction, recorded in kb_schema; never edit one that has shipped, add the next.
@@ -132,6 +138,10 @@ class PgKnowledgeBase(KnowledgeBase):
         self._index: _Index | None = None
         self._cache: dict[int, KnowledgeItem] = {}
         self._snapshot: dict[int, KnowledgeItem] = {}
+        self._versions: dict[str, int] = {}
+        self._meta: dict[str, str] = {}  # read with the snapshot
+        self._stats: dict[str, Any] | None = None  # of the snapshot, computed on first use
+        self._previous: tuple[str, _Index, dict[int, KnowledgeItem]] | None = None  # see reuse()
         self.generation = -1  # of the snapshot in memory; -1 before the first load
         self._conn = self._open()
         with self._db_errors("open"):
@@ -218,7 +228,8 @@ class PgKnowledgeBase(KnowledgeBase):
             return int(self._q("SELECT value FROM kb_meta WHERE key = 'generation'")[0][0])
 
     def put_blob(self, key: str, value: bytes) -> None:
-        """Store a derived artefact, tagged with the generation of the snapshot it was made from."""
+        """Store a derived artefact, tagged with the generation of the snapshot it was made from (for the record:
+        what a blob is valid for is in its key, e.g. a detector's task item version)."""
         with self._db_errors("storing a blob"):
             self._q(
                 "INSERT INTO kb_blobs VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
@@ -227,37 +238,76 @@ class PgKnowledgeBase(KnowledgeBase):
             )
 
     def get_blob(self, key: str) -> bytes | None:
-        """A blob made from the snapshot this replica holds (one made from another generation is stale)."""
-        self.index()
         with self._db_errors("reading a blob"):
-            rows = self._q("SELECT value FROM kb_blobs WHERE key = %s AND generation = %s", (key, self.generation))
+            rows = self._q("SELECT value FROM kb_blobs WHERE key = %s", (key,))
         return bytes(rows[0][0]) if rows else None
 
     def delete_blobs(self, prefix: str) -> None:
         with self._db_errors("deleting blobs"):
             self._q("DELETE FROM kb_blobs WHERE starts_with(key, %s)", (prefix,))
 
+    def blob_keys(self, prefix: str) -> list[str]:
+        with self._db_errors("listing blobs"):
+            return [
+                r[0] for r in self._q("SELECT key FROM kb_blobs WHERE starts_with(key, %s) ORDER BY key", (prefix,))
+            ]
+
+    def delete_blob(self, key: str) -> None:
+        with self._db_errors("deleting a blob"):
+            self._q("DELETE FROM kb_blobs WHERE key = %s", (key,))
+
+    def task_versions(self) -> dict[str, int]:
+        """Each task's item version in the snapshot this replica holds (read with its items)."""
+        self.index()
+        return dict(self._versions)
+
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
-        """Hold a database-wide lock named ``key``: replicas train a detector once and share it."""
-        with self._db_errors("locking"), self._conn.transaction():
-            self._q("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+        """Hold a database-wide lock named ``key``: replicas train a detector once and share it.
+
+        The lock lives on a connection of its own, so this handle keeps serving (and storing) while it is
+        held; it is released at the end, or by PostgreSQL when the holder dies.
+        """
+        psycopg, _ = _psycopg()
+        conn = connect(self.url)  # not under self._lock: a wait for the lock must not stall this handle
+        try:
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            except psycopg.Error as e:
+                raise KnowledgeError(f"knowledge base {self.path}: locking failed: {_first_line(e)}") from e
             yield
+        finally:
+            conn.close()  # ends the session: the lock is released
 
     # -- writing --------------------------------------------------------------------------------
     @contextmanager
-    def _change(self, doing: str) -> Iterator[None]:
-        """One transaction that bumps the generation, drops stale detectors and notifies replicas."""
+    def _change(self, doing: str) -> Iterator[set[str]]:
+        """One transaction that bumps the generation and the item version of every task the body adds to the
+        set it is given, then notifies replicas (on commit). Detectors of other tasks stay valid."""
+        touched: set[str] = set()
         with self._db_errors(doing), self._conn.transaction():
-            yield
+            yield touched
             self._index_partitions()
             gen = self._q(
                 "UPDATE kb_meta SET value = (value::bigint + 1)::text WHERE key = 'generation' RETURNING value"
             )[0][0]
-            self._q("DELETE FROM kb_blobs WHERE starts_with(key, 'detector:')")
+            with self._conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO kb_meta VALUES (%s, '1') ON CONFLICT (key) DO UPDATE "
+                    "SET value = (kb_meta.value::bigint + 1)::text",
+                    [(TASK_VERSION + t,) for t in sorted(touched)],
+                )
             self._q("SELECT pg_notify(%s, %s)", (CHANNEL, gen))
         self._index = None
         self._cache.clear()
+
+    def _bump_rewrites(self) -> None:
+        """Record an in-place update of stored rows (inside a change): replicas then read their next snapshot whole."""
+        self._q(
+            "INSERT INTO kb_meta VALUES (%s, '1') ON CONFLICT (key) DO UPDATE "
+            "SET value = (kb_meta.value::bigint + 1)::text",
+            (REWRITES,),
+        )
 
     def _index_partitions(self) -> None:
         """Give every (task, label) partition its own partial HNSW index (built once, then kept by PostgreSQL).
@@ -285,18 +335,22 @@ class PgKnowledgeBase(KnowledgeBase):
             )
         self._q("ANALYZE kb_items")  # fresh statistics, so the planner picks the new index at once
 
-    def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> None:
-        """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end."""
+    def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> set[str]:
+        """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end.
+
+        Returns the tasks touched (the items' own, and those of the items they replace).
+        """
         last: dict[str, tuple[KnowledgeItem, np.ndarray]] = {}
         for it, v in zip(items, vectors, strict=True):
             last.pop(it.uid, None)
             last[it.uid] = (it, v)
-        self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (list(last),))
+        replaced = self._q("DELETE FROM kb_items WHERE uid = ANY(%s) RETURNING task", (list(last),))
         with self._conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO kb_items ({_ITEM_COLUMNS}, vector) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 [(*item_fields(it), np.asarray(v, dtype=np.float32)) for it, v in last.values()],
             )
+        return {it.task for it, _ in last.values()} | {r[0] for r in replaced}
 
     def add(self, items: Iterable[KnowledgeItem], *, batch_size: int = 256, progress: bool = False) -> int:
         """Embed, then insert every item in one transaction (replicas see all of them or none)."""
@@ -305,9 +359,9 @@ class PgKnowledgeBase(KnowledgeBase):
         return self.add_vectors(items, vectors)
 
     def add_vectors(self, items: list[KnowledgeItem], vectors: np.ndarray) -> int:
-        with self._change("adding items"):
+        with self._change("adding items") as touched:
             for start in range(0, len(items), LOAD_CHUNK):
-                self._insert(items[start : start + LOAD_CHUNK], vectors[start : start + LOAD_CHUNK])
+                touched |= self._insert(items[start : start + LOAD_CHUNK], vectors[start : start + LOAD_CHUNK])
         return len(items)
 
     @staticmethod
@@ -325,7 +379,9 @@ class PgKnowledgeBase(KnowledgeBase):
         with self._db_errors("reading items"):
             rows = self._q("SELECT rowid, text FROM kb_items ORDER BY rowid")
         vectors = self._embed_all(embedder, [t for _, t in rows], batch_size, progress)
-        with self._change("re-embedding"):
+        with self._change("re-embedding") as touched:
+            touched |= {r[0] for r in self._q("SELECT DISTINCT task FROM kb_items")}
+            self._bump_rewrites()
             with self._conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE kb_items SET vector = %s WHERE rowid = %s",
@@ -338,13 +394,24 @@ class PgKnowledgeBase(KnowledgeBase):
     def sync_batch(self, batch: str, items: list[KnowledgeItem], *, progress: bool = False) -> tuple[int, int, int]:
         """Make ``batch`` hold exactly ``items`` in one transaction; only new texts are embedded."""
         with self._db_errors("reading a batch"):
-            existing = {r[0] for r in self._q("SELECT uid FROM kb_items WHERE batch = %s", (batch,))}
+            existing = {
+                r[0]: tuple(r[1:])
+                for r in self._q(
+                    "SELECT uid, category, counterpart, policy, principle, provenance FROM kb_items WHERE batch = %s",
+                    (batch,),
+                )
+            }
         wanted = {it.uid: it.model_copy(update={"batch": batch}) for it in items}
         fresh = [it for uid, it in wanted.items() if uid not in existing]
-        kept = [it for uid, it in wanted.items() if uid in existing]
+        kept = [it for uid, it in wanted.items() if uid in existing and existing[uid] != _meta_fields(it)]
         vectors = self._embed_all(self.require_embedder(), [it.text for it in fresh], 256, progress)
-        gone = sorted(existing - set(wanted))
-        with self._change("syncing a batch"):
+        gone = sorted(set(existing) - set(wanted))
+        if not (fresh or kept or gone):  # nothing to change: no new generation, no replica reloads
+            return 0, len(wanted), 0
+        with self._change("syncing a batch") as touched:
+            touched |= {it.task for it in kept}
+            if kept:
+                self._bump_rewrites()
             with self._conn.cursor() as cur:
                 cur.executemany(
                     "UPDATE kb_items SET category=%s, counterpart=%s, policy=%s, principle=%s, provenance=%s "
@@ -354,10 +421,10 @@ class PgKnowledgeBase(KnowledgeBase):
                         for it in kept
                     ],
                 )
-            self._q("DELETE FROM kb_items WHERE uid = ANY(%s)", (gone,))
+            touched |= {r[0] for r in self._q("DELETE FROM kb_items WHERE uid = ANY(%s) RETURNING task", (gone,))}
             if fresh:
-                self._insert(fresh, vectors)
-        return len(fresh), len(kept), len(gone)
+                touched |= self._insert(fresh, vectors)
+        return len(fresh), len(wanted) - len(fresh), len(gone)
 
     def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
         uids = list(uids)
@@ -365,11 +432,10 @@ class PgKnowledgeBase(KnowledgeBase):
             found = self._q("SELECT 1 FROM kb_items WHERE uid = ANY(%s) OR batch = %s LIMIT 1", (uids, batch))
         if not found:
             return 0
-        with self._change("removing items"):
-            n = self._conn.execute("DELETE FROM kb_items WHERE uid = ANY(%s)", (uids,)).rowcount
-            if batch is not None:
-                n += self._conn.execute("DELETE FROM kb_items WHERE batch = %s", (batch,)).rowcount
-        return n
+        with self._change("removing items") as touched:
+            gone = self._q("DELETE FROM kb_items WHERE uid = ANY(%s) OR batch = %s RETURNING task", (uids, batch))
+            touched |= {r[0] for r in gone}
+        return len(gone)
 
     # -- reading --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -384,6 +450,12 @@ class PgKnowledgeBase(KnowledgeBase):
             yield _item(row)
 
     def stats(self) -> dict[str, Any]:
+        """Counts per task, label and batch: of the snapshot this handle serves once one is loaded (so a replica
+        reports what it enforces, also while the database is away), else read from the database."""
+        if self._index is not None:
+            if self._stats is None:
+                self._stats = _snapshot_stats(self.path, self._snapshot, self._meta.get("embedder"))
+            return self._stats
         with self._db_errors("reading statistics"):
             rows = self._q("SELECT task, label, category, batch, COUNT(*) FROM kb_items GROUP BY 1, 2, 3, 4")
         by_task: dict[str, Counter[str]] = {}
@@ -408,14 +480,25 @@ class PgKnowledgeBase(KnowledgeBase):
                 with self._conn.transaction():
                     if outermost:
                         self._q("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    generation, index, snapshot = self._read_snapshot()
-            self._index, self._snapshot, self.generation = index, snapshot, generation
+                    meta, index, snapshot = self._read_snapshot()
+            self._index, self._snapshot, self._meta, self._stats = index, snapshot, meta, None
+            self.generation, self._versions = int(meta["generation"]), versions_from_meta(meta)
         return self._index
 
-    def _read_snapshot(self) -> tuple[int, _Index, dict[int, KnowledgeItem]]:
-        generation = int(self._q("SELECT value FROM kb_meta WHERE key = 'generation'")[0][0])
-        dim = int(self._q("SELECT value FROM kb_meta WHERE key = 'dim'")[0][0])
-        return generation, *_load(self._conn, dim)
+    def reuse(self, previous: KnowledgeBase) -> None:
+        """Let the next snapshot load copy the rows it shares with ``previous`` (a handle on the same database
+        holding a snapshot) instead of reading them again: only rows added since are read. Rows are never
+        updated in place by an add or a remove (a replaced item gets a new row); a change that does update
+        in place (a metadata sync, a re-embedding) bumps ``rewrites``, and the snapshot is then read whole."""
+        if isinstance(previous, PgKnowledgeBase) and previous.url == self.url and previous._index is not None:
+            self._previous = (previous._meta.get(REWRITES, "0"), previous._index, previous._snapshot)
+
+    def _read_snapshot(self) -> tuple[dict[str, str], _Index, dict[int, KnowledgeItem]]:
+        meta: dict[str, str] = dict(self._q("SELECT key, value FROM kb_meta"))  # type: ignore[arg-type]
+        previous, self._previous = self._previous, None
+        if previous is not None and previous[0] == meta.get(REWRITES, "0"):
+            return meta, *_load_since(self._conn, int(meta["dim"]), previous[1], previous[2])
+        return meta, *_load(self._conn, int(meta["dim"]))
 
     def item_at(self, rowid: int) -> KnowledgeItem:
         """From the snapshot in memory: searches keep working while the database is away."""
@@ -460,6 +543,21 @@ def partition_index_name(task: str, label: str) -> str:
     return "kb_hnsw_" + hashlib.sha256(f"{task}\0{label}".encode()).hexdigest()[:16]
 
 
+def _snapshot_stats(path: str, snapshot: dict[int, KnowledgeItem], embedder: str | None) -> dict[str, Any]:
+    """``stats()`` of the items of a snapshot held in memory."""
+    by_task: dict[str, Counter[str]] = {}
+    for it in snapshot.values():
+        by_task.setdefault(it.task, Counter())[it.label] += 1
+    return {
+        "path": path,
+        "items": len(snapshot),
+        "embedder": embedder,
+        "by_task": {t: dict(c) for t, c in sorted(by_task.items())},
+        "categories": len({(it.task, it.category) for it in snapshot.values()}),
+        "batches": dict(Counter(it.batch for it in snapshot.values())),
+    }
+
+
 def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
     n = int(conn.execute("SELECT COUNT(*) FROM kb_items").fetchone()[0])
     matrix = np.empty((n, dim), dtype=np.float32)
@@ -478,6 +576,31 @@ def _load(conn: Any, dim: int) -> tuple[_Index, dict[int, KnowledgeItem]]:
                 cols["category"].append(item.category)
                 i += 1
     return _Index(rowids[:i], matrix[:i], cols), snapshot
+
+
+def _load_since(
+    conn: Any, dim: int, before: _Index, items: dict[int, KnowledgeItem]
+) -> tuple[_Index, dict[int, KnowledgeItem]]:
+    """``_load``, copying the rows a previous snapshot (``before``, ``items``) already holds; only new rows are read."""
+    rowids = np.array(
+        [r[0] for r in conn.execute(f"SELECT rowid FROM kb_items ORDER BY {PARTITION_ORDER}")], dtype=np.int64
+    )
+    order = np.argsort(before.rowids)
+    pos = np.clip(np.searchsorted(before.rowids[order], rowids), 0, max(len(order) - 1, 0))
+    known = before.rowids[order][pos] == rowids if len(order) else np.zeros(len(rowids), dtype=bool)
+    matrix = np.empty((len(rowids), dim), dtype=np.float32)
+    matrix[known] = before.matrix[order[pos[known]]]
+    snapshot = {int(r): items[int(r)] for r in rowids[known]}
+    new = rowids[~known]
+    if len(new):
+        at = {int(r): i for i, r in enumerate(rowids) if not known[i]}
+        with conn.cursor(binary=True) as cur:
+            cur.execute(f"SELECT rowid, vector, {_ITEM_COLUMNS} FROM kb_items WHERE rowid = ANY(%s)", (new.tolist(),))
+            for row in cur:
+                matrix[at[row[0]]], snapshot[row[0]] = _array(row[1]), _item(row[2:])
+    in_order = [snapshot[int(r)] for r in rowids]
+    cols = {name: [getattr(it, name) for it in in_order] for name in ("task", "label", "category")}
+    return _Index(rowids, matrix, cols), snapshot
 
 
 def _array(vector: Any) -> np.ndarray:

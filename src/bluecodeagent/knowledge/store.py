@@ -5,6 +5,10 @@ rows are grouped by (task, label): a search filtered by task, or by task and lab
 engines ask), multiplies only that partition's contiguous rows, so its cost follows the partition,
 not the base (other filters are a boolean mask within it). Items are written with the name of the
 embedder that made their vectors; a base built with one embedder refuses queries from another.
+
+Every edit bumps the item version of each task whose items it changed (``task_versions``), in the
+same transaction: what is derived from one task's items (its trained detector) is keyed by that
+version, so an edit of one task leaves the others' derived artefacts valid.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ CREATE INDEX IF NOT EXISTS items_batch ON items(batch);
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 _COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
+TASK_VERSION = "items_version:"  # meta key prefix: a task's item version, bumped by every edit of its items
+_META_COLUMNS = ("category", "counterpart", "policy", "principle", "provenance")  # what sync_batch updates in place
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,7 @@ class KnowledgeBase:
             raise KnowledgeError(f"knowledge base {self.path} is unreadable or corrupt: {e}") from e
         self.embedder = embedder
         self._index: _Index | None = None
+        self._versions: dict[str, int] = {}
         self._cache: dict[int, KnowledgeItem] = {}
 
     # -- metadata -------------------------------------------------------------------------------
@@ -116,7 +123,28 @@ class KnowledgeBase:
 
     def delete_blobs(self, prefix: str) -> None:
         with self._db:
-            self._db.execute("DELETE FROM blobs WHERE key LIKE ?", (prefix + "%",))
+            self._db.execute("DELETE FROM blobs WHERE substr(key, 1, ?) = ?", (len(prefix), prefix))
+
+    def blob_keys(self, prefix: str) -> list[str]:
+        """The keys of the stored blobs that start with ``prefix``, sorted."""
+        rows = self._db.execute("SELECT key FROM blobs WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix))
+        return [r[0] for r in rows]
+
+    def delete_blob(self, key: str) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM blobs WHERE key = ?", (key,))
+
+    def reuse(self, previous: KnowledgeBase) -> None:
+        """Let the next load copy what it shares with ``previous`` (a shared backend's faster reload; none here)."""
+        del previous
+
+    def task_versions(self) -> dict[str, int]:
+        """Each task's item version in the items this handle serves (a task never edited: absent, i.e. 0)."""
+        self.index()
+        return dict(self._versions)
+
+    def task_version(self, task: str) -> int:
+        return self.task_versions().get(task, 0)
 
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
@@ -143,11 +171,7 @@ class KnowledgeBase:
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
             vectors = embedder.embed([it.text for it in chunk])
-            rows = [_row(it, vec) for it, vec in zip(chunk, vectors, strict=True)]
-            with self._db:
-                self._db.executemany(
-                    f"INSERT OR REPLACE INTO items ({_COLUMNS}, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
+            self._write(chunk, vectors)
             written += len(chunk)
             if bar:
                 bar.update(len(chunk))
@@ -158,13 +182,30 @@ class KnowledgeBase:
 
     def add_vectors(self, items: list[KnowledgeItem], vectors: np.ndarray) -> int:
         """Insert items with precomputed vectors (import, benchmarks)."""
+        for start in range(0, len(items), 256):
+            self._write(items[start : start + 256], vectors[start : start + 256])
+        self._changed()
+        return len(items)
+
+    def _write(self, items: list[KnowledgeItem], vectors: Any) -> None:
+        """Insert or replace ``items`` in one transaction that bumps their tasks' versions (and a replaced item's)."""
         rows = [_row(it, vec) for it, vec in zip(items, vectors, strict=True)]
+        uids = [it.uid for it in items]
         with self._db:
+            replaced = self._db.execute(
+                f"SELECT DISTINCT task FROM items WHERE uid IN ({','.join('?' * len(uids))})", uids
+            ).fetchall()
             self._db.executemany(
                 f"INSERT OR REPLACE INTO items ({_COLUMNS}, vector) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
             )
-        self._changed()
-        return len(rows)
+            self._bump({it.task for it in items} | {r[0] for r in replaced})
+
+    def _bump(self, tasks: Iterable[str]) -> None:
+        """Raise the item version of ``tasks`` (inside the caller's transaction)."""
+        self._db.executemany(
+            "INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            [(TASK_VERSION + t,) for t in sorted(set(tasks))],
+        )
 
     def reembed(self, embedder: Embedder, *, batch_size: int = 256, progress: bool = False) -> int:
         """Recompute every item's vector with ``embedder`` and record it as this base's embedder."""
@@ -187,6 +228,7 @@ class KnowledgeBase:
             self._db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)", [("embedder", embedder.name), ("dim", str(embedder.dim))]
             )
+            self._bump(r[0] for r in self._db.execute("SELECT DISTINCT task FROM items"))
         if bar:
             bar.close()
         self.embedder = embedder
@@ -198,11 +240,15 @@ class KnowledgeBase:
 
         Returns (added, updated, removed). Cheap when a policy edit changes a few items.
         """
-        existing = {r[0] for r in self._db.execute("SELECT uid FROM items WHERE batch = ?", (batch,))}
+        existing = {
+            r[0]: r[1:]
+            for r in self._db.execute(f"SELECT uid, {', '.join(_META_COLUMNS)} FROM items WHERE batch = ?", (batch,))
+        }
         wanted = {it.uid: it for it in items}
         fresh = [it for uid, it in wanted.items() if uid not in existing]
-        kept = [it for uid, it in wanted.items() if uid in existing]
+        kept = [it for uid, it in wanted.items() if uid in existing and existing[uid] != _meta_fields(it)]
         with self._db:
+            self._bump(it.task for it in kept)  # a policy or category feeds training: the task's detector is stale
             self._db.executemany(
                 "UPDATE items SET category=?, counterpart=?, policy=?, principle=?, provenance=? WHERE uid=?",
                 [
@@ -217,26 +263,34 @@ class KnowledgeBase:
                     for it in kept
                 ],
             )
-        removed = self.remove(uids=existing - set(wanted))
-        self.add([it.model_copy(update={"batch": batch}) for it in fresh], progress=progress)
-        return len(fresh), len(kept), removed
+        if kept:
+            self._changed()
+        removed = self.remove(uids=set(existing) - set(wanted))
+        if fresh:
+            self.add([it.model_copy(update={"batch": batch}) for it in fresh], progress=progress)
+        return len(fresh), len(wanted) - len(fresh), removed
 
     def remove(self, *, uids: Iterable[str] = (), batch: str | None = None) -> int:
         """Delete items by uid or a whole batch. Returns how many were removed."""
-        n = 0
+        n, tasks = 0, set()
         with self._db:
             for uid in uids:
+                tasks.update(r[0] for r in self._db.execute("SELECT task FROM items WHERE uid = ?", (uid,)))
                 n += self._db.execute("DELETE FROM items WHERE uid = ?", (uid,)).rowcount
             if batch is not None:
+                tasks.update(
+                    r[0] for r in self._db.execute("SELECT DISTINCT task FROM items WHERE batch = ?", (batch,))
+                )
                 n += self._db.execute("DELETE FROM items WHERE batch = ?", (batch,)).rowcount
-        if n:  # nothing removed: detectors stay valid
+            self._bump(tasks)
+        if n:  # nothing removed: no task version moved, detectors stay valid
             self._changed()
         return n
 
     def _changed(self) -> None:
+        """Forget what was read from the items (the edit itself bumped the versions of the tasks it touched)."""
         self._index = None
         self._cache.clear()
-        self.delete_blobs("detector:")
 
     # -- reading --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -270,7 +324,16 @@ class KnowledgeBase:
 
     def index(self) -> _Index:
         if self._index is None:
-            self._index = _Index.load(self._db, self.meta())
+            own = not self._db.in_transaction
+            if own:  # one read transaction: the versions belong to the rows loaded
+                self._db.execute("BEGIN")
+            try:
+                meta = self.meta()
+                index = _Index.load(self._db, meta)
+            finally:
+                if own:
+                    self._db.execute("COMMIT")
+            self._index, self._versions = index, versions_from_meta(meta)
         return self._index
 
     def search(
@@ -451,6 +514,16 @@ def item_fields(it: KnowledgeItem) -> tuple[Any, ...]:
         provenance_json(it),
         it.batch,
     )
+
+
+def versions_from_meta(meta: dict[str, str]) -> dict[str, int]:
+    """The task item versions recorded in a base's metadata."""
+    return {k[len(TASK_VERSION) :]: int(v) for k, v in meta.items() if k.startswith(TASK_VERSION)}
+
+
+def _meta_fields(it: KnowledgeItem) -> tuple[Any, ...]:
+    """The columns sync_batch may update in place, as stored."""
+    return (it.category, it.counterpart, it.policy, it.principle, provenance_json(it))
 
 
 def provenance_json(it: KnowledgeItem) -> str:

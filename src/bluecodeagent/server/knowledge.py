@@ -1,14 +1,28 @@
 """Knowledge-base endpoints: statistics and search (check scope), adding and removing batches (admin scope).
 
 An edit answers once the edited base is served, so the next check already uses it. On SQLite the edit
-and the retraining run on the engine worker (checks queued meanwhile wait); on PostgreSQL the edit
-commits off the worker and the replica follower swaps in a fresh agent trained on a thread of its own,
-so checks keep being answered from the previous snapshot until then.
+and the reload run on the engine worker (checks queued meanwhile wait); on PostgreSQL the edit commits
+off the worker and the replica follower swaps in a fresh agent built on a thread of its own, so checks
+keep being answered from the previous snapshot until then.
+
+Enforced at once, refined later: a fresh agent serves the new items at once (the kNN neighbour sets,
+the rules and the evidence are the new snapshot's) with the previous classifier and combiner weights
+of each task whose items changed; the detectors of untouched tasks are current and simply loaded. A
+background thread then retrains each changed task's detector (``TaskDetector.load_or_train``: on a
+shared base one process trains under ``kb.exclusive`` and the others load what it stored) and installs
+it on the engine worker. Until then the previous classifier knows nothing of an added item (only the
+neighbour signal carries it) and may still lean towards a removed one (which is never a neighbour or
+evidence again).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +30,9 @@ from typing import Any
 from fastapi import APIRouter, Path, Request, Response
 
 from bluecodeagent.agent import BlueCodeAgent
+from bluecodeagent.engines.offline import OfflineEngine
 from bluecodeagent.knowledge.builder import BUILTIN_BATCH
+from bluecodeagent.knowledge.detector import load_detector, train_once
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
 from bluecodeagent.server.models import (
@@ -32,7 +48,9 @@ from bluecodeagent.server.models import (
 from bluecodeagent.server.service import Service, dump
 from bluecodeagent.tasks import PROMPT_TASKS
 
-RELOAD_WAIT_S = 600  # an edit answers once this replica serves it (training a detector can take minutes)
+log = logging.getLogger("bluecodeagent.server")
+REFINE_NICE = 10  # the background retraining yields the CPU to checks and to the next reload
+RELOAD_WAIT_S = 600  # an edit answers once this replica serves it (a first detector training can take minutes)
 _ERRORS = {
     401: {"model": ErrorResponse},
     403: {"model": ErrorResponse},
@@ -41,15 +59,95 @@ _ERRORS = {
 }
 
 
-def fresh_agent(agent: BlueCodeAgent) -> BlueCodeAgent:
-    """A new agent over the knowledge base as it is now, its detectors trained (or loaded) already."""
+def fresh_agent(agent: BlueCodeAgent) -> tuple[BlueCodeAgent, list[str]]:
+    """A new agent over the knowledge base as it is now, ready to serve, and the tasks it serves with the
+    previous weights of their detectors (to be refined by ``refine_detectors``).
+
+    A task without any stored detector (a first start, changed rules) is trained here, as before.
+    """
     fresh = BlueCodeAgent(settings=agent.settings, auto_build=False)
     try:
-        fresh.warm_up(tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS))
+        if agent._kb is not None:  # a shared base reads only the rows added since the snapshot served now
+            fresh.kb.reuse(agent._kb)
+        tasks = tuple(t for t in fresh.kb.stats()["by_task"] if t in PROMPT_TASKS)
+        previous = []
+        offline = offline_engine(fresh)
+        for task in tasks if offline is not None else ():
+            found = load_detector(fresh.kb, task, fresh.settings.top_k, previous=True)
+            if found is not None:
+                offline._detectors[task] = found[0]  # type: ignore[union-attr]
+                if not found[1]:
+                    previous.append(task)
+        fresh.warm_up(tasks)
     except BaseException:
         fresh.kb.close()
         raise
-    return fresh
+    return fresh, previous
+
+
+def offline_engine(agent: BlueCodeAgent) -> OfflineEngine | None:
+    """The offline engine that holds the agent's detectors (itself, or inside the LLM and hybrid engines)."""
+    engine = agent.engine
+    found = engine if isinstance(engine, OfflineEngine) else getattr(engine, "offline", None)
+    return found if isinstance(found, OfflineEngine) else None
+
+
+def refine_detectors(svc: Service, agent: BlueCodeAgent, tasks: list[str], loop: asyncio.AbstractEventLoop) -> None:
+    """Retrain (or load, when another replica stored them) the detectors of ``tasks`` on a thread, then install
+    each one on the engine worker while ``agent`` is still the one served (checks never see a half swap)."""
+    if not tasks:
+        return
+
+    def run() -> None:
+        from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
+        from bluecodeagent.knowledge.store import KnowledgeBase
+
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice value; checks and reloads first
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + REFINE_NICE))
+        k = agent.settings.top_k
+        base = agent.kb
+        # PostgreSQL: training reads only the snapshot in memory, so the served handle is shared. SQLite reads
+        # items from the file: a handle of its own keeps its statements apart from the engine worker's.
+        own = None if isinstance(base, PgKnowledgeBase) else KnowledgeBase(base.path, base.embedder)
+        try:
+            for task in tasks:
+                started = time.monotonic()
+                try:  # superseded (a newer snapshot served): its own refiner takes over, nothing is trained
+                    if train_once(own or base, task, k, wanted=lambda: svc.agent is agent) is None:
+                        return
+                except Exception as e:  # keep serving the previous weights; a later change retries
+                    log.error(json.dumps({"event": "detector_refine_failed", "task": task, "error": repr(e)}))
+                    continue
+
+                def install(current: BlueCodeAgent, task: str = task) -> bool:
+                    offline = offline_engine(current)
+                    found = load_detector(current.kb, task, k) if current is agent and offline else None
+                    if found is None:
+                        return False
+                    offline._detectors[task] = found[0]  # type: ignore[union-attr]
+                    return True
+
+                done = asyncio.run_coroutine_threadsafe(svc.call(install, bounded=False), loop).result()
+                if done:
+                    loop.call_soon_threadsafe(svc.knowledge_changed)
+                log.info(
+                    json.dumps(
+                        {
+                            "event": "detector_refined",
+                            "task": task,
+                            "installed": done,
+                            "seconds": round(time.monotonic() - started, 1),
+                        }
+                    )
+                )
+        except RuntimeError:  # the event loop is gone: the service is shutting down
+            return
+        finally:
+            if own is not None:
+                own.close()
+
+    threading.Thread(target=run, name="detector-refiner", daemon=True).start()
 
 
 def swap_agent(svc: Service, agent: BlueCodeAgent, fresh: BlueCodeAgent) -> BlueCodeAgent:
@@ -73,12 +171,18 @@ async def _edit(svc: Service, change: Callable[[KnowledgeBase], int]) -> tuple[i
     """
     if not svc.agent.settings.kb_url:
 
-        def on_worker(agent: BlueCodeAgent) -> tuple[int, int]:
+        def on_worker(agent: BlueCodeAgent) -> tuple[int, int, BlueCodeAgent | None, list[str]]:
             n = change(agent.kb)
-            return n, len(swap_agent(svc, agent, fresh_agent(agent)).kb) if n else len(agent.kb)
+            if not n:
+                return n, len(agent.kb), None, []
+            fresh, previous = fresh_agent(agent)
+            served = swap_agent(svc, agent, fresh)
+            return n, len(served.kb), served, previous if served is fresh else []
 
-        n, total = await svc.call(on_worker, bounded=False)  # an edit always completes
+        n, total, served, previous = await svc.call(on_worker, bounded=False)  # an edit always completes
         svc.knowledge_changed()
+        if served is not None:
+            refine_detectors(svc, served, previous, asyncio.get_running_loop())
         return n, total
 
     from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
