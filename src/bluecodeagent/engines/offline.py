@@ -14,6 +14,8 @@ import numpy as np
 
 from bluecodeagent.config import Settings
 from bluecodeagent.engines.base import decide
+from bluecodeagent.engines.cascade import FirstRead, first_read, merge
+from bluecodeagent.knowledge import first_reader
 from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution, cue_balance
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -37,6 +39,7 @@ class OfflineEngine:
         self.kb = kb
         self.settings = settings
         self._detectors: dict[str, TaskDetector] = {}
+        self._readers: dict[str, first_reader.FirstReader | None] = {}
 
     def detector(self, task: str) -> TaskDetector:
         if task not in self._detectors:
@@ -58,34 +61,65 @@ class OfflineEngine:
         spec = get_task(task)
         det = self.detector(task)
         started = time.perf_counter()
-        pieces = [spec.segments(text, ctx) for text, ctx in records]
-        vectors = self._embed([p for ps in pieces for p in ps], {} if known is None else known)
-        hits = [spec.apply_rules(text, ctx) for text, ctx in records]
+        not_judged = getattr(spec, "not_judged", None)
+        # A subject the task declines is not read at all (its verdict says why).
+        judged = [not_judged is None or not not_judged(text, ctx) for text, ctx in records]
+        pieces = [spec.segments(text, ctx) if ok else [] for (text, ctx), ok in zip(records, judged, strict=True)]
+        hits = [spec.apply_rules(text, ctx) if ok else [] for (text, ctx), ok in zip(records, judged, strict=True)]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
-        # Every piece of every subject in one pass over the knowledge matrix.
+        flat = [p for ps in pieces for p in ps]
         # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise.
-        cues = [cue_balance(p, task) for ps in pieces for p in ps]
+        cues = np.asarray([cue_balance(p, task) for p in flat], dtype=np.float64)
         sizes = [len(ps) for ps in pieces]
-        scored = det.score(vectors, np.repeat(weights, sizes), np.asarray(cues, dtype=np.float64))
+        rules = np.repeat(np.asarray(weights, dtype=np.float64), sizes)
+        ruled = np.repeat([bool(hs) for hs in hits], sizes).astype(bool)
+        read = self._first_read(det, flat, rules, cues, ruled)
+        embedded = np.ones(len(flat), dtype=bool) if read is None else ~read.cleared
+        vectors = self._embed([p for p, e in zip(flat, embedded, strict=True) if e], {} if known is None else known)
+        # Every embedded piece of every subject in one pass over the knowledge matrix.
+        scored = det.score(vectors, rules[embedded], cues[embedded])
+        if read is not None:
+            scored = merge(read, scored, embedded)
         verdicts, offset = [], 0
         for (text, ctx), ps, hs in zip(records, pieces, hits, strict=True):
             rows = scored.rows(offset, offset + len(ps))
+            cleared = None if read is None else read.cleared[offset : offset + len(ps)]
             offset += len(ps)
-            verdicts.append(self._verdict(task, text, ctx, ps, rows, hs))
+            verdicts.append(self._verdict(task, text, ctx, ps, rows, hs, cleared))
         per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
         for v in verdicts:
             v.latency_ms = per_item
         return verdicts
 
+    def _first_read(
+        self, det: TaskDetector, pieces: list[str], rules: np.ndarray, cues: np.ndarray, ruled: np.ndarray
+    ) -> FirstRead | None:
+        """The cascade's first reading (None when it is off or the task has no first reader)."""
+        if not self.settings.prompt_cascade or not pieces:
+            return None
+        if det.task not in self._readers:
+            self._readers[det.task] = first_reader.load_or_train(self.kb, det)
+        reader = self._readers[det.task]
+        return None if reader is None else first_read(reader, pieces, rules, cues, ruled)
+
     def _embed(self, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
         """Embed each distinct text once, adding the new vectors to ``known``."""
+        if not texts:
+            return np.zeros((0, self.kb.require_embedder().dim), dtype=np.float32)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
             known.update(zip(missing, self.kb.require_embedder().embed(missing), strict=True))
         return np.stack([known[t] for t in texts])
 
     def _verdict(
-        self, task: str, text: str, ctx: str | None, pieces: list[str], scored: Scored, hits: list[RuleHit]
+        self,
+        task: str,
+        text: str,
+        ctx: str | None,
+        pieces: list[str],
+        scored: Scored,
+        hits: list[RuleHit],
+        cleared: np.ndarray | None = None,
     ) -> Verdict:
         not_judged = getattr(get_task(task), "not_judged", None)  # a task may decline a subject (issue 12)
         if not_judged is not None and (reason := not_judged(text, ctx)):
@@ -123,6 +157,12 @@ class OfflineEngine:
         if not wrapped and scored.wrapper[w] >= det.wrapper_threshold:  # no wrapper rule: the knowledge recognises one
             findings.append(_wrapper_finding(pieces[w], float(scored.wrapper[w]), is_unsafe))
             wrapped = [pieces[w][:80]]
+        if cleared is not None and cleared.any():
+            notes.append(
+                f"{int(cleared.sum())} of {len(pieces)} piece(s) read by the first reader only (static word "
+                "pieces, every one read; far below the warning threshold, no rule or unsafe cue): MiniLM not run"
+                + (" on the deciding piece" if cleared[best] else "")
+            )
         if wrapped:
             notes.append(
                 f"jailbreak-style wrapper ({wrapped[0]!r}); a wrapper alone is not a risk: the request "
@@ -162,6 +202,7 @@ class OfflineEngine:
                     "rules": round(float(scored.rules[best]), 4),
                     "cues": round(float(scored.cues[best]), 4),
                     "segments": float(len(pieces)),
+                    "minilm_pieces": float(len(pieces) if cleared is None else int((~cleared).sum())),
                 },
             ),
         )
