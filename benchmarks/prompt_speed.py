@@ -107,9 +107,14 @@ def _stages(stats: pstats.Stats, n: int) -> list[tuple[str, float]]:
     """Cumulative milliseconds per prompt of each stage's functions."""
     out = []
     for stage, names in STAGES.items():
-        total = sum(v[3] for (_, _, fn), v in stats.stats.items() if fn in names)  # type: ignore[attr-defined]
+        total = sum(v[3] for (_, _, fn), v in stats.stats.items() if _named(fn, names))  # type: ignore[attr-defined]
         out.append((stage, total * 1000 / n))
     return out
+
+
+def _named(fn: str, names: tuple[str, ...]) -> bool:
+    """A profiled function called one of ``names`` (a Python function, or a built-in method such as ``run``)."""
+    return fn in names or any(f"method '{n}'" in fn or fn.endswith(f".{n}>") for n in names)
 
 
 if __name__ == "__main__":
