@@ -38,11 +38,13 @@ def first_read(
     reader: fr.FirstReader, pieces: list[str], rules: np.ndarray, cues: np.ndarray, ruled: np.ndarray
 ) -> FirstRead:
     """Read ``pieces`` (with their subject's rule weight, cue balance, and whether any rule fired)."""
+    tokens = fr.tokenizer().ids(pieces)
+    long = np.array([len(t) > ALWAYS_EMBED for t in tokens], dtype=bool)
+    # Only long pieces are read by the first reader; a short one goes to MiniLM whatever it would say.
     spans: list[np.ndarray] = []
     owner: list[int] = []
-    tokens = fr.tokenizer().ids(pieces)
     for i, ids in enumerate(tokens):
-        for s in reader.spans(ids):
+        for s in reader.spans(ids) if long[i] else [ids[:ALWAYS_EMBED]]:
             spans.append(s)
             owner.append(i)
     own = np.asarray(owner)
@@ -50,7 +52,6 @@ def first_read(
     score = np.zeros(len(pieces))
     np.maximum.at(score, own, scored.probability)
     first = np.searchsorted(own, np.arange(len(pieces)))  # each piece's first span is the whole piece
-    long = np.array([len(t) > ALWAYS_EMBED for t in tokens], dtype=bool)
     cleared = long & (score < reader.cut) & ~ruled & (cues <= 0)
     return FirstRead(_take(scored, first), score, cleared, reader.cut)
 
