@@ -67,6 +67,10 @@ class Settings(BaseModel):
     )
     embedder_model: str | None = None
     top_k: int = Field(default=3, ge=1, le=50)
+    prompt_cascade: bool = Field(
+        default=True,
+        description="Prompts: a static word-piece first reader clears clearly harmless pieces; MiniLM reads the rest.",
+    )
     warn_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     block_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     max_input_bytes: int = Field(

@@ -15,7 +15,9 @@ import numpy as np
 
 from bluecodeagent.config import Settings
 from bluecodeagent.engines.base import decide
+from bluecodeagent.engines.cascade import FirstRead, first_read, merge
 from bluecodeagent.engines.payload import PIECE_GATE, cut_wrappers
+from bluecodeagent.knowledge import first_reader
 from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution, cue_balance
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -39,6 +41,7 @@ class OfflineEngine:
         self.kb = kb
         self.settings = settings
         self._detectors: dict[str, TaskDetector] = {}
+        self._readers: dict[str, first_reader.FirstReader | None] = {}
 
     def detector(self, task: str) -> TaskDetector:
         if task not in self._detectors:
@@ -61,27 +64,39 @@ class OfflineEngine:
         det = self.detector(task)
         started = time.perf_counter()
         known = {} if known is None else known
-        pieces = [spec.segments(text, ctx) for text, ctx in records]
-        vectors = self._embed([p for ps in pieces for p in ps], known)
-        hits = [spec.apply_rules(text, ctx) for text, ctx in records]
+        not_judged = getattr(spec, "not_judged", None)
+        # A subject the task declines is not read at all (its verdict says why).
+        judged = [not_judged is None or not not_judged(text, ctx) for text, ctx in records]
+        pieces = [spec.segments(text, ctx) if ok else [] for (text, ctx), ok in zip(records, judged, strict=True)]
+        hits = [spec.apply_rules(text, ctx) if ok else [] for (text, ctx), ok in zip(records, judged, strict=True)]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
-        # Every piece of every subject in one pass over the knowledge matrix.
+        flat = [p for ps in pieces for p in ps]
         # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise.
-        cues = [cue_balance(p, task) for ps in pieces for p in ps]
+        cues = np.asarray([cue_balance(p, task) for p in flat], dtype=np.float64)
         sizes = [len(ps) for ps in pieces]
-        scored = det.score(vectors, np.repeat(weights, sizes), np.asarray(cues, dtype=np.float64))
-        judged = self._payloads(pieces, scored, det, known, weights)
-        if judged != pieces:  # a wrapper-like piece is judged on the request inside it
-            vectors = self._embed([p for ps in judged for p in ps], known)
-            cues = [cue_balance(p, task) for ps in judged for p in ps]
+        rules = np.repeat(np.asarray(weights, dtype=np.float64), sizes)
+        ruled = np.repeat([bool(hs) for hs in hits], sizes).astype(bool)
+        read = self._first_read(det, flat, rules, cues, ruled)
+        embedded = np.ones(len(flat), dtype=bool) if read is None else ~read.cleared
+        vectors = self._embed([p for p, e in zip(flat, embedded, strict=True) if e], known)
+        # Every embedded piece of every subject in one pass over the knowledge matrix.
+        scored = det.score(vectors, rules[embedded], cues[embedded])
+        if read is not None:
+            scored = merge(read, scored, embedded)
+        payloads = self._payloads(pieces, scored, det, known, weights)
+        if payloads != pieces:  # a wrapper-like piece is judged on the request inside it; MiniLM reads every piece
             wrapper = scored.wrapper  # the wrapper is reported as it was read
-            scored = det.score(vectors, np.repeat(weights, sizes), np.asarray(cues, dtype=np.float64))
+            flat = [p for ps in payloads for p in ps]
+            cues = np.asarray([cue_balance(p, task) for p in flat], dtype=np.float64)
+            scored = det.score(self._embed(flat, known), rules, cues)
             scored.wrapper = wrapper
+            read = None
         verdicts, offset = [], 0
-        for (text, ctx), ps, js, hs in zip(records, pieces, judged, hits, strict=True):
+        for (text, ctx), ps, js, hs in zip(records, pieces, payloads, hits, strict=True):
             rows = scored.rows(offset, offset + len(ps))
+            cleared = None if read is None else read.cleared[offset : offset + len(ps)]
             offset += len(ps)
-            verdicts.append(self._verdict(task, text, ctx, js, rows, hs, read=ps))
+            verdicts.append(self._verdict(task, text, ctx, js, rows, hs, cleared, cut_from=ps))
         per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
         for v in verdicts:
             v.latency_ms = per_item
@@ -115,8 +130,21 @@ class OfflineEngine:
             out.append(cut_wrappers(ps, read, threshold, reader(rules), self.settings.block_threshold))
         return out
 
+    def _first_read(
+        self, det: TaskDetector, pieces: list[str], rules: np.ndarray, cues: np.ndarray, ruled: np.ndarray
+    ) -> FirstRead | None:
+        """The cascade's first reading (None when it is off or the task has no first reader)."""
+        if not self.settings.prompt_cascade or not pieces:
+            return None
+        if det.task not in self._readers:
+            self._readers[det.task] = first_reader.load_or_train(self.kb, det)
+        reader = self._readers[det.task]
+        return None if reader is None else first_read(reader, pieces, rules, cues, ruled)
+
     def _embed(self, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
         """Embed each distinct text once, adding the new vectors to ``known``."""
+        if not texts:
+            return np.zeros((0, self.kb.require_embedder().dim), dtype=np.float32)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
         if missing:
             known.update(zip(missing, self.kb.require_embedder().embed(missing), strict=True))
@@ -130,10 +158,11 @@ class OfflineEngine:
         pieces: list[str],
         scored: Scored,
         hits: list[RuleHit],
-        read: list[str] | None = None,
+        cleared: np.ndarray | None = None,
+        cut_from: list[str] | None = None,
     ) -> Verdict:
-        """``pieces`` as judged; ``read`` as cut from the subject (a wrapper-like piece: its payload is judged)."""
-        read = pieces if read is None else read
+        """``pieces`` as judged; ``cut_from`` as cut from the subject (a wrapper-like piece: its payload is judged)."""
+        cut_from = pieces if cut_from is None else cut_from
         not_judged = getattr(get_task(task), "not_judged", None)  # a task may decline a subject (issue 12)
         if not_judged is not None and (reason := not_judged(text, ctx)):
             return Verdict(
@@ -168,14 +197,20 @@ class OfflineEngine:
         wrapped = [h.match for h in hits if h.rule.category == JAILBREAK]
         w = int(np.argmax(scored.wrapper))
         if not wrapped and scored.wrapper[w] >= det.wrapper_threshold:  # no wrapper rule: the knowledge recognises one
-            findings.append(_wrapper_finding(read[w], float(scored.wrapper[w]), is_unsafe))
-            wrapped = [read[w][:80]]
+            findings.append(_wrapper_finding(cut_from[w], float(scored.wrapper[w]), is_unsafe))
+            wrapped = [cut_from[w][:80]]
+        if cleared is not None and cleared.any():
+            notes.append(
+                f"{int(cleared.sum())} of {len(pieces)} piece(s) read by the first reader only (static word "
+                "pieces, every one read; far below the warning threshold, no rule or unsafe cue): MiniLM not run"
+                + (" on the deciding piece" if cleared[best] else "")
+            )
         if wrapped:
             notes.append(
                 f"jailbreak-style wrapper ({wrapped[0]!r}); a wrapper alone is not a risk: the request "
                 f"inside was judged on its own, and the piece that decided scored {score:.2f}"
             )
-        if pieces[best] != read[best]:
+        if pieces[best] != cut_from[best]:
             notes.append(
                 "the deciding piece read like a wrapper: its wrapper sentences were set aside and the "
                 f"request left in it was judged ({pieces[best][:80]!r})"
@@ -214,6 +249,7 @@ class OfflineEngine:
                     "rules": round(float(scored.rules[best]), 4),
                     "cues": round(float(scored.cues[best]), 4),
                     "segments": float(len(pieces)),
+                    "minilm_pieces": float(len(pieces) if cleared is None else int((~cleared).sum())),
                 },
             ),
         )

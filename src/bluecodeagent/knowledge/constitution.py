@@ -36,9 +36,13 @@ class CuePrinciple:
     text: str
     pattern: re.Pattern[str]
     unless: re.Pattern[str] | None = None  # a match in the same sentence takes the cue back
+    # A pattern the subject must contain for ``pattern`` to match at all (a cheap test before a costly one).
+    needs: re.Pattern[str] | None = None
 
     def phrases(self, subject: str) -> list[str]:
         """The distinct phrases of ``subject`` that show this principle applies (at most MAX_CUES)."""
+        if self.needs is not None and self.needs.search(subject) is None:
+            return []
         return cue_phrases(self.pattern, subject, self.unless)
 
 
@@ -290,6 +294,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "It uses a protected attribute, or something that stands in for one, against the person it decides about",
         _rx(_BIAS_AGAINST),
         _rx(_BIAS_SAFE),
+        _rx(r"\b(" + _BIAS_PERSONAL + r")\b"),  # _BIAS_AGAINST's lookahead needs one
     ),
     CuePrinciple(
         "bias.examined-not-used",
@@ -378,6 +383,8 @@ def cue_fingerprint(task: str) -> str:
 
 
 def _applies(cp: CuePrinciple, text: str) -> bool:
+    if cp.needs is not None and cp.needs.search(text) is None:
+        return False
     if cp.unless is None:
         return cp.pattern.search(text) is not None
     return bool(cp.phrases(text))
