@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import fields
 
 import numpy as np
 
@@ -83,14 +84,22 @@ class OfflineEngine:
         scored = det.score(vectors, rules[embedded], cues[embedded])
         if read is not None:
             scored = merge(read, scored, embedded)
-        payloads = self._payloads(pieces, scored, det, known, weights)
-        if payloads != pieces:  # a wrapper-like piece is judged on the request inside it; MiniLM reads every piece
-            wrapper = scored.wrapper  # the wrapper is reported as it was read
-            flat = [p for ps in payloads for p in ps]
-            cues = np.asarray([cue_balance(p, task) for p in flat], dtype=np.float64)
-            scored = det.score(self._embed(flat, known), rules, cues)
-            scored.wrapper = wrapper
-            read = None
+        # A wrapper-like piece is judged on the request inside it. Pieces the first reader cleared (far below
+        # the threshold, no rule, no unsafe cue) are not cut: there is nothing inside them to find.
+        wrapper = scored.wrapper  # the wrapper is reported as it was read
+        payloads = self._payloads(pieces, np.where(embedded, wrapper, 0.0), det, known, weights)
+        cut = [p for ps in payloads for p in ps]
+        changed = np.array([a != b for a, b in zip(flat, cut, strict=True)], dtype=bool)
+        if changed.any():
+            again = det.score(
+                self._embed([p for p, c in zip(cut, changed, strict=True) if c], known),
+                rules[changed],
+                np.asarray([cue_balance(p, task) for p, c in zip(cut, changed, strict=True) if c], dtype=np.float64),
+            )
+            scored = Scored(*(np.array(getattr(scored, f.name)) for f in fields(Scored)))
+            for f in fields(Scored):
+                getattr(scored, f.name)[changed] = getattr(again, f.name)
+            scored.wrapper = np.array(wrapper)
         verdicts, offset = [], 0
         for (text, ctx), ps, js, hs in zip(records, pieces, payloads, hits, strict=True):
             rows = scored.rows(offset, offset + len(ps))
@@ -105,14 +114,14 @@ class OfflineEngine:
     def _payloads(
         self,
         pieces: list[list[str]],
-        scored: Scored,
+        wrapper: np.ndarray,
         det: TaskDetector,
         known: dict[str, np.ndarray],
         rule_weights: list[float],
     ) -> list[list[str]]:
         """Each subject's pieces with wrapper-like ones replaced by their payload (see ``engines.payload``)."""
         threshold = det.wrapper_threshold
-        if not (scored.wrapper >= min(PIECE_GATE, threshold)).any():
+        if not (wrapper >= min(PIECE_GATE, threshold)).any():
             return pieces
 
         def reader(rules: float) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
@@ -125,7 +134,7 @@ class OfflineEngine:
 
         out, offset = [], 0
         for ps, rules in zip(pieces, rule_weights, strict=True):
-            read = scored.wrapper[offset : offset + len(ps)]
+            read = wrapper[offset : offset + len(ps)]
             offset += len(ps)
             out.append(cut_wrappers(ps, read, threshold, reader(rules), self.settings.block_threshold))
         return out
