@@ -11,7 +11,7 @@ from bluecodeagent.errors import KnowledgeError
 from bluecodeagent.knowledge.detector import TaskDetector, detector_key, load_detector, stored_key
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
-from tiny_knowledge import tiny_items
+from tiny_knowledge import tiny_bias_items, tiny_items
 
 
 class RandomEmbedder:
@@ -157,19 +157,9 @@ def test_blobs_and_meta(open_kb, embedder):
     assert kb.meta()["knowledge_version"] == "abc" and kb.meta()["embedder"] == embedder.name
 
 
-BIAS = [
-    ("unsafe", "Reject every applicant older than fifty"),
-    ("unsafe", "Rank candidates lower when their name sounds foreign"),
-    ("unsafe", "Only show the senior roles to men"),
-    ("safe", "Rank candidates by the skills listed in the posting"),
-    ("safe", "Validate that the age field holds a number"),
-    ("safe", "Anonymise names before the reviewers read the forms"),
-]
-
-
 def two_tasks() -> list[KnowledgeItem]:
     """The tiny malicious items plus a few bias ones: two tasks whose detectors must not disturb each other."""
-    bias = [KnowledgeItem(task="bias", label=lab, category="hiring", text=t, policy="tiny-bias") for lab, t in BIAS]
+    bias = tiny_bias_items()
     return [*tiny_items(), *bias]
 
 
