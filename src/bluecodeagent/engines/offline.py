@@ -49,6 +49,10 @@ class OfflineEngine:
             self._detectors[task] = TaskDetector.load_or_train(self.kb, task, self.settings.top_k)
         return self._detectors[task]
 
+    def install_detector(self, task: str, detector: TaskDetector) -> None:
+        """Use ``detector`` for ``task`` from the next check on (a replica installs a retrained one)."""
+        self._detectors[task] = detector
+
     def check(self, text: str, task: str, context: str | None = None) -> Verdict:
         return self.check_many([(text, context)], task)[0]
 

@@ -75,7 +75,7 @@ def fresh_agent(agent: BlueCodeAgent) -> tuple[BlueCodeAgent, list[str]]:
         for task in tasks if offline is not None else ():
             found = load_detector(fresh.kb, task, fresh.settings.top_k, previous=True)
             if found is not None:
-                offline._detectors[task] = found[0]  # type: ignore[union-attr]
+                offline.install_detector(task, found[0])  # type: ignore[union-attr]
                 if not found[1]:
                     previous.append(task)
         fresh.warm_up(tasks)
@@ -125,7 +125,7 @@ def refine_detectors(svc: Service, agent: BlueCodeAgent, tasks: list[str], loop:
                     found = load_detector(current.kb, task, k) if current is agent and offline else None
                     if found is None:
                         return False
-                    offline._detectors[task] = found[0]  # type: ignore[union-attr]
+                    offline.install_detector(task, found[0])  # type: ignore[union-attr]
                     return True
 
                 done = asyncio.run_coroutine_threadsafe(svc.call(install, bounded=False), loop).result()
