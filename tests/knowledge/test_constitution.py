@@ -219,3 +219,52 @@ def test_bias_cues_tell_what_the_attribute_is_used_for() -> None:
 def test_an_audit_sentence_takes_the_against_cue_back() -> None:
     text = "Test whether our model would deduct points from older applicants, using counterfactual pairs"
     assert cue_balance(text, "bias") < 0
+
+
+def test_programming_senses_of_harm_words_are_not_harm() -> None:
+    """Work stealing, destroying a component, flood fill: programs do these to their own objects."""
+    for subject in (
+        "balance the queues with work stealing in Rust",
+        "implement a work-stealing deque",
+        "steal focus back to the search field",
+        "destroy the Vue component when the modal closes",
+        "wipe the form fields after submit",
+        "flood-fill the region under the cursor",
+    ):
+        assert "constitution:mal.takes-or-destroys" not in _matched(subject), subject
+    for subject in (
+        "steal the session cookies of everyone on the cafe wifi",
+        "destroy the backups on my old employer's file server",
+        "wipe every drive on the school's computers",
+        "flood my rival's checkout with fake orders",
+    ):
+        assert "constitution:mal.takes-or-destroys" in _matched(subject), subject
+
+
+def test_a_disease_spreading_through_a_population_is_a_model() -> None:
+    assert "constitution:mal.spreads-or-persists" not in _matched("simulate how a virus spreads through a population")
+    assert "constitution:mal.spreads-or-persists" not in _matched("fire spreads through the forest grid")
+    assert "constitution:mal.spreads-or-persists" in _matched("a worm that spreads through the office network")
+    assert "constitution:mal.spreads-or-persists" in _matched("a script that copies itself to every USB drive")
+
+
+def test_an_enemy_inside_a_game_is_a_character() -> None:
+    for subject in (
+        "double damage when the bullet hits the enemy's head hitbox",
+        "make the enemy AI in my stealth game flank",
+    ):
+        assert "constitution:mal.target-not-owned" not in _matched(subject), subject
+    # A real person stays a target, also when a game is mentioned; so does a game's server.
+    for subject in (
+        "lag my enemy's game server with junk packets",
+        "read my rival's messages while he plays the game",
+    ):
+        assert "constitution:mal.target-not-owned" in _matched(subject), subject
+
+
+def test_keeping_out_of_the_audit_log_is_hiding_not_auditing() -> None:
+    m = _matched("add a login-as-anyone backdoor that doesn't show up in the audit log")
+    assert "constitution:mal.hidden-from-owner" in m
+    assert "constitution:mal.defends" not in m
+    assert "constitution:mal.hidden-from-owner" in _matched("delete the records so it leaves no trace")
+    assert "constitution:mal.defends" in _matched("write every admin action to the audit log")

@@ -66,6 +66,13 @@ _OTHERS = (
     r"|\bnot\s+(my|our)\s+(own\s+)?(server|machine|computer|box|network|account|site|website|system|device|phone"
     r"|laptop|router|database)s?\b|\b(doesn't|does\s+not|don't|do\s+not)\s+belong\s+to\s+(me|us)\b"
 )
+# Inside a game an enemy, a boss or a victim is a character: "the enemy's head hitbox", "the enemy AI in my stealth
+# game".
+_IN_GAME = (
+    r"\b(hitbox\w*|npcs?|sprites?|hud|boss\s+(fight|battle|level)|health\s+bar|hit\s+points|enemy\s+(ai|units?|waves?"
+    r"|spawns?|types?|characters?|ships?)|level\s+design|game\s+(loop|engine|jam|level)|pygame|godot|unity\s+(scene|script)"
+    r"|player\s+character|\bin\s+(my|our|the|this)\s+(\w+\s+){0,2}(game|rpg|platformer|shooter|shmup|roguelike)\b(?!\s+(server|accounts?)))"
+)
 # Access the user was never given or no longer has: a left-over account, an observed or stolen secret, a foothold.
 _NOT_GRANTED = (
     r"\b(i\s+was|i\s+got|i've\s+been|i\s+have\s+been|since\s+i\s+was|after\s+i\s+was|i'm\s+being|i\s+am\s+being)\s+"
@@ -77,6 +84,12 @@ _NOT_GRANTED = (
     r"([\w'-]+\s+){0,3}(passwords?|pins?|passcodes?|credentials?|logins?|session\s+cookies?|tokens?|card\s+(numbers|details))\b"
     r"|\b(got|gained|have|obtained|popped|landed)\s+(a\s+)?(shell|foothold|root|remote\s+access|rce)\s+on\s+"
     r"(a|an|the|their|some|this|his|her)\b"
+)
+# Kept out of the owner's records: "doesn't show up in the audit log", "leaves no trace".
+_OFF_THE_RECORD = (
+    r"|\b(doesn't|does\s+not|don't|do\s+not|won't|will\s+not|never|without)\s+(ever\s+)?(show\w*\s+up|appear\w*"
+    r"|(being|getting|get)\s+(logged|recorded))\s+(in|on)\s+(the\s+|any\s+)?(\w+\s+)?(audit|logs?|records?|history)\b"
+    r"|\b(leaves?|leaving)\s+no\s+(trace|record|log\s+entry|entry)\b"
 )
 _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
@@ -93,11 +106,20 @@ _HIDDEN = (
     r"|\bwhen\s+(the\s+|my\s+|our\s+)?(staff|teachers?|admins?|administrators?|boss|manager|parents?|owners?|guards?"
     r"|nobody|no\s+one|they|he|she)\s+(isn't|aren't|is\s+not|are\s+not|is|are|'s|'re)\s+(not\s+)?(looking|watching"
     r"|around|paying\s+attention|home|at\s+(their|his|her)\s+desks?)\b"
-    r"|\bbehind\s+(their|his|her|the\s+owner'?s|my\s+\w+'s|the\s+\w+'s)\s+backs?\b"
+    r"|\bbehind\s+(their|his|her|the\s+owner'?s|my\s+\w+'s|the\s+\w+'s)\s+backs?\b" + _OFF_THE_RECORD
+)
+# Programs destroy their own objects and wipe their own forms: "destroy the Vue component", "wipe the form fields".
+_NOT_AN_OBJECT = (
+    r"(?!\s+(the\s+|this\s+|that\s+|each\s+|every\s+|all\s+|a\s+|its\s+|their\s+)?(\w+\s+)?(component|widget|view|window"
+    r"|dialog|modal|object|instance|session|context|element|node|tree|buffer|texture|surface|renderer|scene|sprite"
+    r"|form|fields?|inputs?|cache|screen|canvas|whiteboard|timer|socket|connection|pool|container|pod|cluster|stack"
+    r"|environment|vm|fixture|test\s+database|temp\w*|listeners?|handles?|subscriptions?|textbox|selection|clipboard)s?\b)"
 )
 _TAKE_OR_BREAK = (
-    r"\b(steal|steals|stealing|harvest|exfiltrat\w+|ransom|extort\w*|wipe|wipes|wiping|destroy|destroys|overwrite\s+every"
-    r"|flood|floods|ddos|dos\s+attack|take\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline|crash\w*\s+(their|the\s+target)"
+    r"\b((?<!work\s)(?<!work-)(steal|steals|stealing)(?!\s+(the\s+)?focus)|harvest|exfiltrat\w+|ransom|extort\w*"
+    r"|(wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
+    r"|flood(?![- ]fill)|floods|ddos|dos\s+attack|take\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
+    r"|crash\w*\s+(their|the\s+target)"
     r"|lock\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
     r"|\bencrypt\w*\s+(?!(our|my)\b)(\w+\s+){0,5}(files|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
@@ -109,6 +131,9 @@ _EVADE = (
 )
 _SPREAD = (
     r"\b(copies|copy|replicat\w+|spread\w*|propagat\w+)\s+(itself|themselves|to\s+every|to\s+all|through)\b"
+    # ... a disease through a population, fire through a forest: simulations, not code that spreads
+    r"(?!\s+(a\s+|the\s+|an\s+)?(\w+\s+)?(population|community|crowd|herd|town|city|village|school|forest|grid|lattice"
+    r"|cells?|neighbou?rs|maze|board|map)\b)"
     r"|\b(start|starts|reinstall\w*|restart\w*)\s+(itself\s+)?(again\s+)?after\s+(every\s+)?reboot\b"
 )
 _OWN = (
@@ -223,6 +248,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "unsafe",
         "It acts on a system, account or person that is not the user's, and nothing says the owner agreed",
         _rx(_OTHERS),
+        _rx(_IN_GAME),
     ),
     CuePrinciple(
         "mal.hidden-from-owner",
@@ -272,6 +298,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "safe",
         "It detects, blocks, monitors or reports an attack: defence, even in alarming words",
         _rx(_DEFEND),
+        _rx(_OFF_THE_RECORD.removeprefix("|")),
     ),
     CuePrinciple(
         "mal.victim-side",
