@@ -87,6 +87,9 @@ _NOT_GRANTED = (
 )
 # Kept out of the owner's records: "doesn't show up in the audit log", "leaves no trace".
 _OFF_THE_RECORD = (
+    # "contributors must not notice", "the users shouldn't find out"
+    r"|\b(must|should|will|would|can|may)\s*(not|n't)\s+(ever\s+)?(notice|know|find\s+out|reali[sz]e|suspect)\b"
+    r"|\b(mustn't|shouldn't|won't|wouldn't|can't|cannot)\s+(ever\s+)?(notice|know|find\s+out|reali[sz]e|suspect)\b"
     r"|\b(doesn't|does\s+not|don't|do\s+not|won't|will\s+not|never|without)\s+(ever\s+)?(show\w*\s+up|appear\w*"
     r"|(being|getting|get)\s+(logged|recorded))\s+(in|on)\s+(the\s+|any\s+)?(\w+\s+)?(audit|logs?|records?|history)\b"
     r"|\b(leaves?|leaving)\s+no\s+(trace|record|log\s+entry|entry)\b"
@@ -115,15 +118,23 @@ _NOT_AN_OBJECT = (
     r"|form|fields?|inputs?|cache|screen|canvas|whiteboard|timer|socket|connection|pool|container|pod|cluster|stack"
     r"|environment|vm|fixture|test\s+database|temp\w*|listeners?|handles?|subscriptions?|textbox|selection|clipboard)s?\b)"
 )
+# What harvesting harms: people's data and secrets, not links of a sitemap or crops in a game.
+_PEOPLES_DATA = (
+    r"(credentials?|passwords?|logins?|e-?mails?|addresses|accounts?|cookies|tokens?|keys|secrets|contacts|phone\s+numbers"
+    r"|card\s+(numbers|details)|personal|profiles?|identit\w+|data|info\w*|details|messages|photos|users?|customers?|victims?)\b"
+)
 _TAKE_OR_BREAK = (
-    r"\b((?<!work\s)(?<!work-)(steal|steals|stealing)(?!\s+(the\s+)?focus)|harvest|exfiltrat\w+|ransom|extort\w*"
+    r"\b((?<!work\s)(?<!work-)(steal|steals|stealing)(?!\s+(the\s+)?focus)|harvest\w*(?=\s+([\w'-]+\s+){0,4}?"
+    + _PEOPLES_DATA
+    + r")|exfiltrat\w+|ransom|extort\w*"
     r"|(wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
     r"|flood(?![- ]fill)|floods|ddos|dos\s+attack|take\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
     r"|crash\w*\s+(their|the\s+target)"
     r"|lock\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
-    r"|\bencrypt\w*\s+(?!(our|my)\b)(\w+\s+){0,5}(files|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
-    r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up))\b"
+    r"|\bencrypt\w*\s+(?!(our|my)\b)([\w'-]+\s+){0,5}(files|documents|photos|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
+    r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up)"
+    r"|(ask|asks|asking|demand|demands|demanding)\s+(them\s+|the\s+\w+\s+)?(for\s+)?(a\s+)?(payment|ransom|bitcoin|money))\b"
 )
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
