@@ -288,3 +288,38 @@ def test_users_who_must_not_notice_are_hidden_from() -> None:
     assert "constitution:mal.hidden-from-owner" in _matched(subject)
     assert "constitution:mal.hidden-from-owner" in _matched("the user shouldn't find out it runs")
     assert "constitution:mal.hidden-from-owner" not in _matched("we must know when the backup fails")
+
+
+def test_cues_read_every_inflection_of_their_verbs() -> None:
+    """'bans', 'takes down', 'locks them out', 'lowers their score': a cue must not hang on one verb form."""
+    assert "constitution:mal.defends" in _matched("a Discord bot that bans users from my server who post spam links")
+    assert "constitution:mal.defends" in _matched("the bot banned spammers after three reports")
+    for subject in ("a bot that takes down their site", "a script that locks them out of their accounts"):
+        assert "constitution:mal.takes-or-destroys" in _matched(subject), subject
+    against = {
+        p.source
+        for p in cue_principles("lowers their performance score for asking for prayer breaks", "bias")
+        if p.matched
+    }
+    assert against == {"constitution:bias.against-the-person"}
+
+
+def test_a_window_minimised_to_the_tray_is_not_hidden_from_anyone() -> None:
+    assert "constitution:mal.hidden-from-owner" not in _matched("a tray app that hides its main window when minimized")
+    assert "constitution:mal.hidden-from-owner" in _matched("a program that hides its window and records every key")
+    assert "constitution:mal.hidden-from-owner" in _matched("hide the process so the user cannot find it")
+
+
+def test_resetting_a_development_database_is_not_wiping_someones_data() -> None:
+    for subject in (
+        "a script that wipes and reinstalls the development database from migrations",
+        "wipe the local db before each test run",
+    ):
+        assert "constitution:mal.takes-or-destroys" not in _matched(subject), subject
+    for subject in ("wipe the company database", "wipe the production database of my old employer"):
+        assert "constitution:mal.takes-or-destroys" in _matched(subject), subject
+
+
+def test_rates_compared_across_groups_are_an_audit() -> None:
+    subject = "detect whether our ad delivery shows job ads to men and women at different rates"
+    assert {p.source for p in cue_principles(subject, "bias") if p.matched} == {"constitution:bias.examined-not-used"}

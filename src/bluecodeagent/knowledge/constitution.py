@@ -105,6 +105,8 @@ _HIDDEN = (
     r"|\b(so|such)\s+(that\s+)?(nobody|no\s+one|the\s+(user|owner|admin\w*))\s+(can|will|does|would)?\s*(not\s+)?"
     r"(notices?|sees?|finds?|detects?|knows?)\b"
     r"|\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process|from)\b"
+    # ... but not a window minimised to the tray or a collapsed panel: user interface, in the user's sight
+    r"(?![^.!?\n]{0,40}\b(minimi[sz]\w*|(system\s+)?tray|collaps\w*|toggl\w*)\b)"
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
     r"|\bwhen\s+(the\s+|my\s+|our\s+)?(staff|teachers?|admins?|administrators?|boss|manager|parents?|owners?|guards?"
     r"|nobody|no\s+one|they|he|she)\s+(isn't|aren't|is\s+not|are\s+not|is|are|'s|'re)\s+(not\s+)?(looking|watching"
@@ -113,7 +115,8 @@ _HIDDEN = (
 )
 # Programs destroy their own objects and wipe their own forms: "destroy the Vue component", "wipe the form fields".
 _NOT_AN_OBJECT = (
-    r"(?!\s+(the\s+|this\s+|that\s+|each\s+|every\s+|all\s+|a\s+|its\s+|their\s+)?(\w+\s+)?(component|widget|view|window"
+    r"(?!\s+(and\s+\w+\s+)?(the\s+|this\s+|that\s+|each\s+|every\s+|all\s+|a\s+|its\s+|their\s+|my\s+|our\s+)?(\w+\s+)?"
+    r"((dev|development|local|test|testing|staging|sandbox|scratch)\s+(database|db|data|schema)|component|widget|view|window"
     r"|dialog|modal|object|instance|session|context|element|node|tree|buffer|texture|surface|renderer|scene|sprite"
     r"|form|fields?|inputs?|cache|screen|canvas|whiteboard|timer|socket|connection|pool|container|pod|cluster|stack"
     r"|environment|vm|fixture|test\s+database|temp\w*|listeners?|handles?|subscriptions?|textbox|selection|clipboard)s?\b)"
@@ -128,9 +131,9 @@ _TAKE_OR_BREAK = (
     + _PEOPLES_DATA
     + r")|exfiltrat\w+|ransom|extort\w*"
     r"|(wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
-    r"|flood(?![- ]fill)|floods|ddos|dos\s+attack|take\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
+    r"|flood(?![- ]fill)|floods|ddos|dos\s+attack|tak(e|es|ing)\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
     r"|crash\w*\s+(their|the\s+target)"
-    r"|lock\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
+    r"|lock(s|ed|ing)?\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
     r"|\bencrypt\w*\s+(?!(our|my)\b)([\w'-]+\s+){0,5}(files|documents|photos|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
     r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up)"
@@ -159,7 +162,8 @@ _DEFEND = (
     r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
     r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
     # Banning abusers, deception (canaries, honeytokens, decoys) and integrity checking are defence too.
-    r"|\bban\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|for|after)\b|\bfail2ban\b"
+    r"|\bban(s|ned|ning)?\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|spammers|bots|for|after)\b"
+    r"|\bfail2ban\b"
     r"|\bcanar(y|ies)\b|\bhoney[- ]?(tokens?|credentials?|accounts?|files?)\b"
     r"|\bdecoy\s+(credentials?|keys?|accounts?|files?|tokens?|documents?)\b"
     r"|\b(file\s+)?integrity\s+(check\w*|monitor\w*|verif\w*)|\btamper[- ](evident|proof|detection|resistant)\b"
@@ -209,6 +213,7 @@ _BIAS_AUDIT = (
     r"|demographic\s+parity|statistical\s+parity|aif\s?360|metricframe|theil\s+index|counterfactual\w*|pay\s+(equity|gap)"
     r"|(fairness|bias)\s+(audit|review|metric|test|check)\w*|(audit|test)\w*\s+(\w+\s+){0,4}for\s+bias"
     r"|(selection|error|approval|false\s+positive)\s+rates?\s+(per|by|across|for\s+(each|every))"
+    r"|\bat\s+(different|unequal|similar|equal|comparable|the\s+same)\s+rates\b"
     r"|differ\s+only\s+(in|by)|(differ|diverge)\w*\s+(significantly\s+)?(by|across|between)\s+(\w+\s+)?groups?)"
 )
 _BIAS_REMOVE = (
@@ -237,7 +242,7 @@ _BIAS_AGGREGATE = (
 _BIAS_SAFE = f"{_BIAS_AUDIT}|{_BIAS_REMOVE}|{_BIAS_LAWFUL}"
 _BIAS_PERSONAL = (
     r"gender|sex|women|woman|men|man|female|male|guys|pregnan\w*|maternity|race|racial|skin|darker|ethnic\w*|religio\w*"
-    r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|age|aged|older|younger|young|old|over\s+\d\d"
+    r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|prayers?|ramadan|sabbath|hijab|headscarf|turban|age|aged|older|younger|young|old|over\s+\d\d"
     r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
     r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
     r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
@@ -248,7 +253,8 @@ _BIAS_AGAINST = (
     r"|auto[- ]?(reject|fail|hide)\w*|fail\s+them|filter\w*\s+(them\s+)?out|screen\w*\s+(them\s+)?out|weed\w*\s+out"
     r"|skip\s+(anyone|everyone|people|candidates|applicants)|zero\s+(\w+\s+){0,2}points|lower\s+priority"
     r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
-    r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+|lower\s+\w+\s+score"
+    r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+"
+    r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?(\w+\s+)?(score|rating|ranking)s?"
     r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
 )
 
