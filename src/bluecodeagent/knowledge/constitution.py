@@ -19,10 +19,11 @@ import re
 from dataclasses import dataclass
 
 from bluecodeagent.knowledge.item import KnowledgeItem
-from bluecodeagent.tasks.windows import sentence_around
+from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
 MAX_CUES = 4
+CUE_READING = "2"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
 CUE_SOURCE = "constitution"
 
 
@@ -38,12 +39,14 @@ class CuePrinciple:
     unless: re.Pattern[str] | None = None  # a match in the same sentence takes the cue back
     # A pattern the subject must contain for ``pattern`` to match at all (a cheap test before a costly one).
     needs: re.Pattern[str] | None = None
+    # Phrases blanked out before ``pattern`` is searched (a defence word inside "avoids being detected").
+    mask: re.Pattern[str] | None = None
 
     def phrases(self, subject: str) -> list[str]:
         """The distinct phrases of ``subject`` that show this principle applies (at most MAX_CUES)."""
         if self.needs is not None and self.needs.search(subject) is None:
             return []
-        return cue_phrases(self.pattern, subject, self.unless)
+        return cue_phrases(self.pattern, subject, self.unless, self.mask)
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -133,7 +136,9 @@ _TAKE_OR_BREAK = (
     r"|(wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
     r"|flood(?![- ]fill)|floods|ddos|dos\s+attack|tak(e|es|ing)\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
     r"|crash\w*\s+(their|the\s+target)"
-    r"|lock(s|ed|ing)?\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*"
+    r"|lock(s|ed|ing)?\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*|password[- ]spray\w*|credential[- ]stuff\w*"
+    r"|guess\w*\s+(\w+\s+){0,2}passwords?\s+(for|of|on|to)\s+(\w+\s+){0,4}(accounts?|logins?|users|people|e-?mails?"
+    r"|inbox\w*|routers?|servers?|wi-?fi|vpn|ssh)"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
     r"|\bencrypt\w*\s+(?!(our|my)\b)([\w'-]+\s+){0,5}(files|documents|photos|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
     r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up)"
@@ -142,6 +147,11 @@ _TAKE_OR_BREAK = (
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
     r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"
+    r"|\b(evad\w*|avoid\w*|escap\w*|dodg\w*|circumvent\w*|get\w*\s+around|slip\w*\s+past|without\s+(being|getting))\s+"
+    r"(\w+\s+){0,2}?(detect\w*|block\w*|flagg\w*|bann\w*|caught|quarantin\w+)"
+    # rotating addresses so the service's own blocking never catches up
+    r"|\b(rotat\w+|cycl\w+|switch\w*)\s+(through\s+)?(\w+\s+){0,2}(proxies|proxy\s+servers|ips|ip\s+addresses|vpn\s+servers)\b"
+    r"[^.!?\n]{0,40}\b(avoid|evade|dodge|get\s+around|bypass|so\s+(they|it)\s+(can't|cannot|won't))\w*"
 )
 _SPREAD = (
     r"\b(copies|copy|replicat\w+|spread\w*|propagat\w+)\s+(itself|themselves|to\s+every|to\s+all|through)\b"
@@ -168,6 +178,14 @@ _DEFEND = (
     r"|\bdecoy\s+(credentials?|keys?|accounts?|files?|tokens?|documents?)\b"
     r"|\b(file\s+)?integrity\s+(check\w*|monitor\w*|verif\w*)|\btamper[- ](evident|proof|detection|resistant)\b"
 )
+# A defence word the code escapes is evasion: "avoids being detected", "without getting blocked", "evades AV detection".
+_ESCAPES_DEFENCE = (
+    r"\b(evad\w*|avoid\w*|escap\w*|bypass\w*|dodg\w*|circumvent\w*|defeat\w*|get\w*\s+around|slip\w*\s+past"
+    r"|without\s+(ever\s+)?(being|getting)|never\s+(be|get|gets)"
+    r"|so\s+(that\s+)?(\w+\s+){0,2}?(is|are|isn't|aren't|can't|cannot|won't|will\s+not|doesn't|does\s+not|never))"
+    r"\s+(\w+\s+){0,3}?(detect\w*|block\w*|flag\w*|bann?\w*|caught|quarantin\w+|alert\w*|monitor\w*|rate[- ]limit\w*)"
+)
+_ESCAPED = _rx(_ESCAPES_DEFENCE)
 # A stealth word inside a defence describes what is caught or prevented, not what the code does.
 _CATCHES = (
     r"\b(detect\w*|block\w*|alert\w*|prevent\w*|flag\w*|catch\w*|spot\w*|warn\w*|quarantin\w+|report\w*\s+(any|every|all))\b"
@@ -316,6 +334,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "It detects, blocks, monitors or reports an attack: defence, even in alarming words",
         _rx(_DEFEND),
         _rx(_OFF_THE_RECORD.removeprefix("|")),
+        mask=_ESCAPED,
     ),
     CuePrinciple(
         "mal.victim-side",
@@ -379,21 +398,38 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
 ]
 
 
-def cue_phrases(pattern: re.Pattern[str], text: str, unless: re.Pattern[str] | None = None) -> list[str]:
+def cue_phrases(
+    pattern: re.Pattern[str], text: str, unless: re.Pattern[str] | None = None, mask: re.Pattern[str] | None = None
+) -> list[str]:
     """The distinct phrases of ``text`` that match ``pattern`` (at most MAX_CUES), as written.
 
-    With ``unless``, a match whose sentence also matches ``unless`` does not count.
+    With ``unless``, a match whose sentence also matches ``unless`` does not count; a defence the code
+    escapes ("avoids being blocked") never takes a cue back. With ``mask``, the phrases ``mask`` matches
+    are blanked before ``pattern`` is searched.
     """
     out: list[str] = []
-    for m in pattern.finditer(text):
-        if unless is not None and unless.search(sentence_around(text, m.start(), m.end())):
+    read = _blank(mask, text)
+    against = _blank(_ESCAPED, read) if unless is not None else read
+    for m in pattern.finditer(read):
+        if unless is not None and _taken_back(unless, against, m):
             continue
-        phrase = " ".join(m.group(0).split())[:80]
+        phrase = " ".join(text[m.start() : m.end()].split())[:80]
         if phrase and phrase.lower() not in (p.lower() for p in out):
             out.append(phrase)
         if len(out) >= MAX_CUES:
             break
     return out
+
+
+def _taken_back(unless: re.Pattern[str], text: str, m: re.Match[str]) -> bool:
+    """Whether ``unless`` matches the sentence around ``m``."""
+    left, right = sentence_bounds(text, m.start(), m.end())
+    return unless.search(text, left, right) is not None
+
+
+def _blank(mask: re.Pattern[str] | None, text: str) -> str:
+    """``text`` with every match of ``mask`` replaced by as many spaces (offsets stay the same)."""
+    return text if mask is None else mask.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
@@ -418,11 +454,13 @@ def cue_fingerprint(task: str) -> str:
     """Changes whenever a cue principle of ``task`` changes (detectors trained on old cues are retrained)."""
     import hashlib
 
-    text = "|".join(
+    parts = (
         f"{cp.id}:{cp.kind}:{cp.pattern.pattern}:{cp.unless.pattern if cp.unless else ''}"
+        f":{cp.mask.pattern if cp.mask else ''}:{_ESCAPED.pattern}"
         for cp in CUE_PRINCIPLES
         if cp.task == task
     )
+    text = f"{CUE_READING}|" + "|".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -430,7 +468,7 @@ def _applies(cp: CuePrinciple, text: str) -> bool:
     if cp.needs is not None and cp.needs.search(text) is None:
         return False
     if cp.unless is None:
-        return cp.pattern.search(text) is not None
+        return cp.pattern.search(_blank(cp.mask, text)) is not None
     return bool(cp.phrases(text))
 
 

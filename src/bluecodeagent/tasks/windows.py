@@ -102,8 +102,14 @@ def windows(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
     return out
 
 
-def sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence (or line) holding ``text[start:end]``."""
+def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the sentence (or line) holding ``text[start:end]`` starts and ends."""
     left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
     rights = [i for i in (text.find(c, end) for c in ".!?\n") if i >= 0]
-    return text[left : min(rights) if rights else len(text)]
+    return left, min(rights) if rights else len(text)
+
+
+def sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (or line) holding ``text[start:end]``."""
+    left, right = sentence_bounds(text, start, end)
+    return text[left:right]
