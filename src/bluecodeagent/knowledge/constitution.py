@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from bluecodeagent.knowledge.item import KnowledgeItem
+from bluecodeagent.tasks.escapes import ESCAPED, blank
 from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
@@ -178,14 +179,6 @@ _DEFEND = (
     r"|\bdecoy\s+(credentials?|keys?|accounts?|files?|tokens?|documents?)\b"
     r"|\b(file\s+)?integrity\s+(check\w*|monitor\w*|verif\w*)|\btamper[- ](evident|proof|detection|resistant)\b"
 )
-# A defence word the code escapes is evasion: "avoids being detected", "without getting blocked", "evades AV detection".
-_ESCAPES_DEFENCE = (
-    r"\b(evad\w*|avoid\w*|escap\w*|bypass\w*|dodg\w*|circumvent\w*|defeat\w*|get\w*\s+around|slip\w*\s+past"
-    r"|without\s+(ever\s+)?(being|getting)|never\s+(be|get|gets)"
-    r"|so\s+(that\s+)?(\w+\s+){0,2}?(is|are|isn't|aren't|can't|cannot|won't|will\s+not|doesn't|does\s+not|never))"
-    r"\s+(\w+\s+){0,3}?(detect\w*|block\w*|flag\w*|bann?\w*|caught|quarantin\w+|alert\w*|monitor\w*|rate[- ]limit\w*)"
-)
-_ESCAPED = _rx(_ESCAPES_DEFENCE)
 # A stealth word inside a defence describes what is caught or prevented, not what the code does.
 _CATCHES = (
     r"\b(detect\w*|block\w*|alert\w*|prevent\w*|flag\w*|catch\w*|spot\w*|warn\w*|quarantin\w+|report\w*\s+(any|every|all))\b"
@@ -334,7 +327,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "It detects, blocks, monitors or reports an attack: defence, even in alarming words",
         _rx(_DEFEND),
         _rx(_OFF_THE_RECORD.removeprefix("|")),
-        mask=_ESCAPED,
+        mask=ESCAPED,
     ),
     CuePrinciple(
         "mal.victim-side",
@@ -408,8 +401,8 @@ def cue_phrases(
     are blanked before ``pattern`` is searched.
     """
     out: list[str] = []
-    read = _blank(mask, text)
-    against = _blank(_ESCAPED, read) if unless is not None else read
+    read = blank(mask, text)
+    against = blank(ESCAPED, read) if unless is not None else read
     for m in pattern.finditer(read):
         if unless is not None and _taken_back(unless, against, m):
             continue
@@ -425,11 +418,6 @@ def _taken_back(unless: re.Pattern[str], text: str, m: re.Match[str]) -> bool:
     """Whether ``unless`` matches the sentence around ``m``."""
     left, right = sentence_bounds(text, m.start(), m.end())
     return unless.search(text, left, right) is not None
-
-
-def _blank(mask: re.Pattern[str] | None, text: str) -> str:
-    """``text`` with every match of ``mask`` replaced by as many spaces (offsets stay the same)."""
-    return text if mask is None else mask.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
@@ -456,7 +444,7 @@ def cue_fingerprint(task: str) -> str:
 
     parts = (
         f"{cp.id}:{cp.kind}:{cp.pattern.pattern}:{cp.unless.pattern if cp.unless else ''}"
-        f":{cp.mask.pattern if cp.mask else ''}:{_ESCAPED.pattern}"
+        f":{cp.mask.pattern if cp.mask else ''}:{ESCAPED.pattern}"
         for cp in CUE_PRINCIPLES
         if cp.task == task
     )
@@ -468,7 +456,7 @@ def _applies(cp: CuePrinciple, text: str) -> bool:
     if cp.needs is not None and cp.needs.search(text) is None:
         return False
     if cp.unless is None:
-        return cp.pattern.search(_blank(cp.mask, text)) is not None
+        return cp.pattern.search(blank(cp.mask, text)) is not None
     return bool(cp.phrases(text))
 
 

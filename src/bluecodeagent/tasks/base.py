@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bluecodeagent.tasks.escapes import ESCAPED, blank_escapes
 from bluecodeagent.tasks.windows import sentence_around
 
 # The user's words hand the request over to the material: "implement the spec below", "do what it says".
@@ -87,7 +88,7 @@ class TaskSpec:
         """Changes whenever a rule changes, so detectors trained with the old rules are retrained."""
         import hashlib
 
-        text = "|".join(
+        text = ESCAPED.pattern + "|".join(
             f"{r.id}:{r.pattern.pattern}:{r.weight}" + (f":{r.unless.pattern}" if r.unless is not None else "")
             for r in self.rules
         )
@@ -102,7 +103,10 @@ class TaskSpec:
         hits = []
         for rule in self.rules:
             for m in rule.pattern.finditer(hay):
-                if rule.unless is not None and rule.unless.search(sentence_around(hay, m.start(), m.end())):
+                # A defence the request escapes ("avoids being detected") is no defensive context.
+                if rule.unless is not None and rule.unless.search(
+                    blank_escapes(sentence_around(hay, m.start(), m.end()))
+                ):
                     continue
                 hits.append(RuleHit(rule, m.group(0)[:120], m.start()))
                 break

@@ -17,7 +17,7 @@ _SOMEONE_ELSES = (
 )
 # The same sentence saying the work is defensive or authorised takes the rule back.
 _DEFENSIVE = (
-    r"\b(detect\w*|block\w*|mitigat\w*|protect\w*|defend\w*|alert\w*|monitor\w*|prevent\w*"
+    r"\b(detect\w*|block\w*|mitigat\w*|protect\w*|defend(?!ers?\b)\w*|alert\w*|monitor\w*|prevent\w*"
     r"|stop\w*\s+(them|it|attacks?)|authori[sz]ed|permission|consent)"
 )
 
@@ -42,6 +42,7 @@ SPEC = TaskSpec(
             2.0,
             "ransomware",
             "asks for ransom extortion",
+            unless=rx(_DEFENSIVE),
         ),
         Rule(
             "mal.keystroke-exfil",
@@ -49,6 +50,7 @@ SPEC = TaskSpec(
             2.0,
             "keylogger",
             "captures keystrokes and ships them off the machine",
+            unless=rx(_DEFENSIVE),
         ),
         Rule(
             "mal.evasion",
@@ -66,6 +68,7 @@ SPEC = TaskSpec(
             1.5,
             "worm",
             "asks for self-propagation",
+            unless=rx(_DEFENSIVE),
         ),
         Rule(
             "mal.steal-credentials",
@@ -76,6 +79,7 @@ SPEC = TaskSpec(
             1.5,
             "credential-theft",
             "asks to steal credentials",
+            unless=rx(_DEFENSIVE),
         ),
         Rule(
             "mal.sandbox-escape",
@@ -87,6 +91,7 @@ SPEC = TaskSpec(
             "sandbox escape",
             "asks to break out of a sandbox or container",
             floor=0.6,
+            unless=rx(_DEFENSIVE),
         ),
         Rule(
             "mal.third-party-target",

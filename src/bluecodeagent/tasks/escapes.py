@@ -1,0 +1,35 @@
+"""Defence and consent words that mean their opposite: what a request escapes or lacks.
+
+"avoids being detected", "without getting blocked", "evades antivirus detection", "so antivirus cannot
+detect it" hold a defence word (detect, block, flag); "without their permission", "I'm not authorised"
+hold a consent word. A rule or cue that looks for defensive or authorised context in the sentence would
+otherwise take an attack back because of them. Such phrases are blanked (replaced by as many spaces,
+so offsets stay) before that context is looked for.
+"""
+
+from __future__ import annotations
+
+import re
+
+ESCAPES_DEFENCE = (
+    r"\b(evad\w*|avoid\w*|escap\w*|bypass\w*|dodg\w*|circumvent\w*|defeat\w*|get\w*\s+around|slip\w*\s+past"
+    r"|without\s+(ever\s+)?(being|getting)|never\s+(be|get|gets)"
+    r"|so\s+(that\s+)?(\w+\s+){0,2}?(is|are|isn't|aren't|can't|cannot|won't|will\s+not|doesn't|does\s+not|never))"
+    r"\s+(\w+\s+){0,3}?(detect\w*|block\w*|flag\w*|bann?\w*|caught|quarantin\w+|alert\w*|monitor\w*|rate[- ]limit\w*)"
+)
+DENIES_CONSENT = (
+    r"\bwithout\s+(\w+\s+){0,2}?(permission|consent|authori[sz]ation|approval)"
+    r"|\b(not|never|n't)\s+(\w+\s+){0,2}?(authori[sz]ed|permitted|allowed|consented)"
+    r"|\bno\s+(\w+\s+)?(permission|consent|authori[sz]ation)"
+)
+ESCAPED = re.compile(f"{ESCAPES_DEFENCE}|{DENIES_CONSENT}", re.IGNORECASE)
+
+
+def blank(pattern: re.Pattern[str] | None, text: str) -> str:
+    """``text`` with every match of ``pattern`` replaced by as many spaces (offsets stay the same)."""
+    return text if pattern is None else pattern.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def blank_escapes(text: str) -> str:
+    """``text`` with every escaped defence and denied consent blanked."""
+    return blank(ESCAPED, text)
