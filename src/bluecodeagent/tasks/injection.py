@@ -78,8 +78,12 @@ ADDRESSEE_SIGNS = (
     r"|\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|chatbot|bot|agent|model)\b"
     r"|@(?:assistant|ai|copilot|bot|llm|agent)\b"
     # an override of what the assistant was told
+    # ... of what it was told: "ignore the previous instructions", "ignore the above"; not "ignore the previous value"
     r"|\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|everything\s+|the\s+|your\s+|my\s+|these\s+|those\s+|"
-    r"previous\s+|prior\s+|earlier\s+)*(?:above|before|previous|prior|earlier|instructions?|prompts?|rules|guidelines|"
+    r"previous\s+|prior\s+|earlier\s+)*(?:(?:above|before|previous|prior|earlier)(?=\s*(?:[.,;:!?)\n]|$|and\b|or\b|"
+    r"(?:\w+\s+)?(?:instructions?|prompts?|rules|guidelines|directions|messages?|context|text|commands?|orders|steps|lines?"
+    r"|paragraphs?)\b|this\s+(?:line|point|message)\b))"
+    r"|instructions?|prompts?|rules|guidelines|"
     r"directions|system|safety|polic(?:y|ies)|the\s+user|(?:the\s+|their\s+)?(?:question|request|task))\b"
     # a new role or a chat turn
     r"|\byou\s+are\s+(?:now|no\s+longer)\b|\bfrom\s+now\s+on\b|\b(?:act|behave|respond)\s+as\s+(?:if|an?|the)\b"
@@ -119,6 +123,16 @@ ADDRESSEE_SIGNS = (
     r")"
 )
 SIGNS = rx(ADDRESSEE_SIGNS)
+# Signs that ordinary documents use too: a process change "from now on", docs about "the system prompt",
+# a colleague who will "act as" release manager, "new rules" for a team, "do not mention" the launch date.
+# A passage whose only signs are these speaks to the assistant weakly: the knowledge must do the rest.
+WEAK_SIGNS = (
+    r"(?:from\s+now\s+on|system\s+prompt|(?:act|behave|respond)\s+as\s+(?:if|an?|the)|new\s+(?:instructions?|role|persona|rules)"
+    r"|(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell)|you\s+are\s+(?:now|no\s+longer)"
+    r"|pretend\s+(?:to\s+be|you\s+are)|(?:the|your)\s+(?:final\s+|generated\s+)?(?:code|answer|response|reply|output|solution)"
+    r"\s+\w+)"
+)
+_WEAK = rx(WEAK_SIGNS)
 
 SPEC_RULES = [
     Rule(
@@ -208,6 +222,13 @@ NO_ADDRESSEE_RULE = Rule(
     "",
     "no passage speaks to the assistant: its instructions are read as meant for people",
 )
+WEAK_ADDRESSEE_RULE = Rule(
+    "inj.weak-addressee",
+    rx(r"(?!)"),  # fired when every sign is one ordinary documents use too: see InjectionSpec.apply_rules
+    -1.0,
+    "",
+    "only words that documents for people use too ('from now on', 'system prompt') speak to the assistant",
+)
 HIDDEN_RULE = Rule(
     "inj.hidden-text",
     rx(r"(?!)"),  # fired by reading the carriers, not by a pattern: see InjectionSpec.apply_rules
@@ -258,15 +279,19 @@ class InjectionSpec(TaskSpec):
         for carrier, hidden in revealed.hidden:
             hits.append(RuleHit(HIDDEN_RULE, f"[{carrier}] {hidden}"[:120], 0))
             break  # one finding for hidden text; each passage is still scored as its own segment
-        if not hits and not any(addresses_assistant(p) for p in _pieces(revealed.visible)):
-            hits.append(RuleHit(NO_ADDRESSEE_RULE, "", 0))
+        if not hits:
+            strength = max((address_strength(p) for p in _pieces(revealed.visible)), default=0)
+            if strength == 0:
+                hits.append(RuleHit(NO_ADDRESSEE_RULE, "", 0))
+            elif strength == 1:
+                hits.append(RuleHit(WEAK_ADDRESSEE_RULE, "", 0))
         return hits
 
     def fingerprint(self) -> str:
         """Changes with the rules and with the signs the gate reads (both shape the detector's training)."""
         import hashlib
 
-        return hashlib.sha256((super().fingerprint() + ADDRESSEE_SIGNS).encode()).hexdigest()[:12]
+        return hashlib.sha256((super().fingerprint() + ADDRESSEE_SIGNS + WEAK_SIGNS).encode()).hexdigest()[:12]
 
 
 _FENCED = re.compile(r"```[^\n]*\n.*?(?:```|\Z)", re.DOTALL)
@@ -303,8 +328,16 @@ def addresses_assistant(piece: str) -> bool:
     Inside a fenced block, quoted strings do not count (an example command's argument is shown to the
     reader, not said to them); its comments, docstrings and plain lines (a log, a config) do.
     """
+    return address_strength(piece) > 0
+
+
+def address_strength(piece: str) -> int:
+    """0: no sign of speaking to an assistant; 1: only signs ordinary documents use too; 2: a clear one."""
     prose = _FENCE.sub(lambda m: "\n" + code_prose(m.group(0)) + "\n" + _QUOTED.sub('""', m.group(0)) + "\n", piece)
-    return SIGNS.search(prose) is not None
+    found = [m.group(0).strip() for m in SIGNS.finditer(prose)]
+    if not found:
+        return 0
+    return 1 if all(_WEAK.fullmatch(f) for f in found) else 2
 
 
 _QUOTED = re.compile(r'"""(?:.|\n)*?"""|\'\'\'(?:.|\n)*?\'\'\'|"[^"\n]*"|\'[^\'\n]*\'')
@@ -381,5 +414,5 @@ SPEC = InjectionSpec(
     name="injection",
     description="Instructions planted in third-party material (comments, docs, pages, logs) aimed at the assistant.",
     # the hidden-text and no-addressee rules match no pattern; listed so their weights are fingerprinted
-    rules=[*SPEC_RULES, HIDDEN_RULE, NO_ADDRESSEE_RULE],
+    rules=[*SPEC_RULES, HIDDEN_RULE, NO_ADDRESSEE_RULE, WEAK_ADDRESSEE_RULE],
 )
