@@ -43,3 +43,23 @@ def test_add_rejects_bad_records(tiny_kb_path, tmp_path):
     assert proc.returncode == 2 and "bad.jsonl:1" in proc.stderr.decode()
     assert "Traceback" not in proc.stderr.decode()
     assert run("kb", "remove", "--kb", str(tiny_kb_path)).returncode == 2
+
+
+def test_kb_build_trains_each_prompt_detector_with_a_progress_line(tiny_kb_path, embedder, capsys) -> None:
+    """After a build the detectors are stored, so the first check does not train in silence (issue 12)."""
+    from bluecodeagent.cli.kb import train_prompt_detectors
+    from bluecodeagent.knowledge.detector import load_detector
+    from bluecodeagent.knowledge.store import KnowledgeBase
+    from bluecodeagent.tasks import PROMPT_TASKS
+
+    base = KnowledgeBase(tiny_kb_path, embedder)
+    with_items = [t for t in PROMPT_TASKS if any(True for _ in base.items(t))]
+    assert with_items and all(load_detector(base, t, 3) is None for t in with_items)
+    train_prompt_detectors(base, top_k=3, first_readers=False)
+    err = capsys.readouterr().err
+    for task in PROMPT_TASKS:
+        if task in with_items:
+            assert load_detector(base, task, 3) is not None, task
+            assert f"trained {task}: detector in " in err
+        else:
+            assert f"training {task}: no items, skipped" in err

@@ -44,9 +44,15 @@ def kb() -> None:
 
 @kb.command()
 @click.option("--force", is_flag=True, help="Rebuild even if the file exists (user-added items are lost).")
+@click.option(
+    "--train/--no-train",
+    default=True,
+    show_default=True,
+    help="After building, train each prompt task's detector and first reader (else the first check does).",
+)
 @kb_options
-def build(force: bool, kb_path: Path | None, config_file: Path | None) -> None:
-    """Build the shipped knowledge base from the product's policies."""
+def build(force: bool, train: bool, kb_path: Path | None, config_file: Path | None) -> None:
+    """Build the shipped knowledge base from the product's policies, then train the prompt detectors."""
     from bluecodeagent.kb_open import build_shipped_kb, open_kb, settings_embedder
 
     s = build_settings(config_file, kb_path=kb_path)
@@ -62,7 +68,32 @@ def build(force: bool, kb_path: Path | None, config_file: Path | None) -> None:
         started = time.monotonic()
         base = build_shipped_kb(path, settings_embedder(s), progress=True)
         click.echo(f"built {path} in {time.monotonic() - started:.0f} s", err=True)
+        if train:
+            train_prompt_detectors(base, top_k=s.top_k, first_readers=s.prompt_cascade)
     _echo_stats(base.stats())
+
+
+def train_prompt_detectors(base: KnowledgeBase, *, top_k: int, first_readers: bool) -> None:
+    """Train (or load) every prompt task's detector and first reader now, one progress line per task on stderr.
+
+    Without this the first check of each task trains them (up to half a minute for bias) with no word said.
+    """
+    from bluecodeagent.knowledge import first_reader
+    from bluecodeagent.knowledge.detector import TaskDetector
+    from bluecodeagent.tasks import PROMPT_TASKS
+
+    for task in PROMPT_TASKS:
+        if not any(True for _ in base.items(task)):
+            click.echo(f"training {task}: no items, skipped", err=True)
+            continue
+        click.echo(f"training {task}: detector{' and first reader' if first_readers else ''} ...", err=True)
+        started = time.monotonic()
+        det = TaskDetector.load_or_train(base, task, top_k)
+        reader = first_reader.load_or_train(base, det) if first_readers else None
+        what = "detector" + (
+            "" if not first_readers else " and first reader" if reader else " (too few items for a first reader)"
+        )
+        click.echo(f"trained {task}: {what} in {time.monotonic() - started:.0f} s", err=True)
 
 
 @kb.command()
