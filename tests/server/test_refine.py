@@ -92,10 +92,12 @@ def test_an_edit_answers_and_is_enforced_before_its_detector_is_retrained(sqlite
         assert r.status_code == 201, r.text
         assert _nearest_unsafe(c) == ADDED  # the new neighbour set, at once
         assert not _served_detector_is_current(app, "malicious")  # with the previous weights
+        assert c.get("/readyz").json()["previous_weights"] == ["malicious"]  # and says so
         assert _wait_for(lambda: training.calls == ["malicious"], BOUND_S)  # retrained in the background
     finally:
         training.gate.set()
     assert _wait_for(lambda: _served_detector_is_current(app, "malicious"), BOUND_S)  # then installed
+    assert _wait_for(lambda: c.get("/readyz").json()["previous_weights"] == [], BOUND_S)
     assert _nearest_unsafe(c) == ADDED
 
     training.gate.clear()

@@ -175,7 +175,8 @@ def create_app(agent: BlueCodeAgent, config: ServerConfig) -> FastAPI:
     )
     async def readyz() -> JSONResponse:
         ready = svc.ready.is_set()
-        return JSONResponse(Ready(ready=ready, detail=svc.ready_detail).model_dump(), status_code=200 if ready else 503)
+        body = Ready(ready=ready, detail=svc.ready_detail, previous_weights=sorted(svc.previous_weights))
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
     @app.get(
         "/metrics",

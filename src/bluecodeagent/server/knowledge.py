@@ -95,6 +95,7 @@ def offline_engine(agent: BlueCodeAgent) -> OfflineEngine | None:
 def refine_detectors(svc: Service, agent: BlueCodeAgent, tasks: list[str], loop: asyncio.AbstractEventLoop) -> None:
     """Retrain (or load, when another replica stored them) the detectors of ``tasks`` on a thread, then install
     each one on the engine worker while ``agent`` is still the one served (checks never see a half swap)."""
+    svc.previous_weights = set(tasks)  # what the agent now served is on, until each retrained detector is installed
     if not tasks:
         return
 
@@ -130,6 +131,7 @@ def refine_detectors(svc: Service, agent: BlueCodeAgent, tasks: list[str], loop:
 
                 done = asyncio.run_coroutine_threadsafe(svc.call(install, bounded=False), loop).result()
                 if done:
+                    svc.previous_weights.discard(task)
                     loop.call_soon_threadsafe(svc.knowledge_changed)
                 log.info(
                     json.dumps(

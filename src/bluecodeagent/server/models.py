@@ -105,6 +105,11 @@ class Health(BaseModel):
 class Ready(BaseModel):
     ready: bool
     detail: str = ""
+    previous_weights: list[str] = Field(
+        default_factory=list,
+        description="Tasks served with the detector trained before the last knowledge change, while it retrains: "
+        "their neighbours are current, their classifier not yet.",
+    )
 
 
 class ErrorBody(BaseModel):

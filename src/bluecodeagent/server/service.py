@@ -88,6 +88,7 @@ class Service:
         )
         self.ready = threading.Event()
         self.ready_detail = "loading the model and knowledge base"
+        self.previous_weights: set[str] = set()  # tasks served with a detector older than their items (retraining)
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self._cache: OrderedDict[bytes, Verdict] = OrderedDict()
         self._limiter: anyio.CapacityLimiter | None = None
