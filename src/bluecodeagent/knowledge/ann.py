@@ -10,10 +10,15 @@ stale or damaged file is rebuilt, never trusted. An edit of the base drops the i
 
 The graph stores half-precision vectors (half the memory of the matrix rows it duplicates); its
 candidates are re-scored exactly against the float32 matrix, so similarities equal exact search's.
+
+usearch is imported only through ``_usearch``, after onnxruntime: the usearch 2.26.6 wheel links its
+own copy of the C++ runtime, and once it is loaded a later ``import onnxruntime`` (the embedders)
+crashes the process (SIGSEGV in ``std::codecvt`` during onnxruntime's start-up); the other order works.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +27,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -117,12 +123,10 @@ class AnnIndexes:
     # -- building, saving, loading ----------------------------------------------------------------
     def fingerprint(self, idx: _Index, task: str, label: str, version: int, lo: int, hi: int) -> str:
         """What a saved index must have been built from to be used for this partition."""
-        import usearch
-
         h = hashlib.sha256()
         head = {
             "format": FORMAT,
-            "usearch": usearch.__version__,
+            "usearch": _usearch().__version__,
             "task": task,
             "label": label,
             "version": version,
@@ -162,9 +166,7 @@ class AnnIndexes:
         return PartitionIndex(index, lo, hi - lo, fingerprint, "built", seconds, size)
 
     def _build(self, vectors: np.ndarray) -> Index:
-        from usearch.index import Index
-
-        index = Index(
+        index = _usearch().index.Index(
             ndim=int(vectors.shape[1]),
             metric="ip",
             dtype=self.dtype,
@@ -177,6 +179,16 @@ class AnnIndexes:
         return index
 
 
+def _usearch() -> ModuleType:
+    """The usearch package, imported after onnxruntime (see the module docstring)."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    import usearch
+    import usearch.index
+
+    return usearch
+
+
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -187,8 +199,6 @@ def _file_sha256(path: Path) -> str:
 
 def _load(paths: tuple[Path, Path], fingerprint: str, rows: int, dim: int) -> tuple[Index, int] | None:
     """The saved index when its manifest matches ``fingerprint`` and the file its checksum; else None."""
-    from usearch.index import Index
-
     index_path, manifest_path = paths
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -196,7 +206,7 @@ def _load(paths: tuple[Path, Path], fingerprint: str, rows: int, dim: int) -> tu
             return None
         if _file_sha256(index_path) != manifest.get("sha256"):
             return None
-        index = Index.restore(str(index_path))
+        index = _usearch().index.Index.restore(str(index_path))
     except (OSError, ValueError, RuntimeError, TypeError, AttributeError):
         return None
     if index is None or len(index) != rows or index.ndim != dim:
