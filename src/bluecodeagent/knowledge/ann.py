@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 FORMAT = 1  # of the manifest and of what the fingerprint covers
 ANN_MIN_ROWS = 50_000  # smaller partitions are searched exactly (fast there, no index to build)
 ANN_EXPANSION = 128  # candidates a search keeps (HNSW "ef")
-ANN_CONNECTIVITY = 16  # graph edges per node (HNSW "M")
-ANN_EXPANSION_ADD = 64  # candidates kept while inserting (HNSW "efConstruction")
+ANN_CONNECTIVITY = 32  # graph edges per node (HNSW "M")
+ANN_EXPANSION_ADD = 128  # candidates kept while inserting (HNSW "efConstruction")
 ANN_DTYPE = "f16"
 RERANK_MIN = 16  # candidates re-scored exactly against the float32 rows, at least (else 4 x k)
 _HASH_CHUNK = 1 << 24
