@@ -61,6 +61,18 @@ class Settings(BaseModel):
         le=1000,
         description="PostgreSQL: candidates an HNSW search keeps (hnsw.ef_search); more is slower, nearer exact.",
     )
+    kb_ann_expansion: int = Field(
+        default=128,
+        ge=1,
+        le=4096,
+        description="SQLite: candidates an approximate search (search_ann, usearch HNSW) keeps; more is slower, "
+        "nearer exact.",
+    )
+    kb_ann_min_rows: int = Field(
+        default=50_000,
+        ge=0,
+        description="SQLite: a (task, label) partition smaller than this is searched exactly by search_ann (no index).",
+    )
     embedder: str = Field(
         default="minilm-onnx-q8",
         description="minilm-onnx-q8 (int8 compute, default) | minilm-onnx (float32) | openai | sentence-transformers",

@@ -75,13 +75,15 @@ def open_kb(settings: Settings, *, auto_build: bool | None = None, embedder: Emb
     clear :class:`~bluecodeagent.errors.KnowledgeError`.
     """
     auto = settings.kb_path is None if auto_build is None else auto_build
-    return ensure_kb(
+    kb = ensure_kb(
         settings.kb_location(),
         embedder or settings_embedder(settings),
         SHIPPED,
         auto_build=auto,
         ef_search=settings.kb_hnsw_ef_search,
     )
+    kb.configure_ann(expansion=settings.kb_ann_expansion, min_rows=settings.kb_ann_min_rows)
+    return kb
 
 
 def build_shipped_kb(path: str | Path, embedder: Embedder, progress: bool = False) -> KnowledgeBase:

@@ -5,6 +5,9 @@ through the backend's own ``add_vectors``, reopen the base, and time the engines
 within one task and label) against exact search over every vector:
 
 - ``sqlite``: the embedded base, exact search over the (task, label) partition in memory;
+- ``sqlite-ann``: the same base's approximate search (``search_ann``: a usearch HNSW index of the
+  partition, built on first use and saved beside the file), one row per expansion (the ``ef_search``
+  values); partitions under ``ann_min_rows`` are searched exactly, as in the product;
 - ``postgres``: PostgreSQL + pgvector's HNSW index (``search_hnsw``), one row per ``ef_search``.
 
 Vector kinds: ``random`` (uniform on the sphere: no structure, the worst case for graph indexes) and
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -70,6 +74,9 @@ class ScaleResult(BaseModel):
     recall_at_3: float
     rss_delta_mb: float
     storage_mb: float
+    build_s: float = 0.0  # sqlite-ann: building the partition's index (on the first approximate search)
+    index_mb: float = 0.0  # sqlite-ann: the index in memory
+    index_disk_mb: float = 0.0  # sqlite-ann: the saved index file
 
 
 def _rss_mb() -> float:
@@ -188,10 +195,13 @@ def measure(
     ef_search: Sequence[int] = (100,),
     where: Any = None,
     progress: Callable[[int], None] | None = None,
+    ann_min_rows: int | None = None,
 ) -> list[ScaleResult]:
     """Build a base of ``size`` synthetic items and time insert, load and filtered top-3 queries.
 
     ``where`` is the PostgreSQL URL for ``backend="postgres"`` (its ``kb_*`` tables are dropped first).
+    On SQLite the approximate search is measured too (``sqlite-ann``; ``ann_min_rows``: the smallest
+    partition given an index, default the product's).
     """
     rng = np.random.default_rng(seed)
     source = VectorSource(vectors, seed)
@@ -253,6 +263,7 @@ def measure(
 
         results.append(_result(common, "exact, partition", *_timed(search, qs, exact)))
         results.append(_result(common, "exact, whole matrix", *_timed(whole_matrix, qs, exact)))
+        results += _measure_ann(kb, common, qs, exact, ef_search, ann_min_rows)
     else:
         kb._q("ANALYZE kb_items")  # type: ignore[attr-defined]  # the statistics autovacuum would gather
         plan = _plan(kb, qs[0])
@@ -265,6 +276,42 @@ def measure(
     kb.close()
     if backend == "sqlite":
         location.unlink(missing_ok=True)
+        shutil.rmtree(location.with_name(location.name + ".ann"), ignore_errors=True)
+    return results
+
+
+def _measure_ann(
+    kb: KnowledgeBase,
+    common: dict[str, Any],
+    qs: np.ndarray,
+    exact: list[set[str]],
+    ef_search: Sequence[int],
+    min_rows: int | None,
+) -> list[ScaleResult]:
+    """``search_ann`` rows: the index built (timed), then reloaded from disk as a restarted process would."""
+    kb.configure_ann(min_rows=min_rows)
+    built = kb.ann_partition(QUERY_TASK, QUERY_LABEL)
+    row = {**common, "backend": "sqlite-ann"}
+    if built is not None:
+        kb._ann_indexes().clear()  # forget it in memory: the next search verifies and loads the saved file
+        loaded = kb.ann_partition(QUERY_TASK, QUERY_LABEL)
+        assert loaded is not None
+        row |= {
+            "open_load_s": common["open_load_s"] + (loaded.seconds if loaded.source == "loaded" else 0.0),
+            "build_s": built.seconds,
+            "index_mb": loaded.memory_bytes / 2**20,
+            "index_disk_mb": loaded.disk_bytes / 2**20,
+        }
+    results = []
+    for ef in ef_search:
+
+        def search(q: np.ndarray, ef: int = ef) -> list[str]:
+            return [u for u, _ in kb.search_ann(q, K, task=QUERY_TASK, label=QUERY_LABEL, expansion=ef)]
+
+        method = f"usearch ef={ef}" if built is not None else "exact (small part.)"
+        results.append(_result(row, method, *_timed(search, qs, exact)))
+        if built is None:
+            break
     return results
 
 
@@ -305,6 +352,7 @@ def run_scale(
     ef_search: Sequence[int] = (100,),
     queries: int = 100,
     progress: Callable[[int], Callable[[int], None]] | None = None,
+    ann_min_rows: int | None = None,
 ) -> list[ScaleResult]:
     """Measure every combination in turn (temporary files and a temporary PostgreSQL, deleted afterwards).
 
@@ -324,26 +372,33 @@ def run_scale(
             one = {"backend": backend, "vectors": kind, "distribution": dist, "where": url}
             # PostgreSQL takes a whole batch in one transaction, which builds each partition's index once
             chunk = n if backend == "postgres" else 50_000
-            results += measure(n, Path(tmp), queries=queries, ef_search=ef_search, batch=chunk, progress=update, **one)
+            results += measure(
+                n, Path(tmp), queries=queries, ef_search=ef_search, batch=chunk, progress=update,
+                ann_min_rows=ann_min_rows, **one,
+            )  # fmt: skip
     return results
 
 
 def scale_table(results: Sequence[ScaleResult]) -> str:
     """A fixed-width table of the scale results, both backends side by side."""
     head = (
-        f"{'backend':<8}  {'items':>8}  {'vectors':<9}  {'tasks':<6}  {'partition':>9}  {'method':<20}  "
-        f"{'insert s':>8}  {'load s':>7}  {'p50 ms':>7}  {'p95 ms':>7}  {'recall@3':>8}  {'RSS +MB':>8}  {'disk MB':>8}"
+        f"{'backend':<10}  {'items':>8}  {'vectors':<9}  {'tasks':<6}  {'partition':>9}  {'method':<20}  "
+        f"{'insert s':>8}  {'load s':>7}  {'p50 ms':>7}  {'p95 ms':>7}  {'recall@3':>8}  {'RSS +MB':>8}  "
+        f"{'disk MB':>8}  {'build s':>7}  {'index MB':>8}  {'idx disk':>8}"
     )
     lines = [head, "-" * len(head)]
     for r in results:
+        ann = f"{r.build_s:>7.1f}  {r.index_mb:>8.0f}  {r.index_disk_mb:>8.0f}" if r.build_s else " " * 29
         lines.append(
-            f"{r.backend:<8}  {r.size:>8}  {r.vectors:<9}  {r.distribution:<6}  {r.partition:>9}  {r.method:<20}  "
+            f"{r.backend:<10}  {r.size:>8}  {r.vectors:<9}  {r.distribution:<6}  {r.partition:>9}  {r.method:<20}  "
             f"{r.insert_s:>8.1f}  {r.open_load_s:>7.2f}  {r.query_p50_ms:>7.2f}  {r.query_p95_ms:>7.2f}  "
-            f"{r.recall_at_3:>8.3f}  {r.rss_delta_mb:>8.0f}  {r.storage_mb:>8.0f}"
+            f"{r.recall_at_3:>8.3f}  {r.rss_delta_mb:>8.0f}  {r.storage_mb:>8.0f}  "
+            f"{ann}"
         )
     lines.append(
         f"top-3 within task {QUERY_TASK!r}, label {QUERY_LABEL!r}; recall against exact search over every vector; "
-        f"load = reopen + read the search matrix; BLAS threads: "
+        f"load = reopen + read the search matrix (sqlite-ann: + verify and load the saved index); "
+        f"sqlite-ann ef = usearch expansion_search; BLAS threads: "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
     )
     return "\n".join(lines)

@@ -9,6 +9,9 @@ embedder that made their vectors; a base built with one embedder refuses queries
 Every edit bumps the item version of each task whose items it changed (``task_versions``), in the
 same transaction: what is derived from one task's items (its trained detector) is keyed by that
 version, so an edit of one task leaves the others' derived artefacts valid.
+
+``search_ann`` is the approximate alternative for partitions too big for exact search: a usearch HNSW
+index per (task, label) partition, built on first use and saved beside the file (``knowledge/ann.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.ann import AnnIndexes, PartitionIndex
 from bluecodeagent.knowledge.embedders.base import Embedder
 from bluecodeagent.knowledge.item import KnowledgeItem
 
@@ -84,6 +88,7 @@ class KnowledgeBase:
         self._index: _Index | None = None
         self._versions: dict[str, int] = {}
         self._cache: dict[int, KnowledgeItem] = {}
+        self._ann: AnnIndexes | None = None
 
     # -- metadata -------------------------------------------------------------------------------
     def _check_meta(self, embedder: Embedder | None, create: bool) -> None:
@@ -291,6 +296,8 @@ class KnowledgeBase:
         """Forget what was read from the items (the edit itself bumped the versions of the tasks it touched)."""
         self._index = None
         self._cache.clear()
+        if getattr(self, "_ann", None) is not None:
+            self._ann.clear()  # type: ignore[union-attr]
 
     # -- reading --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -349,6 +356,57 @@ class KnowledgeBase:
         """Exact cosine top-k among items matching the filters."""
         found = self.index().search(query, k, task=task, label=label, category=category, exclude_label=exclude_label)
         return [Hit(self.item_at(r), s) for r, s in found]
+
+    # -- approximate search ---------------------------------------------------------------------
+    def configure_ann(self, *, expansion: int | None = None, min_rows: int | None = None) -> None:
+        """Settings of ``search_ann``: candidates kept (``kb_ann_expansion``) and the smallest partition
+        given an index (``kb_ann_min_rows``; smaller ones are searched exactly)."""
+        ann = self._ann_indexes()
+        if expansion is not None:
+            ann.expansion = int(expansion)
+        if min_rows is not None:
+            ann.min_rows = int(min_rows)
+
+    def _ann_indexes(self) -> AnnIndexes:
+        ann = getattr(self, "_ann", None)
+        if ann is None:  # saved beside a local file; a shared base's snapshot keeps them in memory
+            directory = self.path.with_name(self.path.name + ".ann") if isinstance(self.path, Path) else None
+            ann = self._ann = AnnIndexes(directory)
+        return ann
+
+    def ann_partition(self, task: str, label: str) -> PartitionIndex | None:
+        """The approximate index of (task, label), built or loaded now if needed; None for a small partition."""
+        idx = self.index()
+        return self._ann_indexes().partition_index(idx, task, label, self._versions.get(task, 0))
+
+    def search_ann(
+        self,
+        query: np.ndarray,
+        k: int = 3,
+        *,
+        task: str | None = None,
+        label: str | None = None,
+        category: str | None = None,
+        exclude_label: str | None = None,
+        expansion: int | None = None,
+    ) -> list[tuple[str, float]]:
+        """Approximate top-k (uid, similarity) from the HNSW index of the (task, label) partition.
+
+        The index is built on first use (and saved beside the file); an edit invalidates it. Similarities
+        are exact (candidates are re-scored on the matrix). ``expansion`` (default: the ``kb_ann_expansion``
+        setting) is how many candidates the graph search keeps: more is slower and closer to exact.
+        Exact search answers when no index applies: without both a task and a label, with a category or
+        ``exclude_label`` filter, or in a partition smaller than ``kb_ann_min_rows``.
+        """
+        idx = self.index()
+        part = None
+        if task is not None and label is not None and category is None and exclude_label is None:
+            part = self._ann_indexes().partition_index(idx, task, label, self._versions.get(task, 0))
+        if part is not None:
+            found = self._ann_indexes().search(idx, part, query, k, expansion)
+        else:
+            found = idx.search(query, k, task=task, label=label, category=category, exclude_label=exclude_label)
+        return [(self.shared_item_at(r).uid, s) for r, s in found]
 
     def item_at(self, rowid: int) -> KnowledgeItem:
         row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE rowid = ?", (rowid,)).fetchone()
