@@ -402,10 +402,12 @@ def cue_phrases(
     """
     out: list[str] = []
     read = blank(mask, text)
-    against = blank(ESCAPED, read) if unless is not None else read
+    against: str | None = None  # blanked once, on the first match that needs it
     for m in pattern.finditer(read):
-        if unless is not None and _taken_back(unless, against, m):
-            continue
+        if unless is not None:
+            against = blank(ESCAPED, read) if against is None else against
+            if _taken_back(unless, against, m):
+                continue
         phrase = " ".join(text[m.start() : m.end()].split())[:80]
         if phrase and phrase.lower() not in (p.lower() for p in out):
             out.append(phrase)
