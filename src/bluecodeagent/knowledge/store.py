@@ -72,6 +72,9 @@ class Hit:
 class KnowledgeBase:
     """Items plus vectors in SQLite; exact top-k search in memory."""
 
+    # The approximate indexes, made on first use (a class default: the PostgreSQL subclass has its own __init__).
+    _ann: AnnIndexes | None = None
+
     def __init__(self, path: str | Path, embedder: Embedder | None = None, *, create: bool = False) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
@@ -88,7 +91,6 @@ class KnowledgeBase:
         self._index: _Index | None = None
         self._versions: dict[str, int] = {}
         self._cache: dict[int, KnowledgeItem] = {}
-        self._ann: AnnIndexes | None = None
 
     # -- metadata -------------------------------------------------------------------------------
     def _check_meta(self, embedder: Embedder | None, create: bool) -> None:
@@ -296,8 +298,8 @@ class KnowledgeBase:
         """Forget what was read from the items (the edit itself bumped the versions of the tasks it touched)."""
         self._index = None
         self._cache.clear()
-        if getattr(self, "_ann", None) is not None:
-            self._ann.clear()  # type: ignore[union-attr]
+        if self._ann is not None:
+            self._ann.clear()
 
     # -- reading --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -368,7 +370,7 @@ class KnowledgeBase:
             ann.min_rows = int(min_rows)
 
     def _ann_indexes(self) -> AnnIndexes:
-        ann = getattr(self, "_ann", None)
+        ann = self._ann
         if ann is None:  # saved beside a local file; a shared base's snapshot keeps them in memory
             directory = self.path.with_name(self.path.name + ".ann") if isinstance(self.path, Path) else None
             ann = self._ann = AnnIndexes(directory)
