@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bluecodeagent.tasks.base import Rule, TaskSpec, rx
+from bluecodeagent.tasks import capabilities
+from bluecodeagent.tasks.base import Rule, RuleHit, TaskSpec, rx
 from bluecodeagent.tasks.wrappers import WRAPPER_RULES
 
 # An attack action aimed at a system or person that is someone else's: the target decides, not the words.
@@ -31,7 +32,18 @@ _SOFTWARE = (
     r"|\b(c|go)\b"
 )
 
-SPEC = TaskSpec(
+
+class MaliciousSpec(TaskSpec):
+    """The exact rules, plus the malware capabilities read from code in the request."""
+
+    def apply_rules(self, text: str, context: str | None = None) -> list[RuleHit]:
+        return [*super().apply_rules(text, context), *capabilities.capability_hits(self.subject(text, context))]
+
+    def fingerprint(self) -> str:
+        return f"{super().fingerprint()}-{capabilities.fingerprint()}"
+
+
+SPEC = MaliciousSpec(
     name="malicious",
     description="Requests for code whose purpose is to harm, spy on, extort or take over others' systems.",
     request=rx(_SOFTWARE),

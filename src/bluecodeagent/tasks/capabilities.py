@@ -1,0 +1,488 @@
+"""Malware capabilities read from the code in a request (issue 12: code in a prompt is read as code too).
+
+A request can carry its intent only in the code it asks to complete, fix, translate or speed up:
+"translate this to Go" around a loop that runs whatever a remote socket sends. The embedding reads
+such code as text and misses it. Each capability here is a behaviour that malware analysts name (a
+remote shell, a global keyboard hook whose keys are written away, a process marked critical so
+killing it crashes the machine, shadow copies deleted, browser credential stores read) written as
+the API calls and commands that implement it, in the languages users paste (Python, C/C++, C#, Go,
+Rust, Java, JavaScript, PowerShell, Bash, PHP). A capability fires when every one of its parts
+appears in the subject; it is taken back when the request is defensive (it detects, blocks or
+alerts on the behaviour: detection rules quote these very calls). The catalogue was written from
+the capability taxonomy, not from benchmark items.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bluecodeagent.tasks.base import Rule, RuleHit
+from bluecodeagent.tasks.escapes import blank_escapes
+
+_FENCED = re.compile(r"```.*?(```|$)", re.DOTALL)
+# Defence in the request's prose: what detection rules, EDR queries and forensic tools are written for.
+DEFENSIVE_PROSE = re.compile(
+    r"\b(detect\w*|alert\w*|block(s|ed|ing)?\b|quarantin\w+|mitigat\w*|monitor\w*|yara|sigma|sysmon|kql|splunk|siem|forensic\w*"
+    r"|incident\s+response|threat\s+hunt\w*|ioc|indicators?\s+of\s+compromise|honeypot\w*|sandbox\s+report)\b",
+    re.IGNORECASE,
+)
+
+_LOOP = (
+    r"(while\s*\(?\s*(true|1|True)\b|while\s+True|for\s*\(\s*;\s*;\s*\)|\bloop\s*\{|\bfor\s*\{|setInterval"
+    r"|\bwhile\s+\$true)"
+)
+_EXEC = (
+    r"(subprocess\.|os\.system|os\.popen|\bpopen\s*\(|\bexecv?p?\s*\(|\bsystem\s*\(|Runtime\.getRuntime\(\)\.exec"
+    r"|ProcessBuilder|exec\.Command|Command::new|child_process|execSync|\bspawn\s*\(|Invoke-Expression|\biex\b"
+    r"|cmd(\.exe)?\s*/c|/bin/(ba)?sh|shell_exec|passthru|CreateProcess\w*|WinExec|ShellExecute\w*|Process\.Start)"
+)
+_NET_IN = (
+    r"(\.recv\w*\s*\(|\.Receive\w*\s*\(|read_until|getInputStream|ReadString\s*\(|bufio\.NewReader\s*\(\s*conn"
+    r"|socket\.(socket|create_connection)|net\.Dial|TcpClient|new\s+Socket\s*\(|WebSocket|/dev/tcp/|getUpdates"
+    r"|\.read\s*\(\s*&?\s*mut\s+buf|stream\.read)"
+)
+_SEND = r"(\.send\w*\s*\(|\.write\w*\s*\(|\.Write\w*\s*\(|\.Send\w*\s*\(|sendMessage|\.post\s*\(|fmt\.Fprint)"
+_UPLOAD = (
+    r"(requests\.post|urlopen|ftplib|storbinary|smtplib|sendmail|upload\w*|socket\.|http\.Post|fetch\s*\(|WebClient"
+    r"|HttpClient|Invoke-WebRequest|Invoke-RestMethod|curl\s+-[FdT]|webhook|multipart|\.send\w*\s*\()"
+)
+_CODE_WALK = (
+    r"(os\.walk|\brglob\s*\(|glob\s*\([^)]*\*\*|Get-ChildItem[^\n]{0,60}-Recurse|filepath\.Walk\w*|WalkDir|walkdir"
+    r"|Files\.walk|FindFirstFile\w*|readdirSync|fs\.readdir|\bfind\s+/\S*)"
+)
+_USER_SCOPE = (
+    r"(expanduser|USERPROFILE|\$HOME|os\.homedir|Environment\.SpecialFolder|GetLogicalDrives|DriveInfo\.GetDrives"
+    r"|ascii_uppercase|['\"]/home|['\"]/Users|['\"]~|\\\\Users\\\\|['\"][A-Z]:\\\\|Documents|Desktop)"
+)
+
+
+@dataclass(frozen=True)
+class Capability:
+    """A behaviour of malware as code: fires when every part matches the subject."""
+
+    id: str
+    category: str
+    message: str
+    # Lower-case words of the first part ("|" between them), one of which must be in the subject before any
+    # pattern runs (a substring test costs nothing; the patterns cost about a millisecond each on 10 KB).
+    hints: str
+    parts: tuple[str, ...]
+    weight: float = 2.0
+    floor: float = 0.0
+
+    def rule(self) -> Rule:
+        return Rule(
+            self.id, re.compile(self.parts[0], re.IGNORECASE), self.weight, self.category, self.message, self.floor
+        )
+
+
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability(
+        "cap.remote-shell",
+        "backdoor",
+        "code that runs commands received over the network and sends the output back (a remote shell)",
+        "recv|receive|read_until|getinputstream|readstring|socket|net.dial|tcpclient|websocket|/dev/tcp/|getupdates|.read(",
+        (_NET_IN, _EXEC, _SEND, r"\bwhile\b|\bfor\b|\bloop\b|foreach|\.on\s*\(\s*['\"]data"),
+    ),
+    Capability(
+        "cap.shell-to-socket",
+        "backdoor",
+        "a shell whose input and output are a network connection",
+        "dup2|/dev/tcp/|nc |ncat|pty.spawn|stdin|stdout",
+        (
+            r"dup2\s*\(\s*\w+\.fileno\(\)|bash\s+-i\s*>&\s*/dev/tcp/|\bnc(at)?\s+(\S+\s+)*-[ec]\s|pty\.spawn\s*\("
+            r"|(cmd\.exe|/bin/sh|/bin/bash)['\"][^\n]{0,200}(Stdin|Stdout|stdin|stdout)\s*=\s*\w*(conn|sock|stream|client)",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.keyboard-capture",
+        "keylogger",
+        "a system-wide keyboard hook whose keys are written or sent away",
+        "setwindowshookex|wh_keyboard|getasynckeystate|pynput|keyboard.|cgeventtapcreate|addglobalmonitorforevents|/dev/input/event|registerrawinputdevices|evdev",
+        (
+            r"SetWindowsHookEx\w*\s*\(\s*WH_KEYBOARD|WH_KEYBOARD_LL|GetAsyncKeyState|pynput|keyboard\.(on_press|hook)\b"
+            r"|CGEventTapCreate|addGlobalMonitorForEvents|/dev/input/event|RegisterRawInputDevices|evdev",
+            r"(write|append|send|post|log|fprintf|fputs|WriteFile|AppendAllText)\w*\s*\([^)\n]{0,80}"
+            r"\b(key|keys|vk\w*|char|keycode|kbd\w*|vkCode|event\.name)\b|keys?\.txt|\.log['\"]"
+            r"|fopen\s*\([^)]*[\"']a\+?b?[\"']|\bopen\s*\([^)]*['\"]a\+?b?['\"]|AppendAllText|ios::app|" + _UPLOAD,
+        ),
+    ),
+    Capability(
+        "cap.critical-process",
+        "persistence",
+        "marks its own process critical so that ending it crashes the machine",
+        "rtlsetprocessiscritical|breakontermination|ntsetinformationprocess",
+        (
+            r"RtlSetProcessIsCritical|ProcessBreakOnTermination|BreakOnTermination|NtSetInformationProcess\s*\([^)]*(0x1d|29)\b",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.recovery-sabotage",
+        "ransomware",
+        "deletes shadow copies or switches off recovery, so encrypted or destroyed files cannot be restored",
+        "vssadmin|shadowcopy|bcdedit|wbadmin",
+        (
+            r"vssadmin(\.exe)?[\"']?\s+delete\s+shadows|shadowcopy\s+delete|Win32_ShadowCopy[^\n]{0,80}Delete"
+            r"|bcdedit(\.exe)?[\"']?\s+/set\s+\S+\s+recoveryenabled\s+no|wbadmin(\.exe)?[\"']?\s+delete\s+catalog",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.defences-off",
+        "av evasion",
+        "switches off the machine's antivirus, AMSI or firewall",
+        "set-mppreference|disablerealtimemonitoring|disableantispyware|amsi|advfirewall|windefend",
+        (
+            r"Set-MpPreference\s+-Disable\w+|DisableRealtimeMonitoring|DisableAntiSpyware|amsiInitFailed|AmsiScanBuffer"
+            r"|AmsiUtils|advfirewall\s+set\s+\w+\s+state\s+off|sc(\.exe)?\s+(stop|config)\s+WinDefend",
+        ),
+    ),
+    Capability(
+        "cap.log-wipe",
+        "evasion",
+        "erases the system's event logs or shell history",
+        "wevtutil|clear-eventlog|histfile|history -c|/var/log/",
+        (
+            r"wevtutil(\.exe)?[\"']?\s+(cl|clear-log)\b|Clear-EventLog|unset\s+HISTFILE|HISTFILE=/dev/null|history\s+-c\b"
+            r"|(>\s*|truncate\s+-s\s*0\s+|rm\s+-\w+\s+|shred\s+(-\w+\s+)*)/var/log/(auth|secure|wtmp|btmp|lastlog)",
+        ),
+    ),
+    Capability(
+        "cap.credential-stores",
+        "credential theft",
+        "reads the browser's or the system's stored credentials, or chat session tokens",
+        "login data|os_crypt|encrypted_key|logins.json|key4.db|signons.sqlite|leveldb|sekurlsa|mimikatz|lsass| save ",
+        (
+            r"Login\s+Data|os_crypt|encrypted_key|logins\.json|key4\.db|signons\.sqlite|Local\s+Storage[\\/]+leveldb"
+            r"|sekurlsa|mimikatz|MiniDump\w*[^\n]{0,80}lsass|lsass[^\n]{0,80}MiniDump|comsvcs(\.dll)?[^\n]{0,40}MiniDump"
+            r"|procdump[^\n]{0,40}-ma\s+lsass|reg(\.exe)?\s+save\s+HKLM\\+(SAM|SECURITY)",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.process-injection",
+        "av evasion",
+        "writes code into another process and starts it there",
+        "virtualallocex|ntallocatevirtualmemory",
+        (
+            r"VirtualAllocEx|NtAllocateVirtualMemory",
+            r"WriteProcessMemory|NtWriteVirtualMemory",
+            r"CreateRemoteThread|NtCreateThreadEx|QueueUserAPC|SetThreadContext",
+        ),
+    ),
+    Capability(
+        "cap.memory-loader",
+        "dropper",
+        "downloads or decodes code and runs it from memory, never as a file on disk",
+        "assembly|download|exec(|-e",
+        (
+            r"Assembly\]?::Load\s*\([^\n]{0,160}(DownloadData|WebClient|HttpClient|GetByteArray)"
+            r"|Assembly\.Load\s*\([^\n]{0,160}(DownloadData|WebClient|HttpClient|GetByteArray)"
+            r"|(DownloadData|DownloadString)\s*\([\s\S]{0,300}(Assembly\]?(::|\.)Load|EntryPoint|VirtualAlloc)"
+            r"|\bexec\s*\(\s*(base64\.b64decode|zlib\.decompress|marshal\.loads|bytes\.fromhex)"
+            r"|\bexec\s*\(\s*(requests\.get|urlopen|urllib\.request\.urlopen)\s*\("
+            r"|-e(nc|ncodedcommand)?\s+[A-Za-z0-9+/]{60,}={0,2}",
+        ),
+    ),
+    Capability(
+        "cap.shellcode-runner",
+        "dropper",
+        "copies raw bytes into executable memory and jumps to them",
+        "virtualalloc|mmap|mprotect",
+        (
+            r"VirtualAlloc\s*\([^)]*(PAGE_EXECUTE_READWRITE|0x40)|mmap\s*\([^)]*PROT_EXEC|mprotect\s*\([^)]*PROT_EXEC",
+            r"(memcpy|RtlMoveMemory|CopyMemory|Marshal\.Copy|ctypes\.memmove|copy_nonoverlapping)",
+            r"CreateThread|\(\s*\(\s*void\s*\(\s*\*\s*\)\s*\(\s*\)\s*\)|transmute|CFUNCTYPE|GetDelegateForFunctionPointer",
+        ),
+    ),
+    Capability(
+        "cap.coin-miner",
+        "cryptojacking",
+        "connects to a cryptocurrency mining pool",
+        "stratum+|xmrig|coinhive|cryptonight|minexmr|supportxmr|nanopool",
+        (r"stratum\+(tcp|ssl)://|xmrig|coinhive|cryptonight|minexmr|supportxmr|nanopool",),
+        weight=1.0,
+    ),
+    Capability(
+        "cap.self-copy",
+        "worm",
+        "copies its own program to autostart places, removable drives or other machines' shares",
+        "argv[0]|__file__|getmodulefilename|os.executable|current_exe|execpath|$myinvocation|$pscommandpath|getexecutingassembly|executablepath",
+        (
+            r"sys\.argv\[0\]|__file__|GetModuleFileName\w*|os\.Executable\s*\(|current_exe\s*\(|process\.execPath"
+            r"|\$MyInvocation\.MyCommand|\$PSCommandPath|GetExecutingAssembly\(\)\.Location|Application\.ExecutablePath",
+            r"shutil\.copy\w*|copyfile|CopyFile\w*|File\.Copy|Copy-Item|\bcp\s|fs\.copy\w*|io\.Copy|fs::copy|Files\.copy",
+            r"Startup|CurrentVersion\\+Run|autorun\.inf|DRIVE_REMOVABLE|GetDriveType|DriveType\s*(==|-eq)\s*2|removable"
+            r"|['\"]/media/|/Volumes/|ADMIN\$|\\\\C\$|crontab|LaunchAgents",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.mass-encrypt",
+        "ransomware",
+        "encrypts every file under the user's folders or drives and deletes or renames the originals",
+        "walk|rglob|glob|get-childitem|findfirstfile|readdir|find /",
+        (
+            _CODE_WALK,
+            r"Fernet|\bAES\b|encrypt\w*|Cipher|ChaCha|createCipher\w*|CryptEncrypt|Rijndael|Aes\.Create|openssl\s+enc",
+            r"os\.remove|os\.unlink|\bunlink\s*\(|os\.rename|Remove-Item|File\.Delete|DeleteFile\w*|remove_file"
+            r"|unlinkSync|\bshred\b|\.locked\b|\.crypt\w*['\"]",
+            _USER_SCOPE,
+        ),
+    ),
+    Capability(
+        "cap.disk-destroy",
+        "wiper",
+        "overwrites raw disks or the boot record, or deletes the whole file system",
+        "no-preserve-root|physicaldrive|ioctl_disk|dd if=",
+        (
+            r"rm\s+-rf\s+--no-preserve-root|\\\\\\\\\.\\\\PhysicalDrive\d|\\\\\.\\PhysicalDrive\d"
+            r"|IOCTL_DISK_(DELETE|SET)_DRIVE_LAYOUT|dd\s+if=/dev/(zero|urandom)\s+of=/dev/(sd[a-z]|nvme\d|hd[a-z])\b",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.clipboard-swap",
+        "fraud",
+        "watches the clipboard and replaces payment addresses in it",
+        "clipboard|pyperclip|pbpaste|readtext|xclip",
+        (
+            r"GetClipboardData|pyperclip\.paste|clipboard\.(get|read)\w*|Clipboard\.GetText|pbpaste|readText\s*\("
+            r"|Get-Clipboard|xclip[^\n]{0,20}-o",
+            r"SetClipboardData|pyperclip\.copy|clipboard\.(set|write)\w*|Clipboard\.SetText|pbcopy|writeText\s*\("
+            r"|Set-Clipboard",
+            r"\b(bc1|wallet|btc|bitcoin|eth|ethereum|monero|xmr|iban)\b|\[13\]\[a-km-zA-HJ-NP-Z1-9\]|0x\[0-9a-fA-F\]",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.spoofed-flood",
+        "ddos",
+        "sends packets with forged source addresses, the mark of a flood nobody can trace or block",
+        "randip|ip_hdrincl|src",
+        (r"RandIP\s*\(|IP_HDRINCL|src\s*=\s*(RandIP|random\.|str\(random)",),
+    ),
+    Capability(
+        "cap.credential-guessing",
+        "initial access",
+        "tries lists of passwords or leaked credential pairs against logins",
+        "paramiko|sshclient|.login(|ftplib|telnetlib|smtplib|pexpect|ssh.dial|hydra|requests.post|requests.session",
+        (
+            r"paramiko|SSHClient|\.login\s*\(|ftplib|telnetlib|smtplib|pexpect|ssh\.Dial|hydra"
+            r"|requests\.(post|Session)[^\n]{0,120}(login|signin|auth)",
+            r"rockyou|wordlist|combo\s*list|combolist|(['\"][\w.@-]+:[\w!@#$%^&*.-]+['\"]\s*,\s*){2,}"
+            r"|\b(admin|root)['\"]\s*[,:]\s*['\"](admin|root|toor|password|123456)\b",
+            r"\bfor\b|foreach|while|ForEach-Object",
+        ),
+    ),
+    Capability(
+        "cap.capture-and-upload",
+        "spyware",
+        "captures the screen, camera or microphone in a loop and uploads it",
+        "imagegrab|screenshot|mss(|bitblt|copyfromscreen|cgwindowlistcreateimage|sounddevice|pyaudio|arecord|videocapture|mediarecorder|avcapturedevice|getdisplaymedia",
+        (
+            r"ImageGrab\.grab|pyautogui\.screenshot|\bmss\s*\(|BitBlt|CopyFromScreen|CGWindowListCreateImage"
+            r"|sounddevice|pyaudio|\barecord\b|VideoCapture|MediaRecorder|AVCaptureDevice|getDisplayMedia",
+            _UPLOAD,
+            _LOOP + r"|\bsleep\s*\(|schedule\.|Timer\s*\(",
+        ),
+    ),
+    Capability(
+        "cap.secret-files-out",
+        "credential theft",
+        "collects key, wallet and credential files and sends them away",
+        "id_rsa|id_ed25519|id_ecdsa|wallet.dat|credentials|.kube|/etc/shadow|.git-credentials|.npmrc|.pypirc|keychains|.electrum|exodus",
+        (
+            r"\.ssh[\\/]+id_(rsa|ed25519|ecdsa)|wallet\.dat|\.aws[\\/]+credentials|\.kube[\\/]+config|/etc/shadow"
+            r"|\.git-credentials|\.npmrc|\.pypirc|Keychains|\.electrum|exodus",
+            _UPLOAD,
+        ),
+    ),
+    Capability(
+        "cap.hidden-autorun",
+        "persistence",
+        "registers itself to start at logon with its window or file hidden",
+        "currentversion|schtasks|register-scheduledtask|launchagents",
+        (
+            r"CurrentVersion\\+Run\b|schtasks[^\n]{0,40}/create|Register-ScheduledTask|LaunchAgents",
+            r"attrib\s+\+h|FILE_ATTRIBUTE_HIDDEN|FileAttributes\.Hidden|SW_HIDE|-WindowStyle\s+Hidden|WindowStyle\.Hidden"
+            r"|CREATE_NO_WINDOW|CreateNoWindow\s*=\s*true|pythonw(\.exe)?",
+        ),
+        weight=1.0,
+    ),
+    Capability(
+        "cap.uac-bypass",
+        "privilege escalation",
+        "hijacks an auto-elevating Windows program to gain administrator rights without a prompt",
+        "fodhelper|ms-settings|mscfile|sdclt",
+        (
+            r"fodhelper|ms-settings\\+Shell\\+Open\\+command|mscfile\\+shell\\+open\\+command|sdclt(\.exe)?\s+/kickoffelev",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.hidden-account",
+        "backdoor",
+        "adds an account and hides it from the logon screen",
+        "specialaccounts",
+        (r"SpecialAccounts\\+UserList",),
+    ),
+)
+
+CAPABILITIES += (
+    Capability(
+        "cap.web-shell",
+        "backdoor",
+        "a web page that evaluates or runs whatever a request parameter holds",
+        "$_get|$_post|$_request|$_cookie|getparameter",
+        (
+            r"\b(eval|assert|system|exec|shell_exec|passthru|popen|proc_open)\s*\(\s*(base64_decode\s*\(\s*)?"
+            r"\$_(GET|POST|REQUEST|COOKIE)|Runtime\.getRuntime\(\)\.exec\s*\(\s*request\.getParameter",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.cookie-theft",
+        "credential theft",
+        "reads the page's cookies and sends them to another address",
+        "document.cookie",
+        (
+            r"document\.cookie",
+            r"fetch\s*\(\s*['\"`]https?://|XMLHttpRequest|sendBeacon|new\s+Image\s*\(\s*\)|\.src\s*=\s*['\"`]https?://",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.form-skimmer",
+        "credential theft",
+        "listens to what people type into password or card fields and sends it to another address",
+        "addeventlistener",
+        (
+            r"addEventListener\s*\(\s*['\"](submit|input|keydown|keyup|keypress|change|blur)['\"]",
+            r"password|card|cvv|cvc|iban",
+            r"(fetch|sendBeacon|open)\s*\(\s*(['\"]POST['\"]\s*,\s*)?['\"`]https?://|new\s+Image\s*\(",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.phone-data-out",
+        "spyware",
+        "reads the phone's messages, contacts or call log and sends them away",
+        "content://sms|telephony.sms|getmessagebody|contactscontract|calllog",
+        (
+            r"content://sms|Telephony\.Sms|getMessageBody|ContactsContract|CallLog\.Calls",
+            r"HttpURLConnection|OkHttp|Retrofit|Volley|sendTextMessage|Socket\s*\(|ktor|fetch\s*\(",
+        ),
+        weight=1.0,
+    ),
+    Capability(
+        "cap.saved-secrets-out",
+        "credential theft",
+        "dumps saved Wi-Fi keys or the keychain and sends them away",
+        "wlan|dump-keychain|find-generic-password",
+        (
+            r"wlan\s+show\s+profile\w*[^\n]{0,60}key\s*=\s*clear|security\s+dump-keychain"
+            r"|security\s+find-generic-password[^\n]{0,40}\s-w\b",
+            _UPLOAD,
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.preload-hiding",
+        "rootkit",
+        "hooks the C library with LD_PRELOAD to hide files or processes",
+        "rtld_next",
+        (r"dlsym\s*\(\s*RTLD_NEXT\s*,\s*\"(readdir|readdir64|opendir|stat|lstat|fopen)\"",),
+    ),
+    Capability(
+        "cap.root-backdoor",
+        "privilege escalation",
+        "leaves a way back to root: a set-uid shell or a password-less sudoers line",
+        "chmod|nopasswd|/etc/sudoers",
+        (
+            r"chmod\s+(u\+s|[46]7[0-7][0-7])\s+/(usr/)?bin/(ba|z|da)?sh\b|NOPASSWD:\s*ALL[^\n]{0,60}>>?\s*/etc/sudoers"
+            r"|>>\s*/etc/sudoers\b",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.arp-spoof",
+        "network attack",
+        "poisons other machines' ARP caches to put itself between them and the gateway",
+        "arp|ettercap",
+        (r"ARP\s*\([^)]*op\s*=\s*(2|['\"]is-at['\"])|\barpspoof\b|\bettercap\b|\bbettercap\b",),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.fork-bomb",
+        "denial of service",
+        "forks without end until the machine stops answering",
+        ":()|%0|fork",
+        (
+            r":\(\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:|%0\s*\|\s*%0|while\s*\(?\s*(true|1|True)\s*\)?\s*:?\s*\{?\s*(os\.)?fork\s*\(",
+        ),
+    ),
+    Capability(
+        "cap.wipe-home",
+        "wiper",
+        "deletes the user's whole home folder or drive",
+        "rmtree|rm -rf|remove-item",
+        (
+            r"rmtree\s*\(\s*(os\.path\.expanduser\s*\(\s*)?['\"](~|/|[A-Z]:\\+)['\"]|rm\s+-rf\s+(~|/\*|\$HOME)(\s|$|/\*)"
+            r"|Remove-Item\s+(-Path\s+)?['\"]?(C:\\+|\$env:USERPROFILE|~)['\"]?\s[^\n]{0,30}-Recurse",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.history-out",
+        "spyware",
+        "copies the browser's history and sends it away",
+        "places.sqlite|history",
+        (r"places\.sqlite|(Chrome|Edge|Brave)[^\n]{0,80}[\\/]History\b", _UPLOAD),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.fetch-and-run-ip",
+        "dropper",
+        "fetches a script from a bare IP address and pipes it straight into a shell",
+        "curl|wget",
+        (r"(curl|wget)[^\n|]{0,80}https?://\d{1,3}(\.\d{1,3}){3}[^\n|]{0,60}\|\s*(sudo\s+)?(ba)?sh\b",),
+        weight=1.5,
+    ),
+)
+
+_COMPILED = tuple((c, tuple(re.compile(p, re.IGNORECASE) for p in c.parts)) for c in CAPABILITIES)
+RULES: tuple[Rule, ...] = tuple(c.rule() for c in CAPABILITIES)
+_RULE_OF = {r.id: r for r in RULES}
+
+
+def capability_hits(subject: str) -> list[RuleHit]:
+    """The capabilities whose every part appears in ``subject``, unless the request is defensive."""
+    hits: list[RuleHit] = []
+    low = subject.lower()
+    for cap, parts in _COMPILED:
+        if not any(h in low for h in cap.hints.split("|")):
+            continue
+        first = parts[0].search(subject)
+        if first is None or any(p.search(subject) is None for p in parts[1:]):
+            continue
+        hits.append(RuleHit(_RULE_OF[cap.id], first.group(0)[:120], first.start()))
+    if hits and DEFENSIVE_PROSE.search(blank_escapes(prose(subject))):
+        return []
+    return hits
+
+
+def prose(subject: str) -> str:
+    """The request's own words: ``subject`` without its fenced code blocks (all of it when it has none)."""
+    return _FENCED.sub(" ", subject) if "```" in subject else subject
+
+
+def fingerprint() -> str:
+    """Changes whenever a capability changes (detectors trained with the old ones are retrained)."""
+    import hashlib
+
+    text = DEFENSIVE_PROSE.pattern + "|".join(f"{c.id}:{c.weight}:{c.hints}:{':'.join(c.parts)}" for c in CAPABILITIES)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
