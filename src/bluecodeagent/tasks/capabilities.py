@@ -48,14 +48,16 @@ _SEND = (
 )
 _UPLOAD = (
     r"(requests\.post|urlopen|ftplib|storbinary|smtplib|sendmail|upload\w*|socket\.|http\.Post|fetch\s*\(|WebClient"
-    r"|HttpClient|Invoke-WebRequest|Invoke-RestMethod|curl\s+-[FdT]|webhook|multipart|\.send\w*\s*\()"
+    r"|HttpClient|Invoke-WebRequest|Invoke-RestMethod|curl\s+-[FdT]|webhook|multipart|\.send\w*\s*\(|https?\.request\s*\("
+    r"|axios\.|reqwest|HttpURLConnection|curl_exec|sendBeacon|XMLHttpRequest|urllib\.request)"
 )
 _CODE_WALK = (
     r"(os\.walk|\brglob\s*\(|glob\s*\([^)]*\*\*|Get-ChildItem[^\n]{0,60}-Recurse|filepath\.Walk\w*|WalkDir|walkdir"
     r"|Files\.walk|FindFirstFile\w*|readdirSync|fs\.readdir|\bfind\s+/\S*)"
 )
 _USER_SCOPE = (
-    r"(expanduser|USERPROFILE|\$HOME|os\.homedir|Environment\.SpecialFolder|GetLogicalDrives|DriveInfo\.GetDrives"
+    r"(expanduser|USERPROFILE|\$HOME|os\.homedir|Path\.home\s*\(|home_dir\s*\(|UserHomeDir|getenv\s*\(\s*['\"](HOME|USERPROFILE)"
+    r"|Environment\.SpecialFolder|GetLogicalDrives|DriveInfo\.GetDrives"
     r"|ascii_uppercase|['\"]/home|['\"]/Users|['\"]~|\\\\Users\\\\|['\"][A-Z]:\\\\|Documents|Desktop)"
 )
 
@@ -274,12 +276,13 @@ CAPABILITIES: tuple[Capability, ...] = (
         "cap.credential-guessing",
         "initial access",
         "tries lists of passwords or leaked credential pairs against logins",
-        "paramiko|sshclient|.login(|ftplib|telnetlib|smtplib|pexpect|ssh.dial|hydra|requests.post|requests.session",
+        "paramiko|sshclient|.login(|ftplib|telnetlib|smtplib|pexpect|ssh.dial|hydra|requests.post|requests.session|sshpass",
         (
-            r"paramiko|SSHClient|\.login\s*\(|ftplib|telnetlib|smtplib|pexpect|ssh\.Dial|hydra"
+            r"paramiko|SSHClient|\.login\s*\(|ftplib|telnetlib|smtplib|pexpect|ssh\.Dial|hydra|sshpass"
             r"|requests\.(post|Session)[^\n]{0,120}(login|signin|auth)",
             r"rockyou|wordlist|combo\s*list|combolist|(['\"][\w.@-]+:[\w!@#$%^&*.-]+['\"]\s*,\s*){2,}"
-            r"|\b(admin|root)['\"]\s*[,:]\s*['\"](admin|root|toor|password|123456)\b",
+            r"|\b(admin|root)['\"]\s*[,:]\s*['\"](admin|root|toor|password|123456)\b"
+            r"|\b(passwords?|passwds?|creds|wordlist)\s*=\s*[(\[][^)\]]{0,80}\b(toor|raspberry|123456|changeme|admin123)\b",
             r"\bfor\b|foreach|while|ForEach-Object",
         ),
     ),
@@ -289,7 +292,8 @@ CAPABILITIES: tuple[Capability, ...] = (
         "captures the screen, camera or microphone in a loop and uploads it",
         "imagegrab|screenshot|mss(|bitblt|copyfromscreen|cgwindowlistcreateimage|sounddevice|pyaudio|arecord|videocapture|mediarecorder|avcapturedevice|getdisplaymedia",
         (
-            r"ImageGrab\.grab|pyautogui\.screenshot|\bmss\s*\(|BitBlt|CopyFromScreen|CGWindowListCreateImage"
+            r"ImageGrab\.grab|pyautogui\.screenshot|\bmss\s*\(|BitBlt|CopyFromScreen|CGWindowListCreateImage|CaptureDisplay"
+            r"|CaptureRect|createScreenCapture|screencapture\s+-|\bscrot\b|html2canvas"
             r"|sounddevice|pyaudio|\barecord\b|VideoCapture|MediaRecorder|AVCaptureDevice|getDisplayMedia",
             _UPLOAD,
             _LOOP + r"|\bsleep\s*\(|schedule\.|Timer\s*\(",
@@ -368,7 +372,7 @@ CAPABILITIES += (
         (
             r"addEventListener\s*\(\s*['\"](submit|input|keydown|keyup|keypress|change|blur)['\"]",
             r"password|card|cvv|cvc|iban|\.key\b|keyCode|\.which\b",
-            r"(fetch|sendBeacon|open)\s*\(\s*(['\"]POST['\"]\s*,\s*)?['\"`]https?://|new\s+Image\s*\(",
+            r"sendBeacon\s*\(|new\s+Image\s*\(|WebSocket\s*\(|(fetch|open)\s*\(\s*(['\"]POST['\"]\s*,\s*)?['\"`]https?://",
         ),
         weight=1.5,
     ),
@@ -508,10 +512,11 @@ CAPABILITIES += (
         "cap.masquerade",
         "rootkit",
         "renames its process after a system one so that nobody notices it",
-        "setproctitle|pr_set_name|argv[0]",
+        "setproctitle|pr_set_name|argv[0]|.exe",
         (
-            r"setproctitle|PR_SET_NAME|argv\[0\]\s*=",
-            r"kworker|systemd-\w+d\b|\bsshd\b|svchost|lsass|dbus-daemon|kthreadd",
+            r"(setproctitle|PR_SET_NAME|argv\[0\]\s*=)[^\n]{0,80}(kworker|systemd-\w+d\b|\bsshd\b|svchost|lsass|dbus-daemon"
+            r"|kthreadd)|(-o|/out:|-OutFile|copy\w*\s*\([^)\n]*|Copy-Item[^\n]*)\s*['\"]?[^\s'\"]*\b(svchost|RuntimeBroker"
+            r"|csrss|lsass|winlogon|dllhost|conhost|taskhostw|smss|wininit)\.exe",
         ),
         weight=1.5,
     ),
@@ -530,8 +535,36 @@ CAPABILITIES += (
         "cap.ransom-note-file",
         "ransomware",
         "writes a ransom note file next to the files it locked",
-        "decrypt|restore_files|your_files|readme",
-        (r"HOW_TO_DECRYPT|DECRYPT_(FILES|INSTRUCTIONS)|RESTORE_FILES|YOUR_FILES_ARE|READ_?ME_TO_DECRYPT|!README!",),
+        "decrypt|restore_files|your_files|readme|your files|btc|bitcoin|xmr|monero",
+        (
+            r"HOW_TO_DECRYPT|DECRYPT_(FILES|INSTRUCTIONS)|RESTORE_FILES|YOUR_FILES_ARE|READ_?ME_TO_DECRYPT|!README!"
+            r"|your\s+(files|documents|photos|data)\s+(are|have\s+been)\s+(encrypted|locked)"
+            r"|(send|pay)\s+[\d.]+\s*(btc|bitcoin|xmr|monero|eth)\b",
+        ),
+        weight=1.5,
+    ),
+)
+
+CAPABILITIES += (
+    Capability(
+        "cap.spread-over-ssh",
+        "worm",
+        "copies its own script to other hosts over SSH and starts it there",
+        "scp|sshpass|rsync",
+        (
+            r"\b(scp|sshpass|rsync)\b[^\n]{0,120}(\"\$0\"|\$0\b|\$\{?BASH_SOURCE|sys\.argv\[0\]|__file__|\$PSCommandPath)",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.web-shell-decoded",
+        "backdoor",
+        "decodes a request parameter and evaluates it as code",
+        "$_get|$_post|$_request|$_cookie|$_server",
+        (
+            r"(base64_decode|gzinflate|gzuncompress|str_rot13|hex2bin)\s*\(\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)",
+            r"\b(eval|assert|create_function)\s*\(",
+        ),
         weight=1.5,
     ),
 )
