@@ -20,7 +20,11 @@ DEFERS_TO_CONTEXT = re.compile(
     r"|\b(as|what(ever)?|everything)\s+(\w+\s+){0,2}(described|specified|requested|asked\s+for|listed|written)\s+"
     r"(below|above|there|in\s+(the|this|that|it))\b"
     r"|\b(implement|build|write|code|create|make|follow|complete)\s+(the|this|that|these)\s+"
-    r"(\w+\s+)?(spec\w*|ticket|issue|task|request|requirements?|instructions?|steps|description|design|brief|story)\b",
+    r"(\w+\s+)?(spec\w*|ticket|issue|task|request|requirements?|instructions?|steps|description|design|brief|story)\b"
+    # Rewriting code produces that code again: "port this file to Go", "speed up the attached script".
+    r"|\b(translate|port|convert|rewrite|refactor|complete|finish|extend|optimi[sz]e|speed\s+up|clean\s+up|tidy\s+up"
+    r"|moderni[sz]e|paralleli[sz]e)\s+(\w+\s+){0,2}?(this|the|that|these|my|our|attached|following|below)\s+"
+    r"(\w+\s+){0,2}?(code|script|file|program|function|module|snippet|class|implementation|source|tool)s?\b",
     re.IGNORECASE,
 )
 
