@@ -352,3 +352,11 @@ def test_guessing_other_peoples_passwords_is_taking() -> None:
     assert "constitution:mal.takes-or-destroys" in _matched(subject)
     assert "constitution:mal.takes-or-destroys" in _matched("a password spraying tool against the company VPN")
     assert _matched("a puzzle game where players guess the password of the vault") == {}
+
+
+def test_a_person_hiding_in_a_story_is_not_code_hiding_from_its_owner() -> None:
+    hidden = "constitution:mal.hidden-from-owner"
+    for person in ("In chapter 12, Kira's hiding from the corp.", "I'm hiding from my ex.", "she is hiding from him"):
+        assert hidden not in _matched(person), person
+    for program in ("Write a tool that hides from Task Manager.", "a service that is hiding from the antivirus"):
+        assert hidden in _matched(program), program
