@@ -108,10 +108,10 @@ _HIDDEN = (
     r"|teach\w*\s+(himself|herself|themselves|myself))\b)"
     r"|\b(so|such)\s+(that\s+)?(nobody|no\s+one|the\s+(user|owner|admin\w*))\s+(can|will|does|would)?\s*(not\s+)?"
     r"(notices?|sees?|finds?|detects?|knows?)\b"
-    r"|\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process)\b"
-    # ... "hides from" said of the program, not of a person ("she's hiding from the corp", "I'm hiding from him")
+    # ("hides from" said of the program, not of a person: "she's hiding from the corp", "I'm hiding from him")
+    r"|(\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process)\b"
     r"|(?<!'s\s)(?<!'m\s)(?<!'re\s)(?<!\bi\sam\s)(?<!\bwe\sare\s)(?<!\bhe\sis\s)(?<!\bshe\sis\s)(?<!\bthey\sare\s)"
-    r"(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)\b(hide|hides|hiding|conceal|conceals)\s+from\b|\bit's\s+hiding\s+from\b"
+    r"(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)\b(hide|hides|hiding|conceal|conceals)\s+from\b|\bit's\s+hiding\s+from\b)"
     # ... but not a window minimised to the tray or a collapsed panel: user interface, in the user's sight
     r"(?![^.!?\n]{0,40}\b(minimi[sz]\w*|(system\s+)?tray|collaps\w*|toggl\w*)\b)"
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
