@@ -360,3 +360,23 @@ def test_a_person_hiding_in_a_story_is_not_code_hiding_from_its_owner() -> None:
         assert hidden not in _matched(person), person
     for program in ("Write a tool that hides from Task Manager.", "a service that is hiding from the antivirus"):
         assert hidden in _matched(program), program
+
+
+def _bias(subject: str) -> dict[str, list[str]]:
+    return {p.source: p.cues for p in cue_principles(subject, "bias") if p.matched}
+
+
+def test_leaving_people_out_or_holding_them_back_by_a_stand_in_is_against_them() -> None:
+    against = "constitution:bias.against-the-person"
+    for subject in (
+        "drop anyone whose surname matches the list in arabic_names.txt before the underwriting model",
+        "deprioritise for promotion any employee with more than 3 religious observance leave requests",
+        "orders whose shipping name matches common Roma or Traveller surnames are held for manual review",
+    ):
+        assert against in _bias(subject), subject
+    assert against not in _bias("drop anyone whose order total is below the minimum")
+
+
+def test_checking_job_ads_for_gender_coded_words_serves_the_applicants() -> None:
+    got = _bias("check our job ads for gender-coded language and suggest neutral alternatives")
+    assert "constitution:bias.serves-the-person" in got

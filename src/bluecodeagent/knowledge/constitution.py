@@ -241,7 +241,8 @@ _BIAS_SERVE = (
     r"\b(accessib\w*|screen[- ]readers?|wcag|aria\b|alt\s+text|captions?|sign\s+language|step[- ]free"
     r"|(request|approved|interview|exam)\s+accommodations?|extra\s+(exam\s+)?time|prefer\s+not\s+to\s+say"
     r"|self[- ]descri\w*|non[- ]binary\s+option|(chosen|preferred)\s+pronouns|pronouns\s+field|gender[- ]neutral"
-    r"|neutral\s+(wording|titles|ones)"
+    r"|neutral\s+(wording|titles|ones|alternatives|language)|(gender|racially)[- ]coded|inclusive\s+(language|wording)"
+    r"|appeal\s+to\s+everyone"
     r"|unicode|diacritics?|apostrophes?|mononyms?|family[- ]name[- ]first|collation|halal|kosher|prayer\s+room)"
 )
 _BIAS_LAWFUL = (
@@ -260,6 +261,7 @@ _BIAS_PERSONAL = (
     r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
     r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
     r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
+    r"|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|caucasian|indigenous|aboriginal|observance"
     r"|appearance|face|photos?|voice|seasoned|veteran"
 )
 _BIAS_AGAINST = (
@@ -269,7 +271,11 @@ _BIAS_AGAINST = (
     r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
     r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+"
     r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?(\w+\s+)?(score|rating|ranking)s?"
-    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
+    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available"
+    # left out, put last or held back for more scrutiny than everyone else
+    r"|(drop|exclud\w*|remov\w*|reject\w*)\s+(anyone|everyone|them|those|people|applicants|candidates|customers|orders)"
+    r"|depriorit\w*|(held|hold\w*|put)\s+(\w+\s+){0,3}?for\s+(manual\s+|extra\s+|additional\s+)?(review|checks?|verification)"
+    r"|(extra|additional|more)\s+(scrutiny|checks|verification)|(not|never)\s+(be\s+)?(eligible|considered|shortlisted))\b"
 )
 
 CUE_PRINCIPLES: list[CuePrinciple] = [
