@@ -47,6 +47,23 @@ TASK_SHARES = {"even": (1 / 3, 1 / 3, 1 / 3), "skewed": (0.9, 0.05, 0.05)}
 CENTRES = 1_000
 CLUSTER_NOISE = 0.068  # per dimension: a point sits at cosine ~0.6 from its centre
 BACKENDS = ("sqlite", "postgres")
+VECTOR_KINDS = ("random", "clustered")
+# The options of ``bluecode bench --kb-scale`` and ``benchmarks/kb_scale.py`` (comma lists), with their defaults.
+DEFAULT_SIZES = "10000,100000,1000000"
+DEFAULT_VECTORS = "random"
+DEFAULT_SPREAD = "even,skewed"
+DEFAULT_EF_SEARCH = "100"
+DEFAULT_QUERIES = 100
+OPTION_HELP = {
+    "sizes": "item counts to measure, e.g. 10000,100000",
+    "backends": f"which of {', '.join(BACKENDS)} (default: both, or SQLite alone without the postgres extra)",
+    "vectors": "random (uniform on the sphere, the worst case for HNSW) and/or clustered (like real embeddings)",
+    "spread": "how items spread over tasks: even (the queried partition holds 1/6) and/or skewed (45 %)",
+    "ef_search": "candidates an HNSW search keeps, one row per value: pgvector hnsw.ef_search and the "
+    "sqlite-ann rows' usearch expansion",
+    "queries": "queries timed per row",
+    "ann_min_rows": "smallest partition sqlite-ann indexes (default: the product's kb_ann_min_rows)",
+}
 
 
 class SyntheticEmbedder:
@@ -425,6 +442,54 @@ def run_scale(
             print(scale_table(rows), file=sys.stderr, flush=True)  # kept in the log if a later run is cut short
             results += rows
     return results
+
+
+def _choices(value: str, allowed: Sequence[str], what: str) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    if not chosen or any(v not in allowed for v in chosen):
+        raise ValueError(f"{what}: expected a comma list of {', '.join(allowed)}, got {value!r}")
+    return chosen
+
+
+def _positive_ints(value: str, what: str) -> list[int]:
+    try:
+        numbers = [int(v.strip().replace("_", "")) for v in value.split(",") if v.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise ValueError(f"{what}: expected a comma list of positive integers, got {value!r}")
+    return numbers
+
+
+def run_scale_options(
+    *,
+    sizes: str = DEFAULT_SIZES,
+    backends: str | None = None,
+    vectors: str = DEFAULT_VECTORS,
+    spread: str = DEFAULT_SPREAD,
+    ef_search: str = DEFAULT_EF_SEARCH,
+    queries: int = DEFAULT_QUERIES,
+    ann_min_rows: int | None = None,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+) -> list[ScaleResult]:
+    """``run_scale`` from the options as the command line gives them (see ``OPTION_HELP``).
+
+    Raises ValueError, naming the option, on a value it cannot use.
+    """
+    if queries < 1:
+        raise ValueError(f"queries: expected a positive integer, got {queries}")
+    if ann_min_rows is not None and ann_min_rows < 0:
+        raise ValueError(f"ann-min-rows: expected 0 or more, got {ann_min_rows}")
+    return run_scale(
+        _positive_ints(sizes, "sizes"),
+        backends=_choices(backends, BACKENDS, "backends") if backends else None,
+        vectors=_choices(vectors, VECTOR_KINDS, "vectors"),
+        distributions=_choices(spread, tuple(TASK_SHARES), "spread"),
+        ef_search=_positive_ints(ef_search, "ef-search"),
+        queries=queries,
+        progress=progress,
+        ann_min_rows=ann_min_rows,
+    )
 
 
 def scale_table(results: Sequence[ScaleResult]) -> str:
