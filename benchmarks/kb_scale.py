@@ -32,15 +32,7 @@ def main() -> None:
     p.add_argument("--ann-min-rows", type=int, default=None, help=h["ann_min_rows"])
     a = p.parse_args()
     try:
-        results = ks.run_scale_options(
-            sizes=a.sizes,
-            backends=a.backends,
-            vectors=a.vectors,
-            spread=a.spread,
-            ef_search=a.ef_search,
-            queries=a.queries,
-            ann_min_rows=a.ann_min_rows,
-        )
+        results = ks.run_scale_options(**vars(a))  # the options are named as its parameters
     except ValueError as e:
         p.error(str(e))
     print(ks.scale_table(results))
