@@ -191,7 +191,8 @@ def _watch_builds(url: str | None, every_s: float = 60.0) -> Iterator[None]:
                 for phase, total, tuples in conn.execute(
                     "SELECT phase, tuples_total, tuples_done FROM pg_stat_progress_create_index"
                 ).fetchall():
-                    print(f"kb-scale: index build {phase}: {tuples} of {total} rows", file=sys.stderr, flush=True)
+                    of = f" of {total}" if total else ""  # pgvector's HNSW build does not report a total
+                    _say(f"index build, {phase}: {tuples}{of} rows")
 
     watcher = threading.Thread(target=watch, name="kb-scale-watch", daemon=True)
     watcher.start()
