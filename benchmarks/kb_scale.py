@@ -2,7 +2,8 @@
 
 ``python benchmarks/kb_scale.py --sizes 10000,100000,1000000 --vectors random,clustered
 --tasks even,skewed --backends sqlite,postgres --ef-search 40,100,400`` (the ``--ef-search`` values are also
-the ``sqlite-ann`` rows' usearch expansions)
+the ``sqlite-ann`` rows' usearch expansions). The same options as ``bluecode bench --kb-scale`` (``--tasks``
+is also spelled ``--spread``, the CLI's name), through the same ``run_scale_options``.
 
 Pins BLAS to one thread (as the product's measurements do) before numpy loads. Progress goes to stderr.
 """
@@ -16,35 +17,25 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-from bluecodeagent.bench.kb_scale import run_scale, scale_table
-
-
-def _list(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+from bluecodeagent.bench import kb_scale as ks
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="10000,100000,1000000")
-    p.add_argument("--backends", default="", help="sqlite, postgres (default: both, or what is installed)")
-    p.add_argument("--vectors", default="random,clustered")
-    p.add_argument("--tasks", default="even,skewed", help="how items spread over tasks: even, skewed")
-    p.add_argument("--ef-search", default="100", help="pgvector hnsw.ef_search values to measure")
-    p.add_argument("--queries", type=int, default=100)
-    p.add_argument(
-        "--ann-min-rows", type=int, default=None, help="smallest partition search_ann indexes (default: the product's)"
-    )
+    h = ks.OPTION_HELP
+    p.add_argument("--sizes", default=ks.DEFAULT_SIZES, help=h["sizes"])
+    p.add_argument("--backends", default=None, help=h["backends"])
+    p.add_argument("--vectors", default=ks.DEFAULT_VECTORS, help=h["vectors"])
+    p.add_argument("--spread", "--tasks", dest="spread", default=ks.DEFAULT_SPREAD, help=h["spread"])
+    p.add_argument("--ef-search", default=ks.DEFAULT_EF_SEARCH, help=h["ef_search"])
+    p.add_argument("--queries", type=int, default=ks.DEFAULT_QUERIES, help=h["queries"])
+    p.add_argument("--ann-min-rows", type=int, default=None, help=h["ann_min_rows"])
     a = p.parse_args()
-    results = run_scale(
-        [int(s) for s in _list(a.sizes)],
-        backends=_list(a.backends) or None,
-        vectors=_list(a.vectors),
-        distributions=_list(a.tasks),
-        ef_search=[int(e) for e in _list(a.ef_search)],
-        queries=a.queries,
-        ann_min_rows=a.ann_min_rows,
-    )
-    print(scale_table(results))
+    try:
+        results = ks.run_scale_options(**vars(a))  # the options are named as its parameters
+    except ValueError as e:
+        p.error(str(e))
+    print(ks.scale_table(results))
 
 
 if __name__ == "__main__":

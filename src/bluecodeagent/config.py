@@ -61,6 +61,12 @@ class Settings(BaseModel):
         le=1000,
         description="PostgreSQL: candidates an HNSW search keeps (hnsw.ef_search); more is slower, nearer exact.",
     )
+    kb_hnsw_build_memory_mb: int = Field(
+        default=4096,
+        ge=64,
+        description="PostgreSQL: at most this maintenance_work_mem (MB) while a partition's HNSW index is built "
+        "(each build asks what its graph needs, ~2.8 KB per 384-dim row); a graph that does not fit builds slowly.",
+    )
     kb_ann_expansion: int = Field(
         default=128,
         ge=1,

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner, Result
+
 from bluecodeagent.bench.kb_scale import measure, scale_table
+from bluecodeagent.cli import cli
 
 
 def test_small_scale_measures(tmp_path: Path) -> None:
@@ -39,3 +45,58 @@ def test_postgres_rows_per_ef_search(tmp_path: Path, pg_url: str) -> None:
     assert [r.method for r in rows] == ["hnsw ef_search=10", "hnsw ef_search=200"]  # the partition's index
     assert all(r.backend == "postgres" and 0.0 <= r.recall_at_3 <= 1.0 and r.storage_mb > 0 for r in rows)
     assert rows[0].partition == rows[1].partition and 40 < rows[0].partition < 100  # even: about 1/6
+
+
+def _bench(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["bench", *args])
+
+
+def test_cli_kb_scale_options_reach_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    r = _bench(
+        "--kb-scale", "--sizes", "600", "--backends", "sqlite", "--vectors", "clustered", "--spread", "skewed",
+        "--ef-search", "7,9", "--queries", "4", "--ann-min-rows", "0", "--format", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)
+    assert {(x["backend"], x["size"], x["vectors"], x["distribution"]) for x in rows} == {
+        ("sqlite", 600, "clustered", "skewed"),
+        ("sqlite-ann", 600, "clustered", "skewed"),
+    }
+    assert [x["method"] for x in rows if x["backend"] == "sqlite-ann"] == ["usearch ef=7", "usearch ef=9"]
+    assert not list(tmp_path.iterdir())  # the run's temporary files are gone
+
+
+def test_cli_kb_scale_table_shows_the_expansions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    r = _bench("--kb-scale", "--sizes", "300", "--backends", "sqlite", "--ef-search", "11", "--ann-min-rows", "0")
+    assert r.exit_code == 0, r.output
+    assert "usearch ef=11" in r.stdout and "random" in r.stdout and "clustered" not in r.stdout
+    assert " even " in r.stdout and " skewed " in r.stdout  # the default spread: both
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backends", "sqlite,mysql"], "backends: expected a comma list of sqlite, postgres"),
+        (["--vectors", "gaussian"], "vectors: expected a comma list of random, clustered"),
+        (["--spread", "flat"], "spread: expected a comma list of even, skewed"),
+        (["--ef-search", "40,x"], "ef-search: expected a comma list of positive integers"),
+        (["--sizes", "0"], "sizes: expected a comma list of positive integers"),
+    ],
+)
+def test_cli_kb_scale_rejects_bad_values(args: list[str], message: str) -> None:
+    r = _bench("--kb-scale", *args)
+    assert r.exit_code == 2 and message in r.output
+
+
+def test_cli_scale_options_need_kb_scale() -> None:
+    r = _bench("--ef-search", "40", "--spread", "even")
+    assert r.exit_code == 2 and "--spread, --ef-search: only with --kb-scale" in r.output
+
+
+def test_cli_help_explains_the_scale_options() -> None:
+    out = _bench("--help").output
+    for flag in ("--backends", "--vectors", "--spread", "--ef-search", "--queries", "--ann-min-rows"):
+        assert flag in out
+    assert "hnsw.ef_search" in out and "skewed" in out

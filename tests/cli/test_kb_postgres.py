@@ -34,7 +34,7 @@ def test_a_bad_kb_url_is_one_clear_line(tmp_path):
     assert proc.returncode != 0 and "cannot reach" in err and "Traceback" not in err and "pw@" not in err
 
 
-def test_the_ef_search_setting_reaches_the_shared_base(pg_url, embedder):
+def test_the_hnsw_settings_reach_the_shared_base(pg_url, embedder):
     from bluecodeagent.config import Settings
     from bluecodeagent.kb_open import open_kb
     from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
@@ -43,8 +43,8 @@ def test_the_ef_search_setting_reaches_the_shared_base(pg_url, embedder):
     base.add(tiny_items())
     base.set_meta("knowledge_version", "custom")
     base.close()
-    kb = open_kb(Settings(kb_url=pg_url, kb_hnsw_ef_search=37), embedder=embedder)
+    kb = open_kb(Settings(kb_url=pg_url, kb_hnsw_ef_search=37, kb_hnsw_build_memory_mb=777), embedder=embedder)
     try:
-        assert kb.ef_search == 37
+        assert kb.ef_search == 37 and kb.build_memory_mb == 777  # type: ignore[attr-defined]
     finally:
         kb.close()

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bluecodeagent.bench.kb_scale import SyntheticEmbedder
+from bluecodeagent.knowledge import ann
+from bluecodeagent.knowledge.ann import AnnIndexes
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase, _Index
 
@@ -239,3 +246,156 @@ def test_onnxruntime_still_imports_after_an_approximate_search(tmp_path):
         [sys.executable, "-c", script, str(tmp_path / "kb.sqlite")], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+# -- threads ---------------------------------------------------------------------------------------
+
+
+class _MeetingIndex:
+    """Wraps a usearch index: every search first waits (up to 0.5 s) for a search of the other thread, then
+    records the expansion in force. Searches that overlap thus see whatever expansion was set last."""
+
+    def __init__(self, inner, seen: list[tuple[str, int]]) -> None:
+        self._inner = inner
+        self._seen = seen
+        self._meet = threading.Barrier(2)
+
+    @property
+    def expansion_search(self) -> int:
+        return self._inner.expansion_search
+
+    @expansion_search.setter
+    def expansion_search(self, value: int) -> None:
+        self._inner.expansion_search = value
+
+    def search(self, *args, **kwargs):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self._meet.wait(timeout=0.5)
+        self._seen.append((threading.current_thread().name, self._inner.expansion_search))
+        return self._inner.search(*args, **kwargs)
+
+
+def _in_threads(work: dict[str, Callable[[], object]], timeout: float = 60.0) -> dict[str, object]:
+    out: dict[str, object] = {}
+    threads = [threading.Thread(target=lambda n=n, f=f: out.__setitem__(n, f()), name=n) for n, f in work.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert set(out) == set(work), "a thread did not finish"
+    return out
+
+
+def test_two_threads_with_different_expansions_each_search_with_their_own(filled):
+    kb, _, _, source = filled
+    part = kb.ann_partition(TASK, LABEL)
+    assert part is not None
+    seen: list[tuple[str, int]] = []
+    part.index = _MeetingIndex(part.index, seen)
+    queries = source.draw(4)
+
+    def searching(expansion: int) -> Callable[[], object]:
+        return lambda: [kb.search_ann(q, 3, task=TASK, label=LABEL, expansion=expansion) for q in queries]
+
+    _in_threads({"low": searching(20), "high": searching(400)})
+    assert sorted(seen) == [("high", 400)] * 4 + [("low", 20)] * 4
+
+
+def test_concurrent_searches_answer_as_sequential_ones(filled):
+    kb, _, _, source = filled
+    queries = source.draw(60)
+
+    def searching(expansion: int) -> list[list[tuple[str, float]]]:
+        return [kb.search_ann(q, 3, task=TASK, label=LABEL, expansion=expansion) for q in queries]
+
+    want = {e: searching(e) for e in (16, 24, 1000)}
+    got = _in_threads({str(e): (lambda e=e: searching(e)) for e in want})
+    assert all(got[str(e)] == want[e] for e in want)
+
+
+def test_a_build_does_not_hold_up_another_partitions_build_or_search(filled, monkeypatch):
+    kb, *_ = filled
+    kb.ann_partition("bias", LABEL)  # built before: its searches must not wait either
+    release, entered = threading.Event(), threading.Event()
+    real_build = AnnIndexes._build
+
+    def slow_build(self, vectors):
+        if len(vectors) == N // 2:  # (TASK, LABEL): stalls until released
+            entered.set()
+            assert release.wait(60)
+        return real_build(self, vectors)
+
+    monkeypatch.setattr(AnnIndexes, "_build", slow_build)
+    slow = threading.Thread(target=kb.ann_partition, args=(TASK, LABEL))
+    slow.start()
+    try:
+        assert entered.wait(30)
+        done = _in_threads(
+            {
+                "other": lambda: kb.ann_partition(TASK, "safe").source,  # type: ignore[union-attr]
+                "search": lambda: len(kb.search_ann(np.eye(1, DIM)[0], 2, task="bias", label=LABEL)),
+            },
+            timeout=30,
+        )
+        assert done == {"other": "built", "search": 2}
+    finally:
+        release.set()
+        slow.join(60)
+
+
+def test_one_partition_is_built_once_by_threads_asking_together(filled, monkeypatch):
+    kb, *_ = filled
+    builds: list[int] = []
+    real_build = AnnIndexes._build
+
+    def counted(self, vectors):
+        builds.append(len(vectors))
+        time.sleep(0.2)  # long enough for the other threads to arrive
+        return real_build(self, vectors)
+
+    monkeypatch.setattr(AnnIndexes, "_build", counted)
+    parts = _in_threads({f"t{i}": (lambda: kb.ann_partition(TASK, LABEL)) for i in range(3)})
+    assert builds == [N // 2] and len({id(p) for p in parts.values()}) == 1
+
+
+# -- files on disk ---------------------------------------------------------------------------------
+
+
+def test_stale_files_are_deleted_even_when_the_new_index_cannot_be_saved(filled, monkeypatch):
+    kb, _, _, source = filled
+    kb.ann_partition(TASK, LABEL)
+    index_path, manifest_path = _saved(kb)
+    other = KnowledgeBase(kb.path, SyntheticEmbedder())
+    other.add_vectors([KnowledgeItem(uid="late", task=TASK, label=LABEL, text="added later")], source.draw(1))
+    other.close()
+    monkeypatch.setattr(ann, "_save", lambda *args: 0)  # as if the directory had become read-only
+    again = _reopen(kb)
+    part = again.ann_partition(TASK, LABEL)
+    assert part is not None and part.source == "built" and part.disk_bytes == 0
+    assert not index_path.exists() and not manifest_path.exists()
+    again.close()
+
+
+def test_files_of_partitions_the_base_no_longer_holds_are_deleted(filled):
+    kb, items, *_ = filled
+    kb.ann_partition(TASK, LABEL)
+    kb.ann_partition("bias", LABEL)
+    kept = _saved(kb)
+    gone = kb._ann_indexes().paths("bias", LABEL)
+    assert gone is not None and all(p.is_file() for p in gone)
+    kb.remove(uids=[it.uid for it in items if it.task == "bias"])
+    assert kb.ann_partition(TASK, LABEL).source == "loaded"  # type: ignore[union-attr]  # its task did not change
+    assert not any(p.exists() for p in gone) and all(p.is_file() for p in kept)
+
+
+def test_temporary_files_of_a_dead_writer_are_deleted_fresh_ones_kept(filled):
+    kb, *_ = filled
+    kb.ann_partition(TASK, LABEL)
+    directory = _saved(kb)[0].parent
+    old, fresh = directory / "x.usearch.1.2.tmp", directory / "y.usearch.3.4.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"partial")
+    hours_ago = time.time() - 2 * ann.TMP_MAX_AGE_S
+    os.utime(old, (hours_ago, hours_ago))
+    assert kb._ann_indexes().sweep(kb.index()) == 1
+    assert not old.exists() and fresh.exists()

@@ -9,9 +9,17 @@ import psycopg
 import pytest
 
 from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge import pg_store
 from bluecodeagent.knowledge.detector import TaskDetector, load_detector
 from bluecodeagent.knowledge.item import KnowledgeItem
-from bluecodeagent.knowledge.pg_store import CHANNEL, LATEST, PgKnowledgeBase, partition_index_name, redact
+from bluecodeagent.knowledge.pg_store import (
+    CHANNEL,
+    LATEST,
+    PgKnowledgeBase,
+    hnsw_build_memory_mb,
+    partition_index_name,
+    redact,
+)
 from tiny_knowledge import tiny_items
 
 
@@ -184,3 +192,39 @@ def test_a_reload_that_reuses_the_previous_snapshot_equals_a_full_load(pg_url, e
     again = PgKnowledgeBase(pg_url, embedder)
     again.reuse(incremental)
     assert {it.category for it in _snapshot_of(again)[2] if it.batch == "tiny"} == {"renamed"}
+
+
+def test_memory_for_an_index_build_follows_the_partition_size():
+    # measured with pgvector 0.6.2: a 384-dim build spilled out of 8 MB after 3,727 rows (2,251 bytes each)
+    assert hnsw_build_memory_mb(450_000, 384) >= 450_000 * 2251 / 2**20 * 1.1
+    assert hnsw_build_memory_mb(1_000, 384) == 64  # never below PostgreSQL's default
+    assert hnsw_build_memory_mb(10_000_000, 384, cap_mb=3000) == 3000
+    assert hnsw_build_memory_mb(200_000, 384) < hnsw_build_memory_mb(200_000, 1536)
+
+
+def test_each_partition_index_is_built_with_the_memory_it_needs(pg_url, monkeypatch):
+    class SmallEmbedder:
+        name, dim = "small-test-double", 32
+
+    monkeypatch.setattr(pg_store, "HNSW_ELEMENT_BYTES", 2**20)  # ~1.25 MB a row: a few rows need more than 64 MB
+    kb = PgKnowledgeBase(pg_url, SmallEmbedder(), build_memory_mb=100)
+    settings: list[str] = []
+    query = kb._q
+
+    def recording(sql: str, params=()):
+        if "maintenance_work_mem" in sql:
+            settings.append(sql.split("=", 1)[1].strip())
+        return query(sql, params)
+
+    monkeypatch.setattr(kb, "_q", recording)
+    rng = np.random.default_rng(3)
+    items = [KnowledgeItem(task="bias", label="unsafe", text=f"u{i}") for i in range(60)]
+    items += [KnowledgeItem(task="bias", label="safe", text=f"s{i}") for i in range(200)]
+    kb.add_vectors(items, rng.normal(size=(len(items), 32)).astype(np.float32))
+    # partitions in index-name order; 60 rows need ~75 MB, 200 rows would need 250 MB: capped at 100
+    want = {partition_index_name("bias", "unsafe"): "'76MB'", partition_index_name("bias", "safe"): "'100MB'"}
+    assert settings == [want[name] for name in sorted(want)]
+    assert kb.index_build_s > 0
+    kb.add_vectors([KnowledgeItem(task="bias", label="safe", text="one more")], rng.normal(size=(1, 32)))
+    assert kb.index_build_s == 0.0 and len(settings) == 2  # no partition was new: nothing built
+    kb.close()

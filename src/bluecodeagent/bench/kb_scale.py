@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +47,23 @@ TASK_SHARES = {"even": (1 / 3, 1 / 3, 1 / 3), "skewed": (0.9, 0.05, 0.05)}
 CENTRES = 1_000
 CLUSTER_NOISE = 0.068  # per dimension: a point sits at cosine ~0.6 from its centre
 BACKENDS = ("sqlite", "postgres")
+VECTOR_KINDS = ("random", "clustered")
+# The options of ``bluecode bench --kb-scale`` and ``benchmarks/kb_scale.py`` (comma lists), with their defaults.
+DEFAULT_SIZES = "10000,100000,1000000"
+DEFAULT_VECTORS = "random"
+DEFAULT_SPREAD = "even,skewed"
+DEFAULT_EF_SEARCH = "100"
+DEFAULT_QUERIES = 100
+OPTION_HELP = {
+    "sizes": "item counts to measure, e.g. 10000,100000",
+    "backends": f"which of {', '.join(BACKENDS)} (default: both, or SQLite alone without the postgres extra)",
+    "vectors": "random (uniform on the sphere, the worst case for HNSW) and/or clustered (like real embeddings)",
+    "spread": "how items spread over tasks: even (the queried partition holds 1/6) and/or skewed (45 %)",
+    "ef_search": "candidates an HNSW search keeps, one row per value: pgvector hnsw.ef_search and the "
+    "sqlite-ann rows' usearch expansion",
+    "queries": "queries timed per row",
+    "ann_min_rows": "smallest partition sqlite-ann indexes (default: the product's kb_ann_min_rows)",
+}
 
 
 class SyntheticEmbedder:
@@ -74,9 +92,9 @@ class ScaleResult(BaseModel):
     recall_at_3: float
     rss_delta_mb: float
     storage_mb: float
-    build_s: float = 0.0  # sqlite-ann: building the partition's index (on the first approximate search)
+    build_s: float = 0.0  # building the partition indexes (sqlite-ann: the queried one, on first search)
     index_mb: float = 0.0  # sqlite-ann: the index in memory
-    index_disk_mb: float = 0.0  # sqlite-ann: the saved index file
+    index_disk_mb: float = 0.0  # the queried partition's index on disk (sqlite-ann: its saved file)
 
 
 def _rss_mb() -> float:
@@ -157,6 +175,38 @@ def _postgres(workdir: Path, wanted: bool) -> Iterator[str | None]:
         server.cleanup()
 
 
+@contextmanager
+def _watch_builds(url: str | None, every_s: float = 60.0) -> Iterator[None]:
+    """While the body runs, print PostgreSQL's index-build progress to stderr every ``every_s`` seconds."""
+    if url is None:
+        yield
+        return
+    from bluecodeagent.knowledge.pg_store import connect
+
+    done = threading.Event()
+
+    def watch() -> None:
+        with connect(url) as conn:
+            while not done.wait(every_s):
+                for phase, total, tuples in conn.execute(
+                    "SELECT phase, tuples_total, tuples_done FROM pg_stat_progress_create_index"
+                ).fetchall():
+                    of = f" of {total}" if total else ""  # pgvector's HNSW build does not report a total
+                    _say(f"index build, {phase}: {tuples}{of} rows")
+
+    watcher = threading.Thread(target=watch, name="kb-scale-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+
+
+def _say(message: str) -> None:
+    print(f"kb-scale: {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
 def _open(backend: str, where: Any, *, create: bool = False) -> KnowledgeBase:
     if backend == "sqlite":
         return KnowledgeBase(where, SyntheticEmbedder(), create=create)
@@ -214,6 +264,7 @@ def measure(
     all_vectors = np.empty((size, DIM), dtype=np.float32)
     in_partition = np.zeros(size, dtype=bool)
     t0 = time.perf_counter()
+    _say(f"{backend}: inserting {size} items")
     for start in range(0, size, batch):
         n = min(batch, size - start)
         items = synthetic_items(start, n, distribution, rng)
@@ -224,6 +275,8 @@ def measure(
         if progress:
             progress(n)
     insert_s = time.perf_counter() - t0
+    pg_build_s = getattr(kb, "index_build_s", 0.0)  # PostgreSQL: the part of insert_s spent building indexes
+    _say(f"{backend}: inserted in {insert_s:.0f} s (of which building indexes {pg_build_s:.0f} s)")
     kb.close()
     del kb
     gc.collect()
@@ -239,6 +292,7 @@ def measure(
     kb = _open(backend, location)
     kb.index()
     open_s = time.perf_counter() - t0
+    _say(f"{backend}: reopened and loaded in {open_s:.1f} s")
     rss_delta = _rss_mb() - rss0
     common = {
         "backend": backend,
@@ -267,6 +321,7 @@ def measure(
     else:
         kb._q("ANALYZE kb_items")  # type: ignore[attr-defined]  # the statistics autovacuum would gather
         plan = _plan(kb, qs[0])
+        common |= {"build_s": pg_build_s, "index_disk_mb": _pg_index_mb(kb)}
         for ef in ef_search:
 
             def search(q: np.ndarray, ef: int = ef) -> list[str]:
@@ -324,6 +379,14 @@ def _plan(kb: Any, query: np.ndarray) -> str:
     return "hnsw" if any("kb_hnsw_" in r[0] for r in rows) else "btree+sort"  # partition_index_name()
 
 
+def _pg_index_mb(kb: Any) -> float:
+    """The size of the queried partition's HNSW index in PostgreSQL (0 when it has none)."""
+    from bluecodeagent.knowledge.pg_store import partition_index_name
+
+    rows = kb._q("SELECT pg_relation_size(to_regclass(%s))", (partition_index_name(QUERY_TASK, QUERY_LABEL),))
+    return (rows[0][0] or 0) / 2**20
+
+
 def _result(common: dict[str, Any], method: str, times: list[float], recall: float) -> ScaleResult:
     return ScaleResult(
         **common,
@@ -368,15 +431,66 @@ def run_scale(
         _postgres(Path(tmp), "postgres" in backends) as url,
     ):
         for backend, kind, dist, n in runs:
-            print(f"kb-scale: {backend} {n} items, {kind} vectors, {dist} tasks", file=sys.stderr, flush=True)
+            _say(f"{backend} {n} items, {kind} vectors, {dist} tasks")
             one = {"backend": backend, "vectors": kind, "distribution": dist, "where": url}
             # PostgreSQL takes a whole batch in one transaction, which builds each partition's index once
             chunk = n if backend == "postgres" else 50_000
-            results += measure(
-                n, Path(tmp), queries=queries, ef_search=ef_search, batch=chunk, progress=update,
-                ann_min_rows=ann_min_rows, **one,
-            )  # fmt: skip
+            with _watch_builds(url if backend == "postgres" else None):
+                rows = measure(
+                    n, Path(tmp), queries=queries, ef_search=ef_search, batch=chunk, progress=update,
+                    ann_min_rows=ann_min_rows, **one,
+                )  # fmt: skip
+            print(scale_table(rows), file=sys.stderr, flush=True)  # kept in the log if a later run is cut short
+            results += rows
     return results
+
+
+def _choices(value: str, allowed: Sequence[str], what: str) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    if not chosen or any(v not in allowed for v in chosen):
+        raise ValueError(f"{what}: expected a comma list of {', '.join(allowed)}, got {value!r}")
+    return chosen
+
+
+def _positive_ints(value: str, what: str) -> list[int]:
+    try:
+        numbers = [int(v.strip().replace("_", "")) for v in value.split(",") if v.strip()]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise ValueError(f"{what}: expected a comma list of positive integers, got {value!r}")
+    return numbers
+
+
+def run_scale_options(
+    *,
+    sizes: str = DEFAULT_SIZES,
+    backends: str | None = None,
+    vectors: str = DEFAULT_VECTORS,
+    spread: str = DEFAULT_SPREAD,
+    ef_search: str = DEFAULT_EF_SEARCH,
+    queries: int = DEFAULT_QUERIES,
+    ann_min_rows: int | None = None,
+    progress: Callable[[int], Callable[[int], None]] | None = None,
+) -> list[ScaleResult]:
+    """``run_scale`` from the options as the command line gives them (see ``OPTION_HELP``).
+
+    Raises ValueError, naming the option, on a value it cannot use.
+    """
+    if queries < 1:
+        raise ValueError(f"queries: expected a positive integer, got {queries}")
+    if ann_min_rows is not None and ann_min_rows < 0:
+        raise ValueError(f"ann-min-rows: expected 0 or more, got {ann_min_rows}")
+    return run_scale(
+        _positive_ints(sizes, "sizes"),
+        backends=_choices(backends, BACKENDS, "backends") if backends else None,
+        vectors=_choices(vectors, VECTOR_KINDS, "vectors"),
+        distributions=_choices(spread, tuple(TASK_SHARES), "spread"),
+        ef_search=_positive_ints(ef_search, "ef-search"),
+        queries=queries,
+        progress=progress,
+        ann_min_rows=ann_min_rows,
+    )
 
 
 def scale_table(results: Sequence[ScaleResult]) -> str:
@@ -398,7 +512,9 @@ def scale_table(results: Sequence[ScaleResult]) -> str:
     lines.append(
         f"top-3 within task {QUERY_TASK!r}, label {QUERY_LABEL!r}; recall against exact search over every vector; "
         f"load = reopen + read the search matrix (sqlite-ann: + verify and load the saved index); "
-        f"sqlite-ann ef = usearch expansion_search; BLAS threads: "
+        f"sqlite-ann ef = usearch expansion_search; build s: postgres = every partition's HNSW build (part of "
+        f"insert s), sqlite-ann = the queried partition's index; idx disk: the queried partition's index; "
+        f"BLAS threads: "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
     )
     return "\n".join(lines)

@@ -11,6 +11,14 @@ from typing import Any
 import click
 
 from bluecodeagent.bench.datasets import PROMPT_TASKS, resolve_data_dir
+from bluecodeagent.bench.kb_scale import (
+    DEFAULT_EF_SEARCH,
+    DEFAULT_QUERIES,
+    DEFAULT_SIZES,
+    DEFAULT_SPREAD,
+    DEFAULT_VECTORS,
+)
+from bluecodeagent.bench.kb_scale import OPTION_HELP as SCALE_HELP
 from bluecodeagent.cli.options import (
     CONFIG_HELP,
     build_settings,
@@ -35,16 +43,6 @@ def _bar(desc: str, unit: str) -> Callable[[int], Callable[[int], None]]:
         return bar.update
 
     return start
-
-
-def _sizes(value: str) -> list[int]:
-    try:
-        sizes = [int(s.replace("_", "")) for s in value.split(",") if s.strip()]
-    except ValueError as e:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from e
-    if not sizes or any(s < 1 for s in sizes):
-        raise click.BadParameter("sizes must be positive integers")
-    return sizes
 
 
 @click.command()
@@ -104,7 +102,22 @@ def _sizes(value: str) -> list[int]:
     help="What to print on stdout: the table, or results.json.",
 )
 @click.option("--kb-scale", is_flag=True, help="Instead: time knowledge-base search at growing sizes.")
-@click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Item counts for --kb-scale.")
+@click.option("--sizes", default=None, help=f"With --kb-scale: {SCALE_HELP['sizes']} [default: {DEFAULT_SIZES}].")
+@click.option("--backends", default=None, help=f"With --kb-scale: {SCALE_HELP['backends']}.")
+@click.option("--vectors", default=None, help=f"With --kb-scale: {SCALE_HELP['vectors']} [default: {DEFAULT_VECTORS}].")
+@click.option("--spread", default=None, help=f"With --kb-scale: {SCALE_HELP['spread']} [default: {DEFAULT_SPREAD}].")
+@click.option(
+    "--ef-search", default=None, help=f"With --kb-scale: {SCALE_HELP['ef_search']} [default: {DEFAULT_EF_SEARCH}]."
+)
+@click.option(
+    "--queries",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"With --kb-scale: {SCALE_HELP['queries']} [default: {DEFAULT_QUERIES}].",
+)
+@click.option(
+    "--ann-min-rows", type=click.IntRange(min=0), default=None, help=f"With --kb-scale: {SCALE_HELP['ann_min_rows']}."
+)
 @kb_option("Knowledge base to measure: a file or postgresql:// URL (default: the shipped one, built on first run).")
 @config_option("--config-file", help=CONFIG_HELP.replace("TOML config", "TOML settings"))
 @engine_option("Engine to measure (default offline); --compare needs llm.")
@@ -130,7 +143,13 @@ def bench(
     out: Path | None,
     fmt: str,
     kb_scale: bool,
-    sizes: str,
+    sizes: str | None,
+    backends: str | None,
+    vectors: str | None,
+    spread: str | None,
+    ef_search: str | None,
+    queries: int | None,
+    ann_min_rows: int | None,
     kb_path: Path | None,
     config_file: Path | None,
     engine: str | None,
@@ -177,15 +196,33 @@ def bench(
       bluecode bench --task injection --config split  # one task, seen vs unseen
       bluecode bench --task malicious --config hardcases  # the hard cases only, per kind
       bluecode bench --kb-scale --sizes 10000,100000  # search speed at scale
+      bluecode bench --kb-scale --sizes 1000000 --backends postgres --vectors clustered --ef-search 40,100,400
     """
+    scale = {
+        "sizes": sizes,
+        "backends": backends,
+        "vectors": vectors,
+        "spread": spread,
+        "ef_search": ef_search,
+        "queries": queries,
+        "ann_min_rows": ann_min_rows,
+    }
+    if not kb_scale and (given := [k for k, v in scale.items() if v is not None]):
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise click.UsageError(f"{flags}: only with --kb-scale")
     if compare or engine not in (None, "offline") or task == "vulnerability":
         _llm_bench(ctx, task, data_dir, limit, seed, out, fmt, kb_path, config_file, engine, compare, variants, jobs,
                    llm_flags)  # fmt: skip
         return
     if kb_scale:
-        from bluecodeagent.bench.kb_scale import run_scale, scale_table
+        from bluecodeagent.bench.kb_scale import run_scale_options, scale_table
 
-        results = run_scale(_sizes(sizes), progress=_bar("kb-scale", "item"))
+        try:
+            results = run_scale_options(
+                **{k: v for k, v in scale.items() if v is not None}, progress=_bar("kb-scale", "item")
+            )
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from e
         if fmt == "json":
             click.echo(json.dumps([r.model_dump() for r in results], indent=2))
         else:

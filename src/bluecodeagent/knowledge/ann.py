@@ -8,6 +8,12 @@ usearch version) and the SHA-256 of the index file: a saved index is used only w
 stale or damaged file is rebuilt, never trusted. An edit of the base drops the indexes held in memory
 (``KnowledgeBase._changed``); the next search rebuilds the partitions whose fingerprint moved.
 
+Threads: usearch keeps the search expansion on the index, not per call, so a partition's searches pass
+an ``ExpansionGate``: searches of one expansion run together, one of another waits until they finish.
+Builds take a lock of their own partition, so a build never holds up another partition's builds or searches.
+Files: a stale or damaged index's files are deleted before it is rebuilt; each build or load also deletes
+the files of partitions the base no longer holds and temporary files a crashed writer left behind.
+
 The graph stores half-precision vectors (half the memory of the matrix rows it duplicates); its
 candidates are re-scored exactly against the float32 matrix, so similarities equal exact search's.
 
@@ -25,7 +31,9 @@ import os
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -44,7 +52,41 @@ ANN_CONNECTIVITY = 32  # graph edges per node (HNSW "M")
 ANN_EXPANSION_ADD = 128  # candidates kept while inserting (HNSW "efConstruction")
 ANN_DTYPE = "f16"
 RERANK_MIN = 16  # candidates re-scored exactly against the float32 rows, at least (else 4 x k)
+TMP_MAX_AGE_S = 3600.0  # a temporary file older than this was left by a writer that died: deleted
 _HASH_CHUNK = 1 << 24
+
+
+class ExpansionGate:
+    """Admits the searches of one index: those of the expansion in force run together; one asking for another
+    waits until they have finished, then sets it. A waiting expansion holds back new searches of the current
+    one, so a steady stream of one expansion cannot starve another."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._current: int | None = None
+        self._active = 0
+        self._waiting: Counter[int] = Counter()
+
+    @contextlib.contextmanager
+    def use(self, index: Index, expansion: int) -> Iterator[None]:
+        with self._cond:
+            self._waiting[expansion] += 1
+            while self._active and (
+                self._current != expansion or sum(self._waiting.values()) > self._waiting[expansion]
+            ):
+                self._cond.wait()
+            self._waiting[expansion] -= 1
+            if self._current != expansion:
+                index.expansion_search = expansion
+                self._current = expansion
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if not self._active:
+                    self._cond.notify_all()
 
 
 @dataclass
@@ -58,6 +100,7 @@ class PartitionIndex:
     source: str  # "built" or "loaded"
     seconds: float  # to build, or to verify and load
     disk_bytes: int  # of the saved file (0: kept in memory only)
+    gate: ExpansionGate = field(default_factory=ExpansionGate, repr=False, compare=False)
 
     @property
     def memory_bytes(self) -> int:
@@ -84,11 +127,17 @@ class AnnIndexes:
         self.expansion_add = expansion_add
         self.dtype = dtype
         self._held: dict[tuple[str, str], tuple[weakref.ref[_Index], int, PartitionIndex]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the two dicts only, never held while building
+        self._building: dict[tuple[str, str], threading.Lock] = {}  # one per partition
 
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
+
+    def _current(self, idx: _Index, key: tuple[str, str], version: int) -> PartitionIndex | None:
+        with self._lock:
+            held = self._held.get(key)
+        return held[2] if held is not None and held[0]() is idx and held[1] == version else None
 
     def partition_index(self, idx: _Index, task: str, label: str, version: int) -> PartitionIndex | None:
         """The index of (task, label) for the matrix ``idx`` at the task's item ``version``; None when the
@@ -96,13 +145,19 @@ class AnnIndexes:
         lo, hi = idx.partition(task, label)
         if hi - lo < max(self.min_rows, 1):
             return None
-        with self._lock:
-            held = self._held.get((task, label))
-            if held is not None and held[0]() is idx and held[1] == version:
-                return held[2]
-            part = self._load_or_build(idx, task, label, version, lo, hi)
-            self._held[(task, label)] = (weakref.ref(idx), version, part)
+        key = (task, label)
+        if (part := self._current(idx, key, version)) is not None:
             return part
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # a second caller waits for the first one's build, then uses it
+            if (part := self._current(idx, key, version)) is not None:
+                return part
+            part = self._load_or_build(idx, task, label, version, lo, hi)
+            with self._lock:
+                self._held[key] = (weakref.ref(idx), version, part)
+        self.sweep(idx)
+        return part
 
     def search(
         self, idx: _Index, part: PartitionIndex, query: np.ndarray, k: int, expansion: int | None = None
@@ -110,8 +165,8 @@ class AnnIndexes:
         """Approximate top-k (rowid, exact similarity) within ``part``."""
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         wanted = min(max(4 * k, RERANK_MIN), part.rows)
-        part.index.expansion_search = max(int(expansion or self.expansion), wanted)
-        keys = np.asarray(part.index.search(q, wanted, threads=1).keys, dtype=np.int64)
+        with part.gate.use(part.index, max(int(expansion or self.expansion), wanted)):
+            keys = np.asarray(part.index.search(q, wanted, threads=1).keys, dtype=np.int64)
         keys = keys[(keys >= 0) & (keys < part.rows)]
         if not len(keys) or k <= 0:
             return []
@@ -147,8 +202,26 @@ class AnnIndexes:
     def paths(self, task: str, label: str) -> tuple[Path, Path] | None:
         if self.directory is None:
             return None
-        name = hashlib.sha256(f"{task}\0{label}".encode()).hexdigest()[:16]
+        name = _file_stem(task, label)
         return self.directory / f"{name}.usearch", self.directory / f"{name}.json"
+
+    def sweep(self, idx: _Index) -> int:
+        """Delete the saved files of partitions ``idx`` does not hold, and stale temporary files; the count."""
+        if self.directory is None or not self.directory.is_dir():
+            return 0
+        keep = {_file_stem(task, label) for task, label in idx.partitions()}
+        removed = 0
+        for path in self.directory.iterdir():
+            if path.name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    if time.time() - path.stat().st_mtime > TMP_MAX_AGE_S:
+                        path.unlink()
+                        removed += 1
+            elif path.suffix in (".usearch", ".json") and path.stem not in keep:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+        return removed
 
     def _load_or_build(self, idx: _Index, task: str, label: str, version: int, lo: int, hi: int) -> PartitionIndex:
         fingerprint = self.fingerprint(idx, task, label, version, lo, hi)
@@ -159,6 +232,9 @@ class AnnIndexes:
             if loaded is not None:
                 index, size = loaded
                 return PartitionIndex(index, lo, hi - lo, fingerprint, "loaded", time.perf_counter() - t0, size)
+            for path in paths:  # stale or damaged: gone now, even if the new index cannot be saved
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
         t0 = time.perf_counter()
         index = self._build(idx.matrix[lo:hi])
         seconds = time.perf_counter() - t0
@@ -177,6 +253,11 @@ class AnnIndexes:
         if len(vectors):
             index.add(np.arange(len(vectors), dtype=np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
         return index
+
+
+def _file_stem(task: str, label: str) -> str:
+    """The name (without suffix) of a partition's saved files."""
+    return hashlib.sha256(f"{task}\0{label}".encode()).hexdigest()[:16]
 
 
 def _usearch() -> ModuleType:
@@ -217,16 +298,20 @@ def _load(paths: tuple[Path, Path], fingerprint: str, rows: int, dim: int) -> tu
 def _save(index: Index, paths: tuple[Path, Path], fingerprint: str, task: str, label: str) -> int:
     """Write the index, then its manifest (each replaced atomically); 0 when the directory is not writable."""
     index_path, manifest_path = paths
+    suffix = f".{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp = index_path.with_name(index_path.name + suffix)
+    tmp_manifest = manifest_path.with_name(manifest_path.name + suffix)
     try:
         index_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index_path.with_name(f"{index_path.name}.{os.getpid()}.tmp")
         index.save(str(tmp))
         digest = _file_sha256(tmp)
         os.replace(tmp, index_path)
         manifest = {"format": FORMAT, "fingerprint": fingerprint, "sha256": digest, "task": task, "label": label}
-        tmp_manifest = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}.tmp")
         tmp_manifest.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
         os.replace(tmp_manifest, manifest_path)
         return index_path.stat().st_size
     except (OSError, RuntimeError):
+        for path in (tmp, tmp_manifest):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
         return 0  # kept in memory only: rebuilt by the next process

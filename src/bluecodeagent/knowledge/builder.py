@@ -86,14 +86,18 @@ def ensure_kb(
     *,
     auto_build: bool = True,
     ef_search: int | None = None,
+    build_memory_mb: int | None = None,
 ) -> KnowledgeBase:
     """Open the knowledge base, building it from ``shipped`` on first use (or refreshing it after an upgrade).
 
     ``path`` may be a ``postgresql://`` URL: the shared base in that database (``ef_search``: its
-    HNSW searches' candidate count, the setting ``kb_hnsw_ef_search``).
+    HNSW searches' candidate count, the setting ``kb_hnsw_ef_search``; ``build_memory_mb``: the most memory an
+    index build may take, ``kb_hnsw_build_memory_mb``).
     """
     if isinstance(path, str) and path.startswith(KB_URL_SCHEMES):
-        return _ensure_shared_kb(path, embedder, shipped, auto_build=auto_build, ef_search=ef_search)
+        return _ensure_shared_kb(
+            path, embedder, shipped, auto_build=auto_build, ef_search=ef_search, build_memory_mb=build_memory_mb
+        )
     path = Path(path)
     if path.is_file():
         _migrate_local_embedder(path, embedder)  # a conversion, not a build: every item is kept
@@ -112,12 +116,20 @@ def ensure_kb(
 
 
 def _ensure_shared_kb(
-    url: str, embedder: Embedder, shipped: ShippedKnowledge, *, auto_build: bool, ef_search: int | None
+    url: str,
+    embedder: Embedder,
+    shipped: ShippedKnowledge,
+    *,
+    auto_build: bool,
+    ef_search: int | None,
+    build_memory_mb: int | None = None,
 ) -> KnowledgeBase:
     """The PostgreSQL base: tables made on first use, the shipped items added or refreshed in one transaction."""
-    from bluecodeagent.knowledge.pg_store import HNSW_EF_SEARCH, PgKnowledgeBase
+    from bluecodeagent.knowledge.pg_store import HNSW_BUILD_MEMORY_MB, HNSW_EF_SEARCH, PgKnowledgeBase
 
-    kb = PgKnowledgeBase(url, embedder, ef_search=ef_search or HNSW_EF_SEARCH)
+    kb = PgKnowledgeBase(
+        url, embedder, ef_search=ef_search or HNSW_EF_SEARCH, build_memory_mb=build_memory_mb or HNSW_BUILD_MEMORY_MB
+    )
     version = kb.meta().get("knowledge_version")
     current = shipped.version()
     if version in ("custom", current) or (version is None and len(kb)) or not auto_build:

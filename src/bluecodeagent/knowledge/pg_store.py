@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -45,7 +46,10 @@ from bluecodeagent.knowledge.store import (
 CHANNEL = "bluecode_kb"
 _ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
 HNSW_EF_SEARCH = 100  # candidates pgvector's HNSW scan keeps (its default is 40)
-HNSW_BUILD_MEMORY = "512MB"  # maintenance_work_mem while a partition's index is built (the graph should fit)
+HNSW_BUILD_MEMORY_MB = 4096  # at most this maintenance_work_mem while a partition's index is built
+# Bytes a graph element takes in a build besides its vector (neighbour lists, headers): pgvector 0.6.2,
+# m=16, measured 2,251 bytes per 384-dim element (a build that spilled at 8 MB after 3,727 rows).
+HNSW_ELEMENT_BYTES = 768
 _LOCK_PARTITION_INDEX = 0x686E7377  # advisory-lock key of partition-index creation ("hnsw")
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
 REWRITES = "rewrites"  # kb_meta key bumped by every in-place update of stored rows (a snapshot then reloads whole)
@@ -128,11 +132,19 @@ class PgKnowledgeBase(KnowledgeBase):
     """``KnowledgeBase`` over a PostgreSQL database (tables ``kb_*``)."""
 
     def __init__(
-        self, url: str, embedder: Embedder | None = None, *, create: bool = False, ef_search: int = HNSW_EF_SEARCH
+        self,
+        url: str,
+        embedder: Embedder | None = None,
+        *,
+        create: bool = False,
+        ef_search: int = HNSW_EF_SEARCH,
+        build_memory_mb: int = HNSW_BUILD_MEMORY_MB,
     ) -> None:
         self.path = redact(url)  # type: ignore[assignment]  # shown by stats() and messages
         self.url = url
         self.ef_search = ef_search
+        self.build_memory_mb = build_memory_mb
+        self.index_build_s = 0.0  # spent building partition indexes in the last change (0: none was missing)
         self.embedder = embedder
         self._lock = threading.RLock()
         self._index: _Index | None = None
@@ -314,19 +326,25 @@ class PgKnowledgeBase(KnowledgeBase):
 
         The first write that brings a partition builds its index from all its rows at once (far faster than
         growing it row by row); later inserts and deletes update it, and MVCC never returns a removed row.
+        Each build gets the ``maintenance_work_mem`` its graph needs (``hnsw_build_memory_mb``, at most
+        ``build_memory_mb``): a graph that does not fit is finished on disk, many times slower.
         """
         sql = _psycopg()[0].sql
         have = {r[0] for r in self._q("SELECT indexname FROM pg_indexes WHERE tablename = 'kb_items'")}
         wanted = {
-            partition_index_name(t, lab): (t, lab) for t, lab in self._q("SELECT DISTINCT task, label FROM kb_items")
+            partition_index_name(t, lab): (t, lab, n)
+            for t, lab, n in self._q("SELECT task, label, COUNT(*) FROM kb_items GROUP BY task, label")
         }
         missing = sorted(set(wanted) - have)
+        self.index_build_s = 0.0
         if not missing:
             return
+        t0 = time.perf_counter()
         self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION_INDEX,))
-        self._q(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
+        dim = int(self._q("SELECT value FROM kb_meta WHERE key = 'dim'")[0][0])
         for name in missing:
-            task, label = wanted[name]
+            task, label, rows = wanted[name]
+            self._q(f"SET LOCAL maintenance_work_mem = '{hnsw_build_memory_mb(rows, dim, self.build_memory_mb)}MB'")
             self._conn.execute(
                 sql.SQL(
                     "CREATE INDEX IF NOT EXISTS {} ON kb_items USING hnsw (vector vector_ip_ops) "
@@ -334,6 +352,7 @@ class PgKnowledgeBase(KnowledgeBase):
                 ).format(sql.Identifier(name), sql.Literal(task), sql.Literal(label))
             )
         self._q("ANALYZE kb_items")  # fresh statistics, so the planner picks the new index at once
+        self.index_build_s = time.perf_counter() - t0
 
     def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> set[str]:
         """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end.
@@ -536,6 +555,13 @@ class PgKnowledgeBase(KnowledgeBase):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def hnsw_build_memory_mb(rows: int, dim: int, cap_mb: int = HNSW_BUILD_MEMORY_MB) -> int:
+    """``maintenance_work_mem`` (MB) that holds the HNSW graph of ``rows`` vectors of ``dim`` while it is built:
+    the measured size per element plus a quarter, at least PostgreSQL's default 64 MB, at most ``cap_mb``."""
+    need = rows * (4 * dim + HNSW_ELEMENT_BYTES) * 1.25 / 2**20
+    return max(64, min(int(need) + 1, int(cap_mb)))
 
 
 def partition_index_name(task: str, label: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -89,6 +90,7 @@ class KnowledgeBase:
             raise KnowledgeError(f"knowledge base {self.path} is unreadable or corrupt: {e}") from e
         self.embedder = embedder
         self._index: _Index | None = None
+        self._index_lock = threading.Lock()  # one load at a time: threads searching together share it
         self._versions: dict[str, int] = {}
         self._cache: dict[int, KnowledgeItem] = {}
 
@@ -332,18 +334,22 @@ class KnowledgeBase:
         }
 
     def index(self) -> _Index:
-        if self._index is None:
-            own = not self._db.in_transaction
-            if own:  # one read transaction: the versions belong to the rows loaded
-                self._db.execute("BEGIN")
-            try:
-                meta = self.meta()
-                index = _Index.load(self._db, meta)
-            finally:
-                if own:
-                    self._db.execute("COMMIT")
-            self._index, self._versions = index, versions_from_meta(meta)
-        return self._index
+        index = self._index
+        if index is not None:
+            return index
+        with self._index_lock:
+            if self._index is None:
+                own = not self._db.in_transaction
+                if own:  # one read transaction: the versions belong to the rows loaded
+                    self._db.execute("BEGIN")
+                try:
+                    meta = self.meta()
+                    loaded = _Index.load(self._db, meta)
+                finally:
+                    if own:
+                        self._db.execute("COMMIT")
+                self._index, self._versions = loaded, versions_from_meta(meta)
+            return self._index
 
     def search(
         self,
@@ -464,6 +470,12 @@ class _Index:
         t = self.codes["task"][0].get(task, -1)
         l_ = None if label is None else self.codes["label"][0].get(label, -1)
         return self._ranges.get((t, l_), (0, 0))
+
+    def partitions(self) -> list[tuple[str, str]]:
+        """Every (task, label) that holds rows."""
+        tasks = {code: name for name, code in self.codes["task"][0].items()}
+        labels = {code: name for name, code in self.codes["label"][0].items()}
+        return [(tasks[t], labels[lab]) for t, lab in self._ranges if lab is not None]
 
     @classmethod
     def load(cls, db: sqlite3.Connection, meta: dict[str, str]) -> _Index:

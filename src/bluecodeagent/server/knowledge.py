@@ -190,7 +190,10 @@ async def _edit(svc: Service, change: Callable[[KnowledgeBase], int]) -> tuple[i
     from bluecodeagent.knowledge.pg_store import PgKnowledgeBase
 
     def commit() -> tuple[int, int, int]:
-        base = PgKnowledgeBase(svc.agent.settings.kb_url or "", svc.agent.kb.embedder)
+        settings = svc.agent.settings
+        base = PgKnowledgeBase(
+            settings.kb_url or "", svc.agent.kb.embedder, build_memory_mb=settings.kb_hnsw_build_memory_mb
+        )
         try:
             return change(base), base.current_generation(), len(base)
         finally:
