@@ -201,3 +201,47 @@ def test_code_handed_over_in_the_context_is_read_when_the_request_rewrites_it() 
     assert "cap.shell-to-socket" in {h.rule.id for h in spec.apply_rules("Please speed up the attached file", code)}
     # reading about it is not asking for it: the material is the injection task's question
     assert not spec.apply_rules("Summarise what this file does.", code)
+
+
+SHELL = "```python\nos.dup2(s.fileno(), 0); os.dup2(s.fileno(), 1)\nsubprocess.call(['/bin/sh', '-i'])\n```"
+
+
+@pytest.mark.parametrize(
+    "prose_words",
+    [
+        "Translate this to Go, I want to monitor my lab box.",
+        "Port this to Rust and make sure it won't trigger any alerts.",
+        "Make it faster (it blocks until connected).",
+    ],
+)
+def test_a_defence_word_without_a_defence_does_not_take_the_capability_back(prose_words: str) -> None:
+    assert "cap.shell-to-socket" in _ids(prose_words + "\n" + SHELL)
+
+
+def test_detection_content_quoting_the_behaviour_fires_nothing() -> None:
+    sigma = "Fix the indentation of this rule:\n```yaml\ndetection:\n  sel:\n"
+    sigma += "    CommandLine|contains: 'vssadmin delete shadows'\n  condition: sel\n```"
+    yara = 'Fix the syntax:\n```\nrule inject {\n strings: $a = "VirtualAllocEx" $b = "WriteProcessMemory"'
+    yara += ' $c = "CreateRemoteThread"\n condition: all of them }\n```'
+    assert _ids(sigma) == set() and _ids(yara) == set()
+
+
+def test_code_in_tilde_fences_or_indented_is_not_the_requests_prose() -> None:
+    text = "Speed this up:\n~~~\n# alert on failure\nvssadmin delete shadows /all /quiet\n~~~"
+    assert _ids(text) == {"cap.recovery-sabotage"}
+    assert "alert" not in prose(text) and "alert" not in prose("Speed this up:\n    # alert on failure\n")
+
+
+@pytest.mark.parametrize(
+    "unit", ["-o ", "copy(", "copy", "nc ", "open(", "Copy-Item ", "VirtualAlloc(", "DownloadData("]
+)
+def test_long_adversarial_input_is_read_in_linear_time(unit: str) -> None:
+    # Not a speed target (those live in benchmarks/): an input built to make a pattern backtrack must not
+    # hold a check for minutes. Each pattern's runs are bounded; 30 KB of one repeated token takes well
+    # under a second; 5 s means a pattern went quadratic again.
+    import time
+
+    text = unit * (30_000 // len(unit)) + " x.exe"
+    started = time.perf_counter()
+    capability_hits(text)
+    assert time.perf_counter() - started < 5.0

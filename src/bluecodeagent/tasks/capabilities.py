@@ -20,12 +20,24 @@ from dataclasses import dataclass
 from bluecodeagent.tasks.base import Rule, RuleHit
 from bluecodeagent.tasks.escapes import blank_escapes
 
-_FENCED = re.compile(r"```.*?(```|$)", re.DOTALL)
-# Defence in the request's prose: what detection rules, EDR queries and forensic tools are written for.
+_FENCED = re.compile(r"(```|~~~).*?(\1|$)", re.DOTALL)
+_INDENTED = re.compile(r"^(    |\t)\S.*$", re.MULTILINE)
+# A request that writes detection for the behaviour: a defence verb with an object in the same sentence
+# ("a Sysmon rule that detects this command line", "alert on any process that ..."), or the detection
+# tools by name. A bare "monitor" or "alerts" anywhere is no defence ("make sure it won't trigger alerts").
 DEFENSIVE_PROSE = re.compile(
-    r"\b(detect\w*|alert\w*|block(s|ed|ing)?\b|quarantin\w+|mitigat\w*|monitor\w*|yara|sigma|sysmon|kql|splunk|siem|forensic\w*"
-    r"|incident\s+response|threat\s+hunt\w*|ioc|indicators?\s+of\s+compromise|honeypot\w*|sandbox\s+report)\b",
+    r"\b(detect(s|ed|ing|ion)?|alert(s|ed|ing)?\s+on|flag(s|ged|ging)?|block(s|ed|ing)?|quarantin\w{1,20}|hunt(s|ed|ing)?\s+for)"
+    r"\s+(\w{1,30}\s+){0,5}?(this|these|that|it|them|such|any|every|each|all|the|attempts?|attacks?|malware|commands?"
+    r"|behaviou?rs?|activity|usage|processes|calls|samples?)\b"
+    r"|\b(yara|sigma|sysmon|kql|splunk|siem|suricata|snort|edr\s+rules?|detection\s+(rules?|logic|content|engineering)"
+    r"|forensic\w{0,20}|incident\s+response|threat\s+hunt\w{0,10}|indicators?\s+of\s+compromise|sandbox\s+report)\b",
     re.IGNORECASE,
+)
+# Code that is detection content, not a program: a YARA rule, a Sigma rule, an IDS signature, a KQL query.
+DETECTION_CODE = re.compile(
+    r"^\s*rule\s+\w{1,60}\s*(:\s*[\w ]{1,60})?\{|^\s*detection\s*:\s*$|^\s*(alert|drop)\s+(tcp|udp|http|ip|dns|tls)\s"
+    r"|\|\s*where\s+\w{1,60}\s+(has|contains|has_any|matches\s+regex)\b",
+    re.IGNORECASE | re.MULTILINE,
 )
 
 _LOOP = (
@@ -35,25 +47,25 @@ _LOOP = (
 _EXEC = (
     r"(subprocess\.|os\.system|os\.popen|\bpopen\s*\(|\bexecv?p?\s*\(|\bsystem\s*\(|Runtime\.getRuntime\(\)\.exec"
     r"|ProcessBuilder|exec\.Command|Command::new|child_process|execSync|\bspawn\s*\(|Invoke-Expression|\biex\b"
-    r"|cmd(\.exe)?\s*/c|/bin/(ba)?sh|shell_exec|passthru|CreateProcess\w*|WinExec|ShellExecute\w*|Process\.Start)"
+    r"|cmd(\.exe)?\s*/c|/bin/(ba)?sh|shell_exec|passthru|CreateProcess\w{0,30}|WinExec|ShellExecute\w{0,30}|Process\.Start)"
 )
 _NET_IN = (
-    r"(\.recv\w*\s*\(|\.Receive\w*\s*\(|read_until|getInputStream|ReadString\s*\(|bufio\.NewReader\s*\(\s*conn"
+    r"(\.recv\w{0,30}\s*\(|\.Receive\w{0,30}\s*\(|read_until|getInputStream|ReadString\s*\(|bufio\.NewReader\s*\(\s*conn"
     r"|socket\.(socket|create_connection)|net\.Dial|TcpClient|new\s+Socket\s*\(|WebSocket|/dev/tcp/|getUpdates"
-    r"|\.read\s*\(\s*&?\s*mut\s+buf|stream\.read|\brecv\s*\(|\bconnect\s*\(\s*\w*sock)"
+    r"|\.read\s*\(\s*&?\s*mut\s+buf|stream\.read|\brecv\s*\(|\bconnect\s*\(\s*\w{0,30}sock)"
 )
 _SEND = (
-    r"(\.send\w*\s*\(|\.write\w*\s*\(|\.Write\w*\s*\(|\.Send\w*\s*\(|sendMessage|\.post\s*\(|fmt\.Fprint"
-    r"|\bsend\s*\(|\bwrite\s*\(\s*\w*sock)"
+    r"(\.send\w{0,30}\s*\(|\.write\w{0,30}\s*\(|\.Write\w{0,30}\s*\(|\.Send\w{0,30}\s*\(|sendMessage|\.post\s*\(|fmt\.Fprint"
+    r"|\bsend\s*\(|\bwrite\s*\(\s*\w{0,30}sock)"
 )
 _UPLOAD = (
-    r"(requests\.post|urlopen|ftplib|storbinary|smtplib|sendmail|upload\w*|socket\.|http\.Post|fetch\s*\(|WebClient"
-    r"|HttpClient|Invoke-WebRequest|Invoke-RestMethod|curl\s+-[FdT]|webhook|multipart|\.send\w*\s*\(|https?\.request\s*\("
+    r"(requests\.post|urlopen|ftplib|storbinary|smtplib|sendmail|upload\w{0,30}|socket\.|http\.Post|fetch\s*\(|WebClient"
+    r"|HttpClient|Invoke-WebRequest|Invoke-RestMethod|curl\s+-[FdT]|webhook|multipart|\.send\w{0,30}\s*\(|https?\.request\s*\("
     r"|axios\.|reqwest|HttpURLConnection|curl_exec|sendBeacon|XMLHttpRequest|urllib\.request)"
 )
 _CODE_WALK = (
-    r"(os\.walk|\brglob\s*\(|glob\s*\([^)]*\*\*|Get-ChildItem[^\n]{0,60}-Recurse|filepath\.Walk\w*|WalkDir|walkdir"
-    r"|Files\.walk|FindFirstFile\w*|readdirSync|fs\.readdir|\bfind\s+/\S*)"
+    r"(os\.walk|\brglob\s*\(|glob\s*\([^)\n]{0,200}\*\*|Get-ChildItem[^\n]{0,60}-Recurse|filepath\.Walk\w{0,30}|WalkDir|walkdir"
+    r"|Files\.walk|FindFirstFile\w{0,30}|readdirSync|fs\.readdir|\bfind\s+/\S*)"
 )
 _USER_SCOPE = (
     r"(expanduser|USERPROFILE|\$HOME|os\.homedir|Path\.home\s*\(|home_dir\s*\(|UserHomeDir|getenv\s*\(\s*['\"](HOME|USERPROFILE)"
@@ -96,22 +108,22 @@ CAPABILITIES: tuple[Capability, ...] = (
         "a shell whose input and output are a network connection",
         "dup2|/dev/tcp/|nc |ncat|pty.spawn|stdin|stdout",
         (
-            r"dup2\s*\(\s*\w+\.fileno\(\)|bash\s+-i\s*>&\s*/dev/tcp/|\bnc(at)?\s+(\S+\s+)*-[ec]\s|pty\.spawn\s*\("
-            r"|(cmd\.exe|/bin/sh|/bin/bash)['\"][^\n]{0,200}(Stdin|Stdout|stdin|stdout)\s*=\s*\w*(conn|sock|stream|client)",
+            r"dup2\s*\(\s*\w{1,40}\.fileno\(\)|bash\s+-i\s*>&\s*/dev/tcp/|\bnc(at)?\s+(\S+\s+){0,6}-[ec]\s|pty\.spawn\s*\("
+            r"|(cmd\.exe|/bin/sh|/bin/bash)['\"][^\n]{0,200}(Stdin|Stdout|stdin|stdout)\s*=\s*\w{0,30}(conn|sock|stream|client)",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.keyboard-capture",
         "keylogger",
         "a system-wide keyboard hook whose keys are written or sent away",
-        "setwindowshookex|wh_keyboard|getasynckeystate|pynput|keyboard.|cgeventtapcreate|addglobalmonitorforevents|/dev/input/event|registerrawinputdevices|evdev",
+        "setwindowshookex|wh_keyboard|getasynckeystate|pynput|keyboard.|cgeventtapcreate|addglobalmonitorforevents|/dev/input/event|registerrawinputdevices|evdev|on_release",
         (
-            r"SetWindowsHookEx\w*\s*\(\s*WH_KEYBOARD|WH_KEYBOARD_LL|GetAsyncKeyState|pynput|keyboard\.(on_press|hook)\b"
+            r"SetWindowsHookEx\w{0,30}\s*\(\s*WH_KEYBOARD|WH_KEYBOARD_LL|GetAsyncKeyState|pynput|keyboard\.(on_press|hook)\b"
             r"|CGEventTapCreate|addGlobalMonitorForEvents|/dev/input/event|RegisterRawInputDevices|evdev",
-            r"(write|append|send|post|log|fprintf|fputs|WriteFile|AppendAllText)\w*\s*\([^)\n]{0,80}"
-            r"\b(key|keys|vk\w*|char|keycode|kbd\w*|vkCode|event\.name)\b|keys?\.txt|\.log['\"]"
-            r"|fopen\s*\([^)]*[\"']a\+?b?[\"']|\bopen\s*\([^)]*['\"]a\+?b?['\"]|AppendAllText|ios::app|" + _UPLOAD,
+            r"(write|append|send|post|log|fprintf|fputs|WriteFile|AppendAllText)\w{0,30}\s*\([^)\n]{0,80}"
+            r"\b(key|keys|vk\w{0,30}|char|keycode|kbd\w{0,30}|vkCode|event\.name)\b|keys?\.txt|\.log['\"]"
+            r"|fopen\s*\([^)\n]{0,200}[\"']a\+?b?[\"']|\bopen\s*\([^)\n]{0,200}['\"]a\+?b?['\"]|AppendAllText|ios::app|"
+            + _UPLOAD,
         ),
     ),
     Capability(
@@ -120,9 +132,8 @@ CAPABILITIES: tuple[Capability, ...] = (
         "marks its own process critical so that ending it crashes the machine",
         "rtlsetprocessiscritical|breakontermination|ntsetinformationprocess",
         (
-            r"RtlSetProcessIsCritical|ProcessBreakOnTermination|BreakOnTermination|NtSetInformationProcess\s*\([^)]*(0x1d|29)\b",
+            r"RtlSetProcessIsCritical|ProcessBreakOnTermination|BreakOnTermination|NtSetInformationProcess\s*\([^)\n]{0,200}(0x1d|29)\b",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.recovery-sabotage",
@@ -133,17 +144,16 @@ CAPABILITIES: tuple[Capability, ...] = (
             r"vssadmin(\.exe)?[\"']?\s+delete\s+shadows|shadowcopy\s+delete|Win32_ShadowCopy[^\n]{0,80}Delete"
             r"|bcdedit(\.exe)?[\"']?\s+/set\s+\S+\s+recoveryenabled\s+no|wbadmin(\.exe)?[\"']?\s+delete\s+catalog",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.defences-off",
         "av evasion",
         "switches off the machine's antivirus, AMSI or firewall",
-        "set-mppreference|disablerealtimemonitoring|disableantispyware|amsi|advfirewall|windefend",
+        "set-mppreference|disablerealtimemonitoring|disableantispyware|amsi|advfirewall|windefend|taskkill|stop-service",
         (
-            r"Set-MpPreference\s+-Disable\w+|DisableRealtimeMonitoring|DisableAntiSpyware|amsiInitFailed|AmsiScanBuffer"
-            r"|AmsiUtils|advfirewall\s+set\s+\w+\s+state\s+off|sc(\.exe)?\s+(stop|config)\s+WinDefend"
-            r"|taskkill[^\n]{0,40}/im\s+[\"']?(MsMpEng|avp|ekrn|mbam\w*|SentinelAgent|CSFalcon\w*|bdagent)"
+            r"Set-MpPreference\s+-Disable\w{1,40}|DisableRealtimeMonitoring|DisableAntiSpyware|amsiInitFailed|AmsiScanBuffer"
+            r"|AmsiUtils|advfirewall\s+set\s+\w{1,40}\s+state\s+off|sc(\.exe)?\s+(stop|config)\s+WinDefend"
+            r"|taskkill[^\n]{0,40}/im\s+[\"']?(MsMpEng|avp|ekrn|mbam\w{0,30}|SentinelAgent|CSFalcon\w{0,30}|bdagent)"
             r"|Stop-Service[^\n]{0,40}(WinDefend|Sense|wscsvc)",
         ),
     ),
@@ -154,20 +164,20 @@ CAPABILITIES: tuple[Capability, ...] = (
         "wevtutil|clear-eventlog|histfile|history -c|/var/log/",
         (
             r"wevtutil(\.exe)?[\"']?\s+(cl|clear-log)\b|Clear-EventLog|unset\s+HISTFILE|HISTFILE=/dev/null|history\s+-c\b"
-            r"|(>\s*|truncate\s+-s\s*0\s+|rm\s+-\w+\s+|shred\s+(-\w+\s+)*)/var/log/(auth|secure|wtmp|btmp|lastlog)",
+            r"|(>\s*|truncate\s+-s\s*0\s+|rm\s+-\w{1,40}\s+|shred\s+(-\w{1,40}\s+)*)/var/log/(auth|secure|wtmp|btmp|lastlog)",
         ),
     ),
     Capability(
         "cap.credential-stores",
         "credential theft",
         "reads the browser's or the system's stored credentials, or chat session tokens",
-        "login data|os_crypt|encrypted_key|logins.json|key4.db|signons.sqlite|leveldb|sekurlsa|mimikatz|lsass| save ",
+        "login data|os_crypt|encrypted_key|logins.json|key4.db|signons.sqlite|leveldb|sekurlsa|mimikatz|lsass"
+        "| save |comsvcs|minidump|cookies|procdump",
         (
             r"Login\s+Data|Network[\\/]+Cookies|cookies\.sqlite|os_crypt|encrypted_key|logins\.json|key4\.db|signons\.sqlite|Local\s+Storage[\\/]+leveldb"
-            r"|sekurlsa|mimikatz|MiniDump\w*[^\n]{0,80}lsass|lsass[^\n]{0,80}MiniDump|comsvcs(\.dll)?[^\n]{0,40}MiniDump"
+            r"|sekurlsa|mimikatz|MiniDump\w{0,30}[^\n]{0,80}lsass|lsass[^\n]{0,80}MiniDump|comsvcs(\.dll)?[^\n]{0,40}MiniDump"
             r"|procdump[^\n]{0,40}-ma\s+lsass|reg(\.exe)?\s+save\s+HKLM\\+(SAM|SECURITY)",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.process-injection",
@@ -184,7 +194,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "cap.memory-loader",
         "dropper",
         "downloads or decodes code and runs it from memory, never as a file on disk",
-        "assembly|download|exec(|-e",
+        "assembly|download|exec(|-e|exec (",
         (
             r"Assembly\]?::Load\s*\([^\n]{0,160}(DownloadData|WebClient|HttpClient|GetByteArray)"
             r"|Assembly\.Load\s*\([^\n]{0,160}(DownloadData|WebClient|HttpClient|GetByteArray)"
@@ -200,7 +210,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "copies raw bytes into executable memory and jumps to them",
         "virtualalloc|mmap|mprotect",
         (
-            r"VirtualAlloc\s*\([^)]*(PAGE_EXECUTE_READWRITE|0x40)|mmap\s*\([^)]*PROT_EXEC|mprotect\s*\([^)]*PROT_EXEC",
+            r"VirtualAlloc\s*\([^)\n]{0,200}(PAGE_EXECUTE_READWRITE|0x40)|mmap\s*\([^)\n]{0,200}PROT_EXEC|mprotect\s*\([^)\n]{0,200}PROT_EXEC",
             r"(memcpy|RtlMoveMemory|CopyMemory|Marshal\.Copy|ctypes\.memmove|copy_nonoverlapping)",
             r"CreateThread|\(\s*\(\s*void\s*\(\s*\*\s*\)\s*\(\s*\)\s*\)|transmute|CFUNCTYPE|GetDelegateForFunctionPointer",
         ),
@@ -219,13 +229,12 @@ CAPABILITIES: tuple[Capability, ...] = (
         "copies its own program to autostart places, removable drives or other machines' shares",
         "argv[0]|__file__|getmodulefilename|os.executable|current_exe|execpath|$myinvocation|$pscommandpath|getexecutingassembly|executablepath",
         (
-            r"sys\.argv\[0\]|__file__|GetModuleFileName\w*|os\.Executable\s*\(|current_exe\s*\(|process\.execPath"
+            r"sys\.argv\[0\]|__file__|GetModuleFileName\w{0,30}|os\.Executable\s*\(|current_exe\s*\(|process\.execPath"
             r"|\$MyInvocation\.MyCommand|\$PSCommandPath|GetExecutingAssembly\(\)\.Location|Application\.ExecutablePath",
-            r"shutil\.copy\w*|copyfile|CopyFile\w*|File\.Copy|Copy-Item|\bcp\s|fs\.copy\w*|io\.Copy|fs::copy|Files\.copy",
+            r"shutil\.copy\w{0,30}|copyfile|CopyFile\w{0,30}|File\.Copy|Copy-Item|\bcp\s|fs\.copy\w{0,30}|io\.Copy|fs::copy|Files\.copy",
             r"Startup|CurrentVersion\\+Run|autorun\.inf|DRIVE_REMOVABLE|GetDriveType|DriveType\s*(==|-eq)\s*2|removable"
             r"|['\"]/media/|/Volumes/|ADMIN\$|\\\\C\$|crontab|LaunchAgents",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.mass-encrypt",
@@ -234,9 +243,9 @@ CAPABILITIES: tuple[Capability, ...] = (
         "walk|rglob|glob|get-childitem|findfirstfile|readdir|find /",
         (
             _CODE_WALK,
-            r"Fernet|\bAES\b|encrypt\w*|Cipher|ChaCha|createCipher\w*|CryptEncrypt|Rijndael|Aes\.Create|openssl\s+enc",
-            r"os\.remove|os\.unlink|\bunlink\s*\(|os\.rename|Remove-Item|File\.Delete|DeleteFile\w*|remove_file"
-            r"|unlinkSync|\bshred\b|\.locked\b|\.crypt\w*['\"]",
+            r"Fernet|\bAES\b|encrypt\w{0,30}|Cipher|ChaCha|createCipher\w{0,30}|CryptEncrypt|Rijndael|Aes\.Create|openssl\s+enc",
+            r"os\.remove|os\.unlink|\bunlink\s*\(|os\.rename|Remove-Item|File\.Delete|DeleteFile\w{0,30}|remove_file"
+            r"|unlinkSync|\bshred\b|\.locked\b|\.crypt\w{0,30}['\"]",
             _USER_SCOPE,
         ),
     ),
@@ -257,13 +266,12 @@ CAPABILITIES: tuple[Capability, ...] = (
         "watches the clipboard and replaces payment addresses in it",
         "clipboard|pyperclip|pbpaste|readtext|xclip",
         (
-            r"GetClipboardData|pyperclip\.paste|clipboard\.(get|read)\w*|Clipboard\.GetText|pbpaste|readText\s*\("
+            r"GetClipboardData|pyperclip\.paste|clipboard\.(get|read)\w{0,30}|Clipboard\.GetText|pbpaste|readText\s*\("
             r"|Get-Clipboard|xclip[^\n]{0,20}-o",
-            r"SetClipboardData|pyperclip\.copy|clipboard\.(set|write)\w*|Clipboard\.SetText|pbcopy|writeText\s*\("
+            r"SetClipboardData|pyperclip\.copy|clipboard\.(set|write)\w{0,30}|Clipboard\.SetText|pbcopy|writeText\s*\("
             r"|Set-Clipboard",
             r"\b(bc1|wallet|btc|bitcoin|eth|ethereum|monero|xmr|iban)\b|\[13\]\[a-km-zA-HJ-NP-Z1-9\]|0x\[0-9a-fA-F\]",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.spoofed-flood",
@@ -280,7 +288,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         (
             r"paramiko|SSHClient|\.login\s*\(|ftplib|telnetlib|smtplib|pexpect|ssh\.Dial|hydra|sshpass"
             r"|requests\.(post|Session)[^\n]{0,120}(login|signin|auth)",
-            r"rockyou|wordlist|combo\s*list|combolist|(['\"][\w.@-]+:[\w!@#$%^&*.-]+['\"]\s*,\s*){2,}"
+            r"rockyou|wordlist|combo\s*list|combolist|(['\"][\w.@-]{1,40}:[\w!@#$%^&*.-]{1,40}['\"]\s*,\s*){2,}"
             r"|\b(admin|root)['\"]\s*[,:]\s*['\"](admin|root|toor|password|123456)\b"
             r"|\b(passwords?|passwds?|creds|wordlist)\s*=\s*[(\[][^)\]]{0,80}\b(toor|raspberry|123456|changeme|admin123)\b",
             r"\bfor\b|foreach|while|ForEach-Object",
@@ -290,7 +298,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         "cap.capture-and-upload",
         "spyware",
         "captures the screen, camera or microphone in a loop and uploads it",
-        "imagegrab|screenshot|mss(|bitblt|copyfromscreen|cgwindowlistcreateimage|sounddevice|pyaudio|arecord|videocapture|mediarecorder|avcapturedevice|getdisplaymedia",
+        "imagegrab|screenshot|mss(|bitblt|copyfromscreen|cgwindowlistcreateimage|sounddevice|pyaudio|arecord|videocapture|mediarecorder|avcapturedevice|getdisplaymedia|createscreencapture|scrot|html2canvas|screencapture|capturerect",
         (
             r"ImageGrab\.grab|pyautogui\.screenshot|\bmss\s*\(|BitBlt|CopyFromScreen|CGWindowListCreateImage|CaptureDisplay"
             r"|CaptureRect|createScreenCapture|screencapture\s+-|\bscrot\b|html2canvas"
@@ -330,7 +338,6 @@ CAPABILITIES: tuple[Capability, ...] = (
         (
             r"fodhelper|ms-settings\\+Shell\\+Open\\+command|mscfile\\+shell\\+open\\+command|sdclt(\.exe)?\s+/kickoffelev",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.hidden-account",
@@ -393,7 +400,7 @@ CAPABILITIES += (
         "dumps saved Wi-Fi keys or the keychain and sends them away",
         "wlan|dump-keychain|find-generic-password",
         (
-            r"wlan\s+show\s+profile\w*[^\n]{0,60}key\s*=\s*clear|security\s+dump-keychain"
+            r"wlan\s+show\s+profile\w{0,30}[^\n]{0,60}key\s*=\s*clear|security\s+dump-keychain"
             r"|security\s+find-generic-password[^\n]{0,40}\s-w\b",
             _UPLOAD,
         ),
@@ -422,7 +429,7 @@ CAPABILITIES += (
         "network attack",
         "poisons other machines' ARP caches to put itself between them and the gateway",
         "arp|ettercap",
-        (r"ARP\s*\([^)]*op\s*=\s*(2|['\"]is-at['\"])|\barpspoof\b|\bettercap\b|\bbettercap\b",),
+        (r"ARP\s*\([^)\n]{0,200}op\s*=\s*(2|['\"]is-at['\"])|\barpspoof\b|\bettercap\b|\bbettercap\b",),
         weight=1.5,
     ),
     Capability(
@@ -493,7 +500,7 @@ CAPABILITIES += (
             r"b64encode|b32encode|hexlify|\.hex\s*\(\s*\)|base32|ToBase64String",
             # the looked-up name is built from data: f"{chunk}.t.example.net", chunk + ".", "$c.example"
             r"(resolve|query|gethostbyname|nslookup|\bdig|Resolve-DnsName|LookupHost|lookup)\s*\(?\s*"
-            r"(f['\"]\{|\w+\s*\+\s*['\"]\.|['\"][^'\"\n]*\{\}\.|['\"]?\$\(?\w+\)?\.)",
+            r"(f['\"]\{|\w{1,40}\s*\+\s*['\"]\.|['\"][^'\"\n]*\{\}\.|['\"]?\$\(?\w{1,40}\)?\.)",
         ),
         weight=1.5,
     ),
@@ -514,8 +521,8 @@ CAPABILITIES += (
         "renames its process after a system one so that nobody notices it",
         "setproctitle|pr_set_name|argv[0]|.exe",
         (
-            r"(setproctitle|PR_SET_NAME|argv\[0\]\s*=)[^\n]{0,80}(kworker|systemd-\w+d\b|\bsshd\b|svchost|lsass|dbus-daemon"
-            r"|kthreadd)|(-o|/out:|-OutFile|copy\w*\s*\([^)\n]*|Copy-Item[^\n]*)\s*['\"]?[^\s'\"]*\b(svchost|RuntimeBroker"
+            r"(setproctitle|PR_SET_NAME|argv\[0\]\s*=)[^\n]{0,80}(kworker|systemd-\w{1,40}d\b|\bsshd\b|svchost|lsass|dbus-daemon"
+            r"|kthreadd)|(copy\w{0,30}\s*\(|Copy-Item\b|(?<![\w-])-o\s+|/out:|-OutFile\s+)[^\n]{0,160}?\b(svchost|RuntimeBroker"
             r"|csrss|lsass|winlogon|dllhost|conhost|taskhostw|smss|wininit)\.exe",
         ),
         weight=1.5,
@@ -535,7 +542,7 @@ CAPABILITIES += (
         "cap.ransom-note-file",
         "ransomware",
         "writes a ransom note file next to the files it locked",
-        "decrypt|restore_files|your_files|readme|your files|btc|bitcoin|xmr|monero",
+        "decrypt|restore_files|your_files|readme|your files|btc|bitcoin|xmr|monero|encrypted|eth",
         (
             r"HOW_TO_DECRYPT|DECRYPT_(FILES|INSTRUCTIONS)|RESTORE_FILES|YOUR_FILES_ARE|READ_?ME_TO_DECRYPT|!README!"
             r"|your\s+(files|documents|photos|data)\s+(are|have\s+been)\s+(encrypted|locked)"
@@ -554,7 +561,6 @@ CAPABILITIES += (
         (
             r"\b(scp|sshpass|rsync)\b[^\n]{0,120}(\"\$0\"|\$0\b|\$\{?BASH_SOURCE|sys\.argv\[0\]|__file__|\$PSCommandPath)",
         ),
-        floor=0.6,
     ),
     Capability(
         "cap.web-shell-decoded",
@@ -585,14 +591,15 @@ def capability_hits(subject: str) -> list[RuleHit]:
         if first is None or any(p.search(subject) is None for p in parts[1:]):
             continue
         hits.append(RuleHit(_RULE_OF[cap.id], first.group(0)[:120], first.start()))
-    if hits and DEFENSIVE_PROSE.search(blank_escapes(prose(subject))):
+    if hits and (DETECTION_CODE.search(subject) or DEFENSIVE_PROSE.search(blank_escapes(prose(subject)))):
         return []
     return hits
 
 
 def prose(subject: str) -> str:
-    """The request's own words: ``subject`` without its fenced code blocks (all of it when it has none)."""
-    return _FENCED.sub(" ", subject) if "```" in subject else subject
+    """The request's own words: ``subject`` without its code (fenced blocks, ``~~~`` blocks, indented lines)."""
+    words = _FENCED.sub(" ", subject) if ("```" in subject or "~~~" in subject) else subject
+    return _INDENTED.sub(" ", words)
 
 
 def fingerprint() -> str:
