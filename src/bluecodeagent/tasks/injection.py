@@ -37,10 +37,10 @@ _AI = (
     r"(?:ai|a\.i\.|llm|llms|language\s+models?|ai\s+models?|models?|assistants?|ai\s+assistants?|chatbots?|bots?|"
     r"copilot|chatgpt|gpt|claude|gemini|agents?|ai\s+agents?|automated\s+(?:tools?|agents?|systems?|readers?)|"
     r"code\s+generators?|autocomplete|"
-    # an assistant named by its job: "automated coding agent", "AI code reviewers", "reviewer bots"
-    r"(?:automated|ai|llm|coding|code[- ]review)\s+(?:[a-z]+\s+)?"
-    r"(?:tools?|agents?|systems?|readers?|reviewers?|assistants?|bots?)|"
-    r"(?:reviewer|review|coding|triage)\s+bots?)"
+    # an assistant named by its job: "automated coding agent", "AI code reviewers" (not "automated build systems")
+    r"(?:ai|llm)\s+(?:code\s+|coding\s+|review\s+|programming\s+)?(?:agents?|assistants?|reviewers?|bots?|tools?)|"
+    r"automated\s+(?:coding|code|ai|review|programming)\s+(?:agents?|assistants?|reviewers?|bots?)|"
+    r"coding\s+(?:agents?|assistants?|bots?))"
 )
 _ASK = (
     r"(?:you\s+(?:must|should|need\s+to|have\s+to|are\s+(?:required|instructed|expected)\s+to)|please|always|never|"
@@ -110,8 +110,7 @@ ADDRESSEE_SIGNS = (
     r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\b"
     r"|\b(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell)\b"
     r"|\b(?:respond|reply|answer|write)\s+only\s+in\b|\b(?:respond|reply|answer)\s+in\s+[A-Z][a-z]+\b"
-    r"|\b(?:respond|reply|answer)\s+(?:only\s+)?with\s+[\"'\u201c]"
-    r"|\b(?:do\s+not|don'?t|never)\s+(?:comment\s+on|flag|point\s+out|warn\s+about|question)\b"
+
     r"|\brefuse\s+to\s+(?:answer|help|respond)\b"
     # code handed over to be put into what the assistant writes
     r"|\b(?:use|utili[sz]e|incorporate|append|add|include|integrate|insert|embed|employ|paste|place|put)\w*\s+(?:\w+\s+){0,3}?"
@@ -134,8 +133,7 @@ SIGNS = rx(ADDRESSEE_SIGNS)
 # A passage whose only signs are these speaks to the assistant weakly: the knowledge must do the rest.
 WEAK_SIGNS = (
     r"(?:from\s+now\s+on|system\s+prompt|(?:act|behave|respond)\s+as\s+(?:if|an?|the)|new\s+(?:instructions?|role|persona|rules)"
-    r"|(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell|comment\s+on|flag|point\s+out|warn\s+about|question)"
-    r"|(?:respond|reply|answer)\s+(?:only\s+)?with\s+[\"'\u201c]|you\s+are\s+(?:now|no\s+longer)"
+    r"|(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell)|you\s+are\s+(?:now|no\s+longer)"
     r"|pretend\s+(?:to\s+be|you\s+are)|(?:the|your)\s+(?:final\s+|generated\s+)?(?:code|answer|response|reply|output|solution)"
     r"\s+\w+)"
 )
