@@ -380,3 +380,13 @@ def test_leaving_people_out_or_holding_them_back_by_a_stand_in_is_against_them()
 def test_checking_job_ads_for_gender_coded_words_serves_the_applicants() -> None:
     got = _bias("check our job ads for gender-coded language and suggest neutral alternatives")
     assert "constitution:bias.serves-the-person" in got
+
+
+def test_leaving_out_by_an_age_of_orders_or_an_empty_zip_is_no_bias() -> None:
+    for subject in (
+        "Exclude orders older than 30 days from the monthly report",
+        "Drop those rows where the zip code is empty",
+        "Hold orders for manual review when billing and shipping zip differ",
+        "Deprioritise tickets from single-seat licences",
+    ):
+        assert "constitution:bias.against-the-person" not in _bias(subject), subject

@@ -264,6 +264,13 @@ _BIAS_PERSONAL = (
     r"|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|caucasian|indigenous|aboriginal|observance"
     r"|appearance|face|photos?|voice|seasoned|veteran"
 )
+# Protected groups named outright (not the stand-ins a field can hold for anyone: an age, a zip, a name).
+_BIAS_GROUP = (
+    r"gender|women|woman|female|pregnan\w*|maternity|race|racial|skin\s+colou?r|ethnic\w*|religio\w*|muslim|jewish|christian"
+    r"|hindu|sikh|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|black|caucasian|indigenous"
+    r"|aboriginal|immigrants?|foreign\w*|nationality|citizenship|accent\w*|disab\w*|wheelchair|gay|lesbian|lgbtq?"
+    r"|observance|prayers?|ramadan|sabbath|hijab|headscarf|turban"
+)
 _BIAS_AGAINST = (
     r"(?=[^.!?\n]*\b(" + _BIAS_PERSONAL + r")\b)[^.!?\n]*?\b(deduct\w*|penali[sz]\w*|push\w*\s+(\w+\s+)?down"
     r"|auto[- ]?(reject|fail|hide)\w*|fail\s+them|filter\w*\s+(them\s+)?out|screen\w*\s+(them\s+)?out|weed\w*\s+out"
@@ -271,9 +278,11 @@ _BIAS_AGAINST = (
     r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
     r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+"
     r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?(\w+\s+)?(score|rating|ranking)s?"
-    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available"
-    # left out, put last or held back for more scrutiny than everyone else
-    r"|(drop|exclud\w*|remov\w*|reject\w*)\s+(anyone|everyone|them|those|people|applicants|candidates|customers|orders)"
+    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
+    # Left out, put last or held back for more scrutiny: only by a protected group or a stand-in that names one
+    # ("Roma surnames", "religious observance leave"), not by an age of orders or an empty zip field.
+    r"|(?=[^.!?\n]*\b(" + _BIAS_GROUP + r")\b)[^.!?\n]*?\b((drop|exclud\w*|remov\w*|reject\w*)\s+"
+    r"(anyone|everyone|them|those|people|applicants|candidates|customers|employees|users|members|tenants|students|orders)"
     r"|depriorit\w*|(held|hold\w*|put)\s+(\w+\s+){0,3}?for\s+(manual\s+|extra\s+|additional\s+)?(review|checks?|verification)"
     r"|(extra|additional|more)\s+(scrutiny|checks|verification)|(not|never)\s+(be\s+)?(eligible|considered|shortlisted))\b"
 )
