@@ -110,8 +110,11 @@ _HIDDEN = (
     r"(notices?|sees?|finds?|detects?|knows?)\b"
     # ("hides from" said of the program, not of a person: "she's hiding from the corp", "I'm hiding from him")
     r"|(\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process)\b"
-    r"|(?<!'s\s)(?<!'m\s)(?<!'re\s)(?<!\bi\sam\s)(?<!\bwe\sare\s)(?<!\bhe\sis\s)(?<!\bshe\sis\s)(?<!\bthey\sare\s)"
-    r"(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)\b(hide|hides|hiding|conceal|conceals)\s+from\b|\bit's\s+hiding\s+from\b)"
+    r"|(?<!'s\s)(?<!'m\s)(?<!'re\s)(?<!\u2019s\s)(?<!\u2019m\s)(?<!\u2019re\s)(?<!\bi\sam\s)(?<!\bwe\sare\s)"
+    r"(?<!\bhe\sis\s)(?<!\bshe\sis\s)(?<!\bthey\sare\s)(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)"
+    r"\b(hide|hides|hiding|conceal|conceals)\s+from\b"
+    # ... but a program's "'s hiding from" is the program's: "a service that's hiding from Task Manager"
+    r"|\b(it|that|which|program|service|tool|app|miner|process|script|binary|implant|agent)['\u2019]s\s+hiding\s+from\b)"
     # ... but not a window minimised to the tray or a collapsed panel: user interface, in the user's sight
     r"(?![^.!?\n]{0,40}\b(minimi[sz]\w*|(system\s+)?tray|collaps\w*|toggl\w*)\b)"
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"

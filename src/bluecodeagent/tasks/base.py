@@ -21,10 +21,14 @@ DEFERS_TO_CONTEXT = re.compile(
     r"(below|above|there|in\s+(the|this|that|it))\b"
     r"|\b(implement|build|write|code|create|make|follow|complete)\s+(the|this|that|these)\s+"
     r"(\w+\s+)?(spec\w*|ticket|issue|task|request|requirements?|instructions?|steps|description|design|brief|story)\b"
-    # Rewriting code produces that code again: "port this file to Go", "speed up the attached script".
+    # Rewriting code produces that code again: "port this script to Go", "rewrite it in Rust", "optimize this".
     r"|\b(translate|port|convert|rewrite|refactor|complete|finish|extend|optimi[sz]e|speed\s+up|clean\s+up|tidy\s+up"
     r"|moderni[sz]e|paralleli[sz]e)\s+(\w+\s+){0,2}?(this|the|that|these|my|our|attached|following|below)\s+"
-    r"(\w+\s+){0,2}?(code|script|file|program|function|module|snippet|class|implementation|source|tool)s?\b",
+    r"(\w+\s+){0,2}?(code|script|program|function|module|snippet|class|implementation|source)s?\b"
+    r"|\b(translate|port|convert|rewrite)\s+(it|this|that|the\s+attached)\s+(\w+\s+)?(to|into|in)\s+"
+    r"(python|go|golang|rust|c\+\+|c#|java|javascript|typescript|kotlin|swift|ruby|php|powershell|bash|perl|lua|scala|node)\b"
+    r"|\b(make|get)\s+(this|it|the\s+(code|script|program))\s+(\w+\s+)?(faster|async|asynchronous|parallel|concurrent)\b"
+    r"|\b(optimi[sz]e|refactor|speed\s+up)\s+(this|it|the\s+attached)\s*([.?!]|$)",
     re.IGNORECASE,
 )
 
