@@ -4,7 +4,7 @@
 
 One table of ``--rows`` vectors drawn like ``kb_scale``'s clustered ones (the skewed 1M run's queried
 partition holds 450k), one HNSW index per ``m/ef_construction`` pair in turn (built with the memory
-``PgKnowledgeBase`` would give it, doubled above m=16), and top-3 queries timed per ``ef_search`` against
+``PgKnowledgeBase`` would give it, ``hnsw_build_memory_mb`` for that m), and top-3 queries timed per ``ef_search`` against
 exact search. A throwaway PostgreSQL (pgserver).
 
 ``--product``: each graph in a fresh database through ``PgKnowledgeBase`` instead (all rows one (task,
@@ -83,7 +83,7 @@ def main() -> None:
             conn.execute("ANALYZE t")
             for m, efc in _graphs(a.graphs):
                 conn.execute("DROP INDEX IF EXISTS t_hnsw")
-                memory = hnsw_build_memory_mb(a.rows, DIM) * (2 if m > 16 else 1)
+                memory = hnsw_build_memory_mb(a.rows, DIM, m=m)
                 conn.execute(f"SET maintenance_work_mem = '{memory}MB'")
                 _say(f"building m={m} ef_construction={efc}")
                 t0 = time.perf_counter()

@@ -65,7 +65,7 @@ class Settings(BaseModel):
         default=4096,
         ge=64,
         description="PostgreSQL: at most this maintenance_work_mem (MB) while a partition's HNSW index is built "
-        "(each build asks what its graph needs, ~2.8 KB per 384-dim row); a graph that does not fit builds slowly.",
+        "(each build asks what its graph needs, ~3.4 KB per 384-dim row at m=32); a graph that does not fit is slow.",
     )
     kb_hnsw_m: int = Field(
         default=32,
