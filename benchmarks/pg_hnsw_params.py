@@ -4,8 +4,8 @@
 
 One table of ``--rows`` vectors drawn like ``kb_scale``'s clustered ones (the skewed 1M run's queried
 partition holds 450k), one HNSW index per ``m/ef_construction`` pair in turn (built with the memory
-``PgKnowledgeBase`` would give it, ``hnsw_build_memory_mb`` for that m), and top-3 queries timed per ``ef_search`` against
-exact search. A throwaway PostgreSQL (pgserver).
+``PgKnowledgeBase`` would give it: ``hnsw_build_memory_mb`` for that m), and top-3 queries timed per
+``ef_search`` against exact search. A throwaway PostgreSQL (pgserver).
 
 ``--product``: each graph in a fresh database through ``PgKnowledgeBase`` instead (all rows one (task,
 label) partition, inserted with ``add_vectors``, so the index is the product's own: its ``WITH (m,
