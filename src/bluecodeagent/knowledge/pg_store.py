@@ -388,11 +388,9 @@ class PgKnowledgeBase(KnowledgeBase):
         blocks writes only); the old ones are dropped and the new renamed at the end, so the table is locked
         against readers only for that moment before the commit.
         """
-        wanted = self._partitions()
-        if not wanted:
-            return
         sql = _psycopg()[0].sql
-        self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION_INDEX,))
+        self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION_INDEX,))  # no other handle builds meanwhile
+        wanted = self._partitions()
         have = {r[0] for r in self._q("SELECT indexname FROM pg_indexes WHERE tablename = 'kb_items'")}
         for name in sorted(wanted):
             self._build_partition_index(name + _REBUILT, *wanted[name])
