@@ -28,3 +28,27 @@ def test_bad_settings_are_clear(tmp_path):
         load_settings({"top_k": 0})
     with pytest.raises(ConfigError, match="engine"):
         load_settings({"engine": "magic"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"kb_hnsw_m": 1}, "kb_hnsw_m"),
+        ({"kb_hnsw_m": 101}, "kb_hnsw_m"),
+        ({"kb_hnsw_ef_construction": 3}, "kb_hnsw_ef_construction"),
+        ({"kb_hnsw_ef_construction": 1001}, "kb_hnsw_ef_construction"),
+        ({"kb_hnsw_m": 32, "kb_hnsw_ef_construction": 63}, "below 2 x kb_hnsw_m"),
+        ({"kb_hnsw_m": 100}, "below 2 x kb_hnsw_m"),  # the default ef_construction, 128, is too few for m=100
+    ],
+)
+def test_hnsw_graph_settings_are_checked(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        load_settings(overrides)
+
+
+def test_hnsw_graph_settings_default_to_the_measured_graph(monkeypatch):
+    monkeypatch.setenv("BLUECODE_KB_HNSW_M", "8")
+    s = load_settings({"kb_hnsw_ef_construction": 16})
+    assert (s.kb_hnsw_m, s.kb_hnsw_ef_construction) == (8, 16)  # exactly 2 x m is allowed
+    monkeypatch.delenv("BLUECODE_KB_HNSW_M")
+    assert (load_settings({}).kb_hnsw_m, load_settings({}).kb_hnsw_ef_construction) == (32, 128)

@@ -82,6 +82,7 @@ def open_kb(settings: Settings, *, auto_build: bool | None = None, embedder: Emb
         auto_build=auto,
         ef_search=settings.kb_hnsw_ef_search,
         build_memory_mb=settings.kb_hnsw_build_memory_mb,
+        hnsw_graph=(settings.kb_hnsw_m, settings.kb_hnsw_ef_construction),
     )
     kb.configure_ann(expansion=settings.kb_ann_expansion, min_rows=settings.kb_ann_min_rows)
     return kb

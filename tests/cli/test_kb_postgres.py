@@ -43,8 +43,12 @@ def test_the_hnsw_settings_reach_the_shared_base(pg_url, embedder):
     base.add(tiny_items())
     base.set_meta("knowledge_version", "custom")
     base.close()
-    kb = open_kb(Settings(kb_url=pg_url, kb_hnsw_ef_search=37, kb_hnsw_build_memory_mb=777), embedder=embedder)
+    settings = Settings(
+        kb_url=pg_url, kb_hnsw_ef_search=37, kb_hnsw_build_memory_mb=777, kb_hnsw_m=10, kb_hnsw_ef_construction=30
+    )
+    kb = open_kb(settings, embedder=embedder)
     try:
         assert kb.ef_search == 37 and kb.build_memory_mb == 777  # type: ignore[attr-defined]
+        assert (kb.m, kb.ef_construction) == (10, 30)  # type: ignore[attr-defined]
     finally:
         kb.close()

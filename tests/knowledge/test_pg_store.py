@@ -196,10 +196,13 @@ def test_a_reload_that_reuses_the_previous_snapshot_equals_a_full_load(pg_url, e
 
 def test_memory_for_an_index_build_follows_the_partition_size():
     # measured with pgvector 0.6.2: a 384-dim build spilled out of 8 MB after 3,727 rows (2,251 bytes each)
-    assert hnsw_build_memory_mb(450_000, 384) >= 450_000 * 2251 / 2**20 * 1.1
     assert hnsw_build_memory_mb(1_000, 384) == 64  # never below PostgreSQL's default
     assert hnsw_build_memory_mb(10_000_000, 384, cap_mb=3000) == 3000
     assert hnsw_build_memory_mb(200_000, 384) < hnsw_build_memory_mb(200_000, 1536)
+    # a denser graph takes more: m=32 spilled out of 8 MB after 3,039 rows (2,760 bytes each)
+    assert hnsw_build_memory_mb(450_000, 384, m=32) >= 450_000 * 2760 / 2**20 * 1.1
+    assert hnsw_build_memory_mb(450_000, 384, m=16) >= 450_000 * 2248 / 2**20 * 1.1
+    assert hnsw_build_memory_mb(450_000, 384, m=16) < hnsw_build_memory_mb(450_000, 384, m=32)
 
 
 def test_each_partition_index_is_built_with_the_memory_it_needs(pg_url, monkeypatch):
@@ -228,3 +231,82 @@ def test_each_partition_index_is_built_with_the_memory_it_needs(pg_url, monkeypa
     kb.add_vectors([KnowledgeItem(task="bias", label="safe", text="one more")], rng.normal(size=(1, 32)))
     assert kb.index_build_s == 0.0 and len(settings) == 2  # no partition was new: nothing built
     kb.close()
+
+
+def _partition_indexes(url: str) -> dict[str, tuple[int, list[str] | None]]:
+    """kb_items' partition indexes: name -> (oid, reloptions)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, c.oid::int, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = 'kb_items'::regclass AND c.relname LIKE 'kb\\_hnsw\\_%'"
+        ).fetchall()
+    return {name: (oid, opts) for name, oid, opts in rows}
+
+
+def _partition_names(kb: PgKnowledgeBase) -> set[str]:
+    return {partition_index_name(t, lab) for t, lab in kb._q("SELECT DISTINCT task, label FROM kb_items")}
+
+
+def test_partition_indexes_are_built_with_the_configured_graph(pg_url, embedder):
+    kb = PgKnowledgeBase(pg_url, embedder)
+    kb.add(tiny_items())
+    got = _partition_indexes(pg_url)
+    assert set(got) == _partition_names(kb) and len(got) >= 2
+    assert {tuple(opts or ()) for _, opts in got.values()} == {("m=32", "ef_construction=128")}  # the defaults
+    other = PgKnowledgeBase(pg_url, embedder, m=8, ef_construction=20)
+    other.add([KnowledgeItem(task="bias", label="unsafe", text="a partition of its own")])
+    name = partition_index_name("bias", "unsafe")
+    assert _partition_indexes(pg_url)[name][1] == ["m=8", "ef_construction=20"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        indexdef = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (name,)).fetchone()[0]
+    assert "WITH (m='8', ef_construction='20')" in indexdef and "'bias'::text" in indexdef
+    kb.close(), other.close()
+
+
+@pytest.mark.parametrize(("m", "efc"), [(1, 64), (101, 1000), (16, 3), (16, 1001), (32, 63)])
+def test_a_graph_pgvector_would_refuse_is_refused_before_any_database_work(m, efc):
+    with pytest.raises(ValueError, match="HNSW"):
+        PgKnowledgeBase("postgresql://nobody@127.0.0.1:1/kb", m=m, ef_construction=efc)  # before connecting
+
+
+def test_schema_4_rebuilds_the_partition_indexes_of_an_older_base_once(pg_url, embedder, monkeypatch):
+    """A schema-3 base (partition indexes with pgvector's default graph) is upgraded on open: every index
+    rebuilt with the configured graph under its own name, searches planned on it; opened again, nothing moves."""
+    with monkeypatch.context() as old:
+        old.setattr(pg_store, "MIGRATIONS", pg_store.MIGRATIONS[:3])
+        old.setattr(pg_store, "LATEST", 3)
+        kb = PgKnowledgeBase(pg_url, embedder)
+        kb.add(tiny_items())
+        assert kb.schema_versions() == [1, 2, 3]
+        names = _partition_names(kb)
+        with kb._conn.transaction():  # as schema 3 built them: no WITH clause
+            for name in names:
+                row = kb._q("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (name,))[0][0]
+                kb._q(f"DROP INDEX {name}")
+                kb._q(row.split(" WITH (")[0] + " WHERE " + row.split(" WHERE ", 1)[1])
+        kb.close()
+    before = _partition_indexes(pg_url)
+    assert set(before) == names and all(opts is None for _, opts in before.values())
+
+    upgraded = PgKnowledgeBase(pg_url, embedder, m=12, ef_construction=48)
+    assert upgraded.schema_versions() == [1, 2, 3, 4] and len(upgraded) == len(tiny_items())
+    after = _partition_indexes(pg_url)
+    assert set(after) == names  # same names, nothing left under the temporary one
+    assert all(opts == ["m=12", "ef_construction=48"] for _, opts in after.values())
+    assert all(after[n][0] != before[n][0] for n in names)  # new indexes, not the old ones relabelled
+    it = next(i for i in tiny_items() if i.task == "malicious" and i.label == "unsafe")
+    query = embedder.embed([it.text])[0]
+    with upgraded._conn.transaction():
+        for plan_kind in ("seqscan", "bitmapscan", "sort"):  # a tiny table: show the planner can use the index
+            upgraded._q(f"SET LOCAL enable_{plan_kind} = off")
+        plan = upgraded._q(
+            "EXPLAIN SELECT uid FROM kb_items WHERE task = %s AND label = %s ORDER BY vector <#> %s LIMIT 3",
+            ("malicious", "unsafe", query),
+        )
+    assert any(partition_index_name("malicious", "unsafe") in r[0] for r in plan)
+    assert it.uid in {uid for uid, _ in upgraded.search_hnsw(query, 3, task="malicious", label="unsafe")}
+    upgraded.close()
+
+    again = PgKnowledgeBase(pg_url, embedder, m=6, ef_construction=24)  # already at schema 4: untouched
+    assert again.schema_versions() == [1, 2, 3, 4] and _partition_indexes(pg_url) == after
+    again.close()

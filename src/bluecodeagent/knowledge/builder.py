@@ -87,16 +87,24 @@ def ensure_kb(
     auto_build: bool = True,
     ef_search: int | None = None,
     build_memory_mb: int | None = None,
+    hnsw_graph: tuple[int, int] | None = None,
 ) -> KnowledgeBase:
     """Open the knowledge base, building it from ``shipped`` on first use (or refreshing it after an upgrade).
 
     ``path`` may be a ``postgresql://`` URL: the shared base in that database (``ef_search``: its
     HNSW searches' candidate count, the setting ``kb_hnsw_ef_search``; ``build_memory_mb``: the most memory an
-    index build may take, ``kb_hnsw_build_memory_mb``).
+    index build may take, ``kb_hnsw_build_memory_mb``; ``hnsw_graph``: the (m, ef_construction) of the partition
+    indexes it builds, ``kb_hnsw_m`` and ``kb_hnsw_ef_construction``).
     """
     if isinstance(path, str) and path.startswith(KB_URL_SCHEMES):
         return _ensure_shared_kb(
-            path, embedder, shipped, auto_build=auto_build, ef_search=ef_search, build_memory_mb=build_memory_mb
+            path,
+            embedder,
+            shipped,
+            auto_build=auto_build,
+            ef_search=ef_search,
+            build_memory_mb=build_memory_mb,
+            hnsw_graph=hnsw_graph,
         )
     path = Path(path)
     if path.is_file():
@@ -123,12 +131,25 @@ def _ensure_shared_kb(
     auto_build: bool,
     ef_search: int | None,
     build_memory_mb: int | None = None,
+    hnsw_graph: tuple[int, int] | None = None,
 ) -> KnowledgeBase:
     """The PostgreSQL base: tables made on first use, the shipped items added or refreshed in one transaction."""
-    from bluecodeagent.knowledge.pg_store import HNSW_BUILD_MEMORY_MB, HNSW_EF_SEARCH, PgKnowledgeBase
+    from bluecodeagent.knowledge.pg_store import (
+        HNSW_BUILD_MEMORY_MB,
+        HNSW_EF_CONSTRUCTION,
+        HNSW_EF_SEARCH,
+        HNSW_M,
+        PgKnowledgeBase,
+    )
 
+    m, ef_construction = hnsw_graph or (HNSW_M, HNSW_EF_CONSTRUCTION)
     kb = PgKnowledgeBase(
-        url, embedder, ef_search=ef_search or HNSW_EF_SEARCH, build_memory_mb=build_memory_mb or HNSW_BUILD_MEMORY_MB
+        url,
+        embedder,
+        ef_search=ef_search or HNSW_EF_SEARCH,
+        build_memory_mb=build_memory_mb or HNSW_BUILD_MEMORY_MB,
+        m=m,
+        ef_construction=ef_construction,
     )
     version = kb.meta().get("knowledge_version")
     current = shipped.version()

@@ -47,11 +47,16 @@ CHANNEL = "bluecode_kb"
 _ITEM_COLUMNS = "uid, task, label, category, text, counterpart, policy, principle, provenance, batch"
 HNSW_EF_SEARCH = 100  # candidates pgvector's HNSW scan keeps (its default is 40)
 HNSW_BUILD_MEMORY_MB = 4096  # at most this maintenance_work_mem while a partition's index is built
-# Bytes a graph element takes in a build besides its vector (neighbour lists, headers): pgvector 0.6.2,
-# m=16, measured 2,251 bytes per 384-dim element (a build that spilled at 8 MB after 3,727 rows).
-HNSW_ELEMENT_BYTES = 768
+HNSW_M = 32  # neighbours per graph node (pgvector's m; its default 16 was too sparse for 450k clustered rows)
+HNSW_EF_CONSTRUCTION = 128  # candidates kept while building (pgvector's ef_construction; its default is 64)
+# Bytes a graph element takes in a build besides its vector: headers, plus neighbour lists that grow with m
+# (2m slots on the ground layer). pgvector 0.6.2, 384 dims, measured by where a build spills out of 8 MB:
+# m=16 after 3,731 rows (2,248 bytes each), m=32 after 3,039 (2,760): 1,536 for the vector, 200 + 32 m besides.
+HNSW_ELEMENT_BYTES = 256
+HNSW_NEIGHBOUR_BYTES = 32  # per unit of m
 _LOCK_PARTITION_INDEX = 0x686E7377  # advisory-lock key of partition-index creation ("hnsw")
 _LOCK_MIGRATE = 0x626C7565  # advisory-lock key of schema migrations ("blue")
+_REBUILT = "_rebuilt"  # suffix of a partition index while schema 4 builds its replacement
 REWRITES = "rewrites"  # kb_meta key bumped by every in-place update of stored rows (a snapshot then reloads whole)
 
 # Versioned migrations: (version, statements); {dim} is the embedder's dimension. Applied in order,
@@ -86,6 +91,9 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     # One HNSW index per (task, label) partition instead (made by _index_partitions): pgvector filters a
     # whole-table index's candidates after the scan, which lost most of a filtered query's neighbours.
     (3, ("DROP INDEX IF EXISTS kb_items_hnsw",)),
+    # Partition indexes with the configured graph (m, ef_construction) instead of pgvector's 16/64, which
+    # stopped at recall 0.95 on a 450k-row partition: _migrate rebuilds the existing ones (_rebuild_partitions).
+    (4, ()),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -139,11 +147,14 @@ class PgKnowledgeBase(KnowledgeBase):
         create: bool = False,
         ef_search: int = HNSW_EF_SEARCH,
         build_memory_mb: int = HNSW_BUILD_MEMORY_MB,
+        m: int = HNSW_M,
+        ef_construction: int = HNSW_EF_CONSTRUCTION,
     ) -> None:
         self.path = redact(url)  # type: ignore[assignment]  # shown by stats() and messages
         self.url = url
         self.ef_search = ef_search
         self.build_memory_mb = build_memory_mb
+        self.m, self.ef_construction = check_graph(m, ef_construction)  # of the partition indexes this handle builds
         self.index_build_s = 0.0  # spent building partition indexes in the last change (0: none was missing)
         self.embedder = embedder
         self._lock = threading.RLock()
@@ -210,6 +221,8 @@ class PgKnowledgeBase(KnowledgeBase):
                         "INSERT INTO kb_meta VALUES ('schema', %s), ('embedder', %s), ('dim', %s), ('generation', '0')",
                         (str(SCHEMA_VERSION), embedder.name if embedder else "", str(dim)),
                     )
+                if version == 4:
+                    self._rebuild_partitions()
                 self._q("INSERT INTO kb_schema (version) VALUES (%s)", (version,))
         del create  # a database is created by its administrator; the tables are made on first use
         built_with = self.meta().get("embedder")
@@ -329,30 +342,65 @@ class PgKnowledgeBase(KnowledgeBase):
         Each build gets the ``maintenance_work_mem`` its graph needs (``hnsw_build_memory_mb``, at most
         ``build_memory_mb``): a graph that does not fit is finished on disk, many times slower.
         """
-        sql = _psycopg()[0].sql
         have = {r[0] for r in self._q("SELECT indexname FROM pg_indexes WHERE tablename = 'kb_items'")}
-        wanted = {
-            partition_index_name(t, lab): (t, lab, n)
-            for t, lab, n in self._q("SELECT task, label, COUNT(*) FROM kb_items GROUP BY task, label")
-        }
+        wanted = self._partitions()
         missing = sorted(set(wanted) - have)
         self.index_build_s = 0.0
         if not missing:
             return
         t0 = time.perf_counter()
         self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION_INDEX,))
-        dim = int(self._q("SELECT value FROM kb_meta WHERE key = 'dim'")[0][0])
         for name in missing:
-            task, label, rows = wanted[name]
-            self._q(f"SET LOCAL maintenance_work_mem = '{hnsw_build_memory_mb(rows, dim, self.build_memory_mb)}MB'")
-            self._conn.execute(
-                sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {} ON kb_items USING hnsw (vector vector_ip_ops) "
-                    "WHERE task = {} AND label = {}"
-                ).format(sql.Identifier(name), sql.Literal(task), sql.Literal(label))
-            )
+            self._build_partition_index(name, *wanted[name])
         self._q("ANALYZE kb_items")  # fresh statistics, so the planner picks the new index at once
         self.index_build_s = time.perf_counter() - t0
+
+    def _partitions(self) -> dict[str, tuple[str, str, int]]:
+        """Every (task, label) partition's index name -> (task, label, rows)."""
+        return {
+            partition_index_name(t, lab): (t, lab, n)
+            for t, lab, n in self._q("SELECT task, label, COUNT(*) FROM kb_items GROUP BY task, label")
+        }
+
+    def _build_partition_index(self, name: str, task: str, label: str, rows: int) -> None:
+        """``CREATE INDEX`` of one partition with this handle's graph and the memory its build needs."""
+        sql = _psycopg()[0].sql
+        dim = int(self._q("SELECT value FROM kb_meta WHERE key = 'dim'")[0][0])
+        memory = hnsw_build_memory_mb(rows, dim, self.build_memory_mb, m=self.m)
+        self._q(f"SET LOCAL maintenance_work_mem = '{memory}MB'")
+        self._conn.execute(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {} ON kb_items USING hnsw (vector vector_ip_ops) "
+                "WITH (m = {}, ef_construction = {}) WHERE task = {} AND label = {}"
+            ).format(
+                sql.Identifier(name),
+                sql.Literal(self.m),
+                sql.Literal(self.ef_construction),
+                sql.Literal(task),
+                sql.Literal(label),
+            )
+        )
+
+    def _rebuild_partitions(self) -> None:
+        """Schema 4: rebuild the partition indexes made with pgvector's default graph (inside the migration).
+
+        Each new index is built beside the old one under a temporary name (reads go on meanwhile: a build
+        blocks writes only); the old ones are dropped and the new renamed at the end, so the table is locked
+        against readers only for that moment before the commit.
+        """
+        sql = _psycopg()[0].sql
+        self._q("SELECT pg_advisory_xact_lock(%s)", (_LOCK_PARTITION_INDEX,))  # no other handle builds meanwhile
+        wanted = self._partitions()
+        have = {r[0] for r in self._q("SELECT indexname FROM pg_indexes WHERE tablename = 'kb_items'")}
+        for name in sorted(wanted):
+            self._build_partition_index(name + _REBUILT, *wanted[name])
+        for name in sorted(wanted):
+            if name in have:
+                self._conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+            self._conn.execute(
+                sql.SQL("ALTER INDEX {} RENAME TO {}").format(sql.Identifier(name + _REBUILT), sql.Identifier(name))
+            )
+        self._q("ANALYZE kb_items")
 
     def _insert(self, items: list[KnowledgeItem], vectors: np.ndarray) -> set[str]:
         """Replace-or-insert like SQLite's INSERT OR REPLACE: a replaced item moves to the end.
@@ -557,11 +605,20 @@ class PgKnowledgeBase(KnowledgeBase):
             self._conn.close()
 
 
-def hnsw_build_memory_mb(rows: int, dim: int, cap_mb: int = HNSW_BUILD_MEMORY_MB) -> int:
-    """``maintenance_work_mem`` (MB) that holds the HNSW graph of ``rows`` vectors of ``dim`` while it is built:
-    the measured size per element plus a quarter, at least PostgreSQL's default 64 MB, at most ``cap_mb``."""
-    need = rows * (4 * dim + HNSW_ELEMENT_BYTES) * 1.25 / 2**20
+def hnsw_build_memory_mb(rows: int, dim: int, cap_mb: int = HNSW_BUILD_MEMORY_MB, *, m: int = HNSW_M) -> int:
+    """``maintenance_work_mem`` (MB) that holds the HNSW graph (``m``) of ``rows`` vectors of ``dim`` while it is
+    built: the measured size per element plus a quarter, at least PostgreSQL's default 64 MB, at most ``cap_mb``."""
+    need = rows * (4 * dim + HNSW_ELEMENT_BYTES + HNSW_NEIGHBOUR_BYTES * m) * 1.25 / 2**20
     return max(64, min(int(need) + 1, int(cap_mb)))
+
+
+def check_graph(m: int, ef_construction: int) -> tuple[int, int]:
+    """``(m, ef_construction)`` if pgvector accepts them (m 2..100, ef_construction 4..1000 and >= 2 m)."""
+    if not 2 <= m <= 100:
+        raise ValueError(f"HNSW m must be 2..100, not {m}")
+    if not 4 <= ef_construction <= 1000 or ef_construction < 2 * m:
+        raise ValueError(f"HNSW ef_construction must be 4..1000 and at least 2 x m ({2 * m}), not {ef_construction}")
+    return m, ef_construction
 
 
 def partition_index_name(task: str, label: str) -> str:

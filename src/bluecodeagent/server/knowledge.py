@@ -192,7 +192,11 @@ async def _edit(svc: Service, change: Callable[[KnowledgeBase], int]) -> tuple[i
     def commit() -> tuple[int, int, int]:
         settings = svc.agent.settings
         base = PgKnowledgeBase(
-            settings.kb_url or "", svc.agent.kb.embedder, build_memory_mb=settings.kb_hnsw_build_memory_mb
+            settings.kb_url or "",
+            svc.agent.kb.embedder,
+            build_memory_mb=settings.kb_hnsw_build_memory_mb,
+            m=settings.kb_hnsw_m,
+            ef_construction=settings.kb_hnsw_ef_construction,
         )
         try:
             return change(base), base.current_generation(), len(base)
