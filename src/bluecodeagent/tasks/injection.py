@@ -110,7 +110,6 @@ ADDRESSEE_SIGNS = (
     r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\b"
     r"|\b(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell)\b"
     r"|\b(?:respond|reply|answer|write)\s+only\s+in\b|\b(?:respond|reply|answer)\s+in\s+[A-Z][a-z]+\b"
-
     r"|\brefuse\s+to\s+(?:answer|help|respond)\b"
     # code handed over to be put into what the assistant writes
     r"|\b(?:use|utili[sz]e|incorporate|append|add|include|integrate|insert|embed|employ|paste|place|put)\w*\s+(?:\w+\s+){0,3}?"
