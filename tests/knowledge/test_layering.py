@@ -107,14 +107,20 @@ def test_opener_follows_the_settings_to_either_backend(tmp_path, embedder, monke
         def configure_ann(self, **settings):
             ann.append(settings)
 
-    def fake_ensure_kb(loc, emb, shipped, auto_build, ef_search, build_memory_mb):
+    def fake_ensure_kb(loc, emb, shipped, auto_build, ef_search, build_memory_mb, hnsw_graph):
         seen.append((loc, auto_build))
-        built.append(build_memory_mb)
+        built.append((build_memory_mb, hnsw_graph))
         return Opened()
 
     monkeypatch.setattr(kb_open, "ensure_kb", fake_ensure_kb)
     kb_open.open_kb(
-        Settings(kb_path=tmp_path / "a.sqlite", kb_url="postgresql://u@h/db", kb_hnsw_build_memory_mb=1024),
+        Settings(
+            kb_path=tmp_path / "a.sqlite",
+            kb_url="postgresql://u@h/db",
+            kb_hnsw_build_memory_mb=1024,
+            kb_hnsw_m=24,
+            kb_hnsw_ef_construction=96,
+        ),
         embedder=embedder,
     )
     kb_open.open_kb(Settings(kb_path=tmp_path / "a.sqlite", kb_ann_expansion=77, kb_ann_min_rows=5), embedder=embedder)
@@ -123,7 +129,7 @@ def test_opener_follows_the_settings_to_either_backend(tmp_path, embedder, monke
     assert seen[1] == (tmp_path / "a.sqlite", False)
     assert seen[2][1] is True and str(seen[2][0]).endswith("knowledge.sqlite")
     assert ann[1] == {"expansion": 77, "min_rows": 5}  # search_ann's settings reach the opened base
-    assert built[0] == 1024  # PostgreSQL's index build memory reaches the opener
+    assert built[0] == (1024, (24, 96))  # PostgreSQL's index build memory and graph reach the opener
     monkeypatch.undo()
     with pytest.raises(KnowledgeError, match=r"missing\.sqlite"):
         kb_open.open_kb(Settings(kb_path=tmp_path / "missing.sqlite"), embedder=embedder)
