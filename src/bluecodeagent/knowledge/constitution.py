@@ -110,7 +110,8 @@ _HIDDEN = (
     r"(notices?|sees?|finds?|detects?|knows?)\b"
     # ("hides from" said of the program, not of a person: "she's hiding from the corp", "I'm hiding from him")
     r"|(\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process)\b"
-    r"|(?<!'s\s)(?<!'m\s)(?<!'re\s)(?<!\u2019s\s)(?<!\u2019m\s)(?<!\u2019re\s)(?<!\bi\sam\s)(?<!\bwe\sare\s)"
+    # (the look-ahead first: the look-behinds are tried only where "hiding from" starts, which keeps this linear)
+    r"|(?=(hide|hides|hiding|conceal|conceals)\s+from\b)(?<!'s\s)(?<!'m\s)(?<!'re\s)(?<!\u2019s\s)(?<!\u2019m\s)(?<!\u2019re\s)(?<!\bi\sam\s)(?<!\bwe\sare\s)"
     r"(?<!\bhe\sis\s)(?<!\bshe\sis\s)(?<!\bthey\sare\s)(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)"
     r"\b(hide|hides|hiding|conceal|conceals)\s+from\b"
     # ... but a program's "'s hiding from" is the program's: "a service that's hiding from Task Manager"
@@ -122,6 +123,11 @@ _HIDDEN = (
     r"|nobody|no\s+one|they|he|she)\s+(isn't|aren't|is\s+not|are\s+not|is|are|'s|'re)\s+(not\s+)?(looking|watching"
     r"|around|paying\s+attention|home|at\s+(their|his|her)\s+desks?)\b"
     r"|\bbehind\s+(their|his|her|the\s+owner'?s|my\s+\w+'s|the\s+\w+'s)\s+backs?\b" + _OFF_THE_RECORD
+)
+# Stealth ruled out is the opposite of stealth: "never update silently", "it must not run quietly".
+_NEGATED_STEALTH = (
+    r"\b(never|not|don't|doesn't|won't|shouldn't|mustn't|no\s+longer|instead\s+of|rather\s+than)\s+([\w-]+\s+){0,2}?"
+    r"(secretly|covertly|stealthily|silently|quietly|invisibl[ey]|unnoticed|in\s+secret)\b"
 )
 # Programs destroy their own objects and wipe their own forms: "destroy the Vue component", "wipe the form fields".
 _NOT_AN_OBJECT = (
@@ -136,14 +142,14 @@ _PEOPLES_DATA = (
     r"(credentials?|passwords?|logins?|e-?mails?|addresses|accounts?|cookies|tokens?|keys|secrets|contacts|phone\s+numbers"
     r"|card\s+(numbers|details)|personal|profiles?|identit\w+|data|info\w*|details|messages|photos|users?|customers?|victims?)\b"
 )
+# Harm that is done *to* someone: the word itself says the thing is not the actor's (taking, ransom, extortion).
 _TAKE_OR_BREAK = (
     r"\b((?<!work\s)(?<!work-)(steal|steals|stealing)(?!\s+(the\s+)?focus)|harvest\w*(?=\s+([\w'-]+\s+){0,4}?"
     + _PEOPLES_DATA
     + r")|exfiltrat\w+|ransom|extort\w*"
-    r"|(wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
-    r"|flood(?![- ]fill)|floods|ddos|dos\s+attack|tak(e|es|ing)\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
+    r"|tak(e|es|ing)\s+(it\s+|them\s+)?down|knock\w*\s+(\w+\s+){0,2}offline"
     r"|crash\w*\s+(their|the\s+target)"
-    r"|lock(s|ed|ing)?\s+(the\s+owner|them|users?)\s+out|brute[- ]?forc\w*|password[- ]spray\w*|credential[- ]stuff\w*"
+    r"|lock(s|ed|ing)?\s+(the\s+owner|them|users?)\s+out"
     r"|guess\w*\s+(\w+\s+){0,2}passwords?\s+(for|of|on|to)\s+(\w+\s+){0,4}(accounts?|logins?|users|people|e-?mails?"
     r"|inbox\w*|routers?|servers?|wi-?fi|vpn|ssh)"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
@@ -151,6 +157,20 @@ _TAKE_OR_BREAK = (
     r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up)"
     r"|(ask|asks|asking|demand|demands|demanding)\s+(them\s+|the\s+\w+\s+)?(for\s+)?(a\s+)?(payment|ransom|bitcoin|money))\b"
 )
+# Harm a defender names as often as an attacker does: an operator wipes their own disks, a defender writes about
+# the flood or the brute-force bots hitting them. Such a word is a cue only with a target that is somebody
+# else's in the same sentence ("flood their checkout", "spraying against the company VPN", "wipe the target's disks").
+_DUAL_HARM = (
+    r"\b((wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
+    r"|flood(?![- ]fill)|floods|flooding|ddos\w*|dos\s+attack\w*|brute[- ]?forc\w*|password[- ]spray\w*"
+    r"|credential[- ]stuff\w*)\b"
+)
+_SOMEONE_ELSES = (
+    r"(" + _OTHERS + r"|\b(their|his|her)\b(?!\s+own\b)|\bthe\s+(target|victim)\w*|\b(targets?|victims?)\b"
+    r"|\bagainst\s+(a|an|the|their|his|her|some|any)\b)"
+)
+# (Someone else's target *before* the word, "my rival's site ... flood it", is ``mal.target-not-owned``'s cue.)
+_TAKE_OR_BREAK += r"|" + _DUAL_HARM + r"[^.!?\n]{0,80}?" + _SOMEONE_ELSES
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
     r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"
@@ -306,6 +326,7 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         "It hides what it does from the owner of the machine or from the person it affects",
         _rx(_HIDDEN),
         _rx(_CATCHES),
+        mask=_rx(_NEGATED_STEALTH),
     ),
     CuePrinciple(
         "mal.takes-or-destroys",

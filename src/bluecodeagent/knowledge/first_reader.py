@@ -3,10 +3,12 @@
 A piece of a subject is read through the static word-piece table distilled from the pinned MiniLM
 (``embedders/static_table.py``): a text is the idf-weighted mean of its word pieces' rows, and a
 linear map fitted on the knowledge base (ridge regression from those means to the items' MiniLM
-vectors) turns it into an *approximate* MiniLM vector. The task's own detector scores that vector
-with every signal it uses (classifier, neighbours, rules, cues). The piece is scored whole and in
-every run of ``SPAN`` word pieces (half-overlapping), so one harmful sentence in a long harmless text
-is not averaged away; the highest of those scores is the piece's first-reader score.
+vectors) turns it into an *approximate* MiniLM vector. The map is fitted on the other prompt tasks'
+items too: text about none of the task's risks then maps near such text, not towards the middle of the
+task's knowledge (a long harmless prompt is cleared for bias as it is for malicious code). The task's
+own detector scores that vector with every signal it uses (classifier, neighbours, rules, cues). The
+piece is scored whole and in every run of ``SPAN`` word pieces (half-overlapping), so one harmful
+sentence in a long harmless text is not averaged away; the highest of those scores is the piece's first-reader score.
 
 A piece is *cleared* (MiniLM does not embed it) when that score is below ``cut``. The cut comes from
 knowledge held out by policy: maps fitted on folds that never saw an item's policy give its
@@ -39,7 +41,7 @@ from bluecodeagent.knowledge.detector import (
 from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
 from bluecodeagent.knowledge.store import KnowledgeBase
 
-READER_VERSION = "3"
+READER_VERSION = "4"
 FOLDS = 5
 MISS_RATE = 0.005  # share of held-out unsafe knowledge items the cut may clear
 MAX_CUT = 0.2  # a piece is cleared only far below the warning threshold, whatever the held-out items say
@@ -183,7 +185,8 @@ def train(kb: KnowledgeBase, det: TaskDetector, seed: int = 0) -> FirstReader | 
     ids = tokenizer().ids([it.text for it in items])
     weight = _idf(ids, len(tab))
     means = np.stack([_mean_row(tab, weight, t) for t in ids])
-    proj = _ridge(means, vecs)
+    other_means, other_vecs = _other_tasks(kb, det.task, tab, weight, vecs.shape[1])
+    proj = _ridge(np.concatenate([means, other_means]), np.concatenate([vecs, other_vecs]))
     approx = _unit(_apply(proj, means))
     names = np.array([it.policy or f"item:{i}" for i, it in enumerate(items)], dtype=object)
     groups = np.unique(names, return_inverse=True)[1]
@@ -213,6 +216,23 @@ def train(kb: KnowledgeBase, det: TaskDetector, seed: int = 0) -> FirstReader | 
         float(combiner_bias),
     )
     return FirstReader(det.task, weight.astype(np.float32), proj, scorer, cut, rates)
+
+
+def _other_tasks(
+    kb: KnowledgeBase, task: str, tab: np.ndarray, weight: np.ndarray, dim: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean rows and MiniLM vectors of the other prompt tasks' items (text this task has no opinion on)."""
+    from bluecodeagent.tasks import PROMPT_TASKS
+
+    means, vecs = [np.zeros((0, tab.shape[1]), dtype=np.float32)], [np.zeros((0, dim), dtype=np.float32)]
+    for other in PROMPT_TASKS:
+        if other == task:
+            continue
+        items, v = kb.vectors(other)
+        if len(items):
+            means.append(np.stack([_mean_row(tab, weight, t) for t in tokenizer().ids([it.text for it in items])]))
+            vecs.append(v)
+    return np.concatenate(means), np.concatenate(vecs)
 
 
 def _ridge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
