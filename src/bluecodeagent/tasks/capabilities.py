@@ -141,7 +141,8 @@ CAPABILITIES: tuple[Capability, ...] = (
         "deletes shadow copies or switches off recovery, so encrypted or destroyed files cannot be restored",
         "vssadmin|shadowcopy|bcdedit|wbadmin",
         (
-            r"vssadmin(\.exe)?[\"']?\s+delete\s+shadows|shadowcopy\s+delete|Win32_ShadowCopy[^\n]{0,80}Delete"
+            # (deleting the one snapshot a backup made, "/shadow={id}", is housekeeping; ransomware deletes them all)
+            r"vssadmin(\.exe)?[\"']?\s+delete\s+shadows(?![^\n]{0,60}/shadow\s*=)|shadowcopy\s+delete|Win32_ShadowCopy[^\n]{0,80}Delete"
             r"|bcdedit(\.exe)?[\"']?\s+/set\s+\S+\s+recoveryenabled\s+no|wbadmin(\.exe)?[\"']?\s+delete\s+catalog",
         ),
     ),
@@ -231,7 +232,9 @@ CAPABILITIES: tuple[Capability, ...] = (
         (
             r"sys\.argv\[0\]|__file__|GetModuleFileName\w{0,30}|os\.Executable\s*\(|current_exe\s*\(|process\.execPath"
             r"|\$MyInvocation\.MyCommand|\$PSCommandPath|GetExecutingAssembly\(\)\.Location|Application\.ExecutablePath",
-            r"shutil\.copy\w{0,30}|copyfile|CopyFile\w{0,30}|File\.Copy|Copy-Item|\bcp\s|fs\.copy\w{0,30}|io\.Copy|fs::copy|Files\.copy",
+            r"shutil\.copy\w{0,30}|copyfile|CopyFile\w{0,30}|File\.Copy|Copy-Item|\bcp\s|fs\.copy\w{0,30}|io\.Copy|fs::copy|Files\.copy"
+            # ... or read back and written out whole: os.ReadFile(exe) then os.WriteFile(startup, ...)
+            r"|os\.WriteFile|ioutil\.WriteFile|File\.WriteAllBytes|fs\.writeFileSync|fs::write\b",
             r"Startup|CurrentVersion\\+Run|autorun\.inf|DRIVE_REMOVABLE|GetDriveType|DriveType\s*(==|-eq)\s*2|removable"
             r"|['\"]/media/|/Volumes/|ADMIN\$|\\\\C\$|crontab|LaunchAgents",
         ),
@@ -290,7 +293,9 @@ CAPABILITIES: tuple[Capability, ...] = (
             r"|requests\.(post|Session)[^\n]{0,120}(login|signin|auth)",
             r"rockyou|wordlist|combo\s*list|combolist|(['\"][\w.@-]{1,40}:[\w!@#$%^&*.-]{1,40}['\"]\s*,\s*){2,}"
             r"|\b(admin|root)['\"]\s*[,:]\s*['\"](admin|root|toor|password|123456)\b"
-            r"|\b(passwords?|passwds?|creds|wordlist)\s*=\s*[(\[][^)\]]{0,80}\b(toor|raspberry|123456|changeme|admin123)\b",
+            r"|\b(passwords?|passwds?|creds|wordlist)\s*=\s*[(\[][^)\]]{0,80}\b(toor|raspberry|123456|changeme|admin123)\b"
+            # ... or passwords read one per line from a file: while read -r pw; do sshpass -p "$pw" ...
+            r"|\bwhile\s+read\s+(-r\s+)?(pw|pwd|pass|passwd|password)\b",
             r"\bfor\b|foreach|while|ForEach-Object",
         ),
     ),
@@ -559,7 +564,10 @@ CAPABILITIES += (
         "copies its own script to other hosts over SSH and starts it there",
         "scp|sshpass|rsync",
         (
-            r"\b(scp|sshpass|rsync)\b[^\n]{0,120}(\"\$0\"|\$0\b|\$\{?BASH_SOURCE|sys\.argv\[0\]|__file__|\$PSCommandPath)",
+            r"\b(scp|sshpass|rsync)\b[^\n]{0,120}(\"\$0\"|\$0\b|\$\{?BASH_SOURCE|sys\.argv\[0\]|__file__|\$PSCommandPath)"
+            # ... or through a variable that holds its own path: SELF=$(readlink -f "$0") ... scp "$SELF" host:
+            r"|(?s:\b(?P<self_path>\w{1,30})=[\"']?\$\((readlink\s+-f|realpath)\s+[\"']?\$(0|\{?BASH_SOURCE)[^\n]{0,40}\n.{0,3000}?"
+            r"\b(scp|sshpass|rsync)\b[^\n]{0,120}\$\{?(?P=self_path)\b)",
         ),
     ),
     Capability(
