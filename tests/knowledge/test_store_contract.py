@@ -291,3 +291,16 @@ def test_both_backends_give_the_same_hits_and_detectors(tmp_path, pg_url, embedd
     assert np.allclose(da.weights, db.weights) and da.bias == pytest.approx(db.bias)
     lite.close()
     pg.close()
+
+
+def test_a_first_reader_is_keyed_by_the_items_it_read(open_kb, embedder):
+    """A safe item added (the unsafe count unchanged) must not bring back the reader trained before it."""
+    from bluecodeagent.knowledge import first_reader as fr
+
+    kb = open_kb(embedder)
+    kb.add(two_tasks())
+    before = fr.reader_key(kb, "malicious", 3)
+    kb.put_blob(before, b"a reader of the items as they were")
+    kb.add([KnowledgeItem(task="malicious", label="safe", category="worm", text="Detect hosts that spread worms")])
+    assert fr.reader_key(kb, "malicious", 3) != before
+    assert kb.get_blob(fr.reader_key(kb, "malicious", 3)) is None

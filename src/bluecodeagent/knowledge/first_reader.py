@@ -36,7 +36,7 @@ from bluecodeagent.knowledge.detector import (
     _fit_monotone,
     _held_out_logits,
     _held_out_margins,
-    detector_key,
+    stored_key,
 )
 from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
 from bluecodeagent.knowledge.store import KnowledgeBase
@@ -101,7 +101,11 @@ class FirstReader:
     def from_bytes(cls, det: TaskDetector, blob: bytes) -> FirstReader | None:
         """The stored reader of ``det``'s task (None when stored by another version or for other rows)."""
         data = np.load(io.BytesIO(blob))
-        if str(data["version"]) != READER_VERSION or len(data["unsafe"]) != len(det.unsafe_rows):
+        if (
+            str(data["version"]) != READER_VERSION
+            or len(data["unsafe"]) != len(det.unsafe_rows)
+            or len(data["safe"]) != len(det.safe_rows)
+        ):
             return None
         held = dict(zip((str(k) for k in data["held_keys"]), (float(v) for v in data["held_vals"]), strict=True))
         approx = TaskDetector(
@@ -151,16 +155,16 @@ def table() -> np.ndarray:
     return static_table()
 
 
-def reader_key(task: str, k: int) -> str:
-    """Stored next to the task's detector (a new detector or new items mean a new reader)."""
+def reader_key(kb: KnowledgeBase, task: str, k: int) -> str:
+    """Stored next to the task's detector, keyed by the items it was trained on (new items mean a new reader)."""
     from bluecodeagent.knowledge.embedders.static_table import table_digest
 
-    return f"{detector_key(task, k)}:first-reader:v{READER_VERSION}:{table_digest()[:12]}"
+    return f"{stored_key(kb, task, k)}:first-reader:v{READER_VERSION}:{table_digest()[:12]}"
 
 
 def load_or_train(kb: KnowledgeBase, det: TaskDetector) -> FirstReader | None:
     """The first reader of ``det``'s task, from the knowledge base, trained and stored when missing."""
-    key = reader_key(det.task, det.k)
+    key = reader_key(kb, det.task, det.k)
     kb.index()
     with kb.exclusive(key):
         blob = kb.get_blob(key)

@@ -30,7 +30,11 @@ DEFENSIVE_PROSE = re.compile(
     r"\s+(\w{1,30}\s+){0,5}?(this|these|that|it|them|such|any|every|each|all|the|attempts?|attacks?|malware|commands?"
     r"|behaviou?rs?|activity|usage|processes|calls|samples?)\b"
     r"|\b(yara|sigma|sysmon|kql|splunk|siem|suricata|snort|edr\s+rules?|detection\s+(rules?|logic|content|engineering)"
-    r"|forensic\w{0,20}|incident\s+response|threat\s+hunt\w{0,10}|indicators?\s+of\s+compromise|sandbox\s+report)\b",
+    r"|forensic\w{0,20}|incident\s+response|threat\s+hunt\w{0,10}|indicators?\s+of\s+compromise|sandbox\s+report)\b"
+    # inspecting the places where malware hides: "scans the webroot for ...", "enumerates every autostart location"
+    r"|\b(scan|search|grep|hunt|enumerat|audit|inventor|sweep)\w{0,5}\s+(\w{1,30}\s+){0,6}?(web\s?roots?|uploads?\s+"
+    r"(folders?|dir\w{0,9})|autostart\w{0,9}|persistence\s+(locations?|entries|mechanisms?)|run\s*keys|scheduled\s+tasks"
+    r"|crontabs?|wmi\s+(permanent\s+)?(event\s+)?subscriptions?|web\s?shells?)\b",
     re.IGNORECASE,
 )
 # Code that is detection content, not a program: a YARA rule, a Sigma rule, an IDS signature, a KQL query.
