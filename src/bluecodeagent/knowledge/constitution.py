@@ -57,7 +57,9 @@ def _rx(pattern: str) -> re.Pattern[str]:
 _OTHERS = (
     r"(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+|former\s+\w+|partner|wife|husband|girlfriend|"
     r"boyfriend|boss|colleague|coworker|co-worker|classmate|teacher|school|employer|roommate|landlord|enemy|victim)"
-    r"('s|s'|s)?\b(\s+\w+){0,3}"
+    # ... who speaks in the story is no target: "my boss wants an early warning", "my colleague suggested a hook"
+    r"('s|s'|s)?\b(?!\s+(wants?|wanted|asks|asked|says|said|suggests|suggested|tells|told|thinks|thought|needs|needed"
+    r"|agreed|approved|recommends|recommended|mentioned|prefers|likes)\b)(\s+\w+){0,3}"
     r"|\b(someone|somebody|anyone|everyone|people|other\s+(people|users|members|players|companies))('s|s')?\s+else'?s?\b"
     r"|\b(other\s+people's|another\s+person's|someone\s+else's|a\s+stranger's|strangers'|their\s+victims?|the\s+victim'?s?"
     r"|victims?'?\s+(machine|computer|phone|files|network|accounts?|data))"
@@ -69,6 +71,14 @@ _OTHERS = (
     r"|\b(it|this|that|the\s+\w+)\s+(isn't|is\s+not|aren't|are\s+not|wasn't|was\s+not)\s+(mine|ours)\b"
     r"|\bnot\s+(my|our)\s+(own\s+)?(server|machine|computer|box|network|account|site|website|system|device|phone"
     r"|laptop|router|database)s?\b|\b(doesn't|does\s+not|don't|do\s+not)\s+belong\s+to\s+(me|us)\b"
+    # a victim named indirectly: another company, the public library's computers, logging in as him, their VPN
+    r"|\banother\s+(company|organi[sz]ation|business|firm|person|user|player|household)('s)?\b"
+    r"|\bother\s+(companies|organi[sz]ations|businesses|households)\b"
+    r"|\b(public|library|hotel|internet[- ]caf[e\u00e9])\s+(library\s+)?(computers?|machines?|pcs)\b"
+    r"|\b(log|logs|logged|logging|sign|signs|signed|signing)\s+(in|into|on)\s+(\w+\s+){0,4}?as\s+(him|her|them"
+    r"|my\s+(manager|boss|colleague|coworker|co-worker|teacher)|another\s+user|other\s+users)\b"
+    r"|\b(try|tries|trying|tried|against|break\w*\s+into|get\w*\s+into)\s+(\w+\s+){0,3}?their\s+(\w+\s+)?(vpn|accounts?"
+    r"|portal|network|servers?|systems?|routers?|wi-?fi|inbox\w*|e-?mail|logins?)\b"
 )
 # Inside a game an enemy, a boss or a victim is a character: "the enemy's head hitbox", "the enemy AI in my stealth
 # game".

@@ -1,10 +1,10 @@
 """Defence and consent words that mean their opposite: what a request escapes or lacks.
 
 "avoids being detected", "without getting blocked", "evades antivirus detection", "so antivirus cannot
-detect it" hold a defence word (detect, block, flag); "without their permission", "I'm not authorised"
-hold a consent word. A rule or cue that looks for defensive or authorised context in the sentence would
-otherwise take an attack back because of them. Such phrases are blanked (replaced by as many spaces,
-so offsets stay) before that context is looked for.
+detect it", "turns off real-time protection" hold a defence word (detect, block, flag, protect);
+"without their permission", "I'm not authorised" hold a consent word. A rule or cue that looks for
+defensive or authorised context in the sentence would otherwise take an attack back because of them.
+Such phrases are blanked (replaced by as many spaces, so offsets stay) before that context is looked for.
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ DENIES_CONSENT = (
     r"|\b(not|never|n't)\s+(\w+\s+){0,2}?(authori[sz]ed|permitted|allowed|consented)"
     r"|\bno\s+(\w+\s+)?(permission|consent|authori[sz]ation)"
 )
-ESCAPED = re.compile(f"{ESCAPES_DEFENCE}|{DENIES_CONSENT}", re.IGNORECASE)
+# ... and a defence the code switches off is no defence: "turns off Windows Defender real-time protection".
+DISABLES_DEFENCE = (
+    r"\b(turn\w*\s+off|switch\w*\s+off|shut\w*\s+(off|down)|disabl\w*|kill\w*|stop\w*|remov\w*|uninstall\w*"
+    r"|suppress\w*|tamper\w*\s+with)\s+(\w[\w-]*\s+){0,3}?(protection|monitoring|detection|alerts?|defen[cs]e\w*"
+    r"|firewall|logging|auditing|audit\s+log\w*)\b"
+)
+ESCAPED = re.compile(f"{ESCAPES_DEFENCE}|{DENIES_CONSENT}|{DISABLES_DEFENCE}", re.IGNORECASE)
 
 
 def blank(pattern: re.Pattern[str] | None, text: str) -> str:
