@@ -209,3 +209,19 @@ def test_intent_that_sits_only_in_the_code_is_read(agent) -> None:
     assert cap and cap[0].snippet
     echo = agent.check(ECHO_SERVER, "malicious")
     assert not echo.unsafe and not any(f.rule_id.startswith("cap.") for f in echo.findings)
+
+
+def test_a_defensive_frame_stated_once_reaches_the_technical_pieces(agent) -> None:
+    text = (
+        "We keep a few deliberately exposed honeypots on our own network and review what attackers leave. "
+        + "Background on the setup follows. " * 3
+        + " ".join(
+            f"Step {i}: the collector reads session {i} from the capture, decodes the commands typed in it and "
+            "stores them with the timestamp, source address and client version for the weekly summary."
+            for i in range(1, 9)
+        )
+    )
+    v = agent.check(text, "malicious")
+    assert v.evidence.signals["segments"] > 1
+    assert v.evidence.signals["cues"] < 0  # the deciding piece carries the frame, though it does not say it
+    assert v.label == "safe"

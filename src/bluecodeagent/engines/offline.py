@@ -19,7 +19,13 @@ from bluecodeagent.engines.base import decide
 from bluecodeagent.engines.cascade import FirstRead, first_read, merge
 from bluecodeagent.engines.payload import PIECE_GATE, cut_wrappers
 from bluecodeagent.knowledge import first_reader
-from bluecodeagent.knowledge.constitution import CUE_SOURCE, build_constitution, cue_balance
+from bluecodeagent.knowledge.constitution import (
+    CUE_SOURCE,
+    build_constitution,
+    cue_balance,
+    cue_counts,
+    framed_balances,
+)
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
 from bluecodeagent.knowledge.store import KnowledgeBase
@@ -76,8 +82,11 @@ class OfflineEngine:
         hits = [spec.apply_rules(text, ctx) if ok else [] for (text, ctx), ok in zip(records, judged, strict=True)]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
         flat = [p for ps in pieces for p in ps]
-        # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise.
-        cues = np.asarray([cue_balance(p, task) for p in flat], dtype=np.float64)
+        # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise; a safe
+        # frame stated once reaches the pieces that name no harm of their own (``framed_balances``).
+        counts = [[cue_counts(p, task) for p in ps] for ps in pieces]
+        cues = np.asarray([u - s for cs in counts for u, s in cs], dtype=np.float64)
+        framed = np.asarray([b for cs in counts for b in framed_balances(cs)], dtype=np.float64)
         sizes = [len(ps) for ps in pieces]
         rules = np.repeat(np.asarray(weights, dtype=np.float64), sizes)
         ruled = np.repeat([bool(hs) for hs in hits], sizes).astype(bool)
@@ -85,7 +94,7 @@ class OfflineEngine:
         embedded = np.ones(len(flat), dtype=bool) if read is None else ~read.cleared
         vectors = self._embed([p for p, e in zip(flat, embedded, strict=True) if e], known)
         # Every embedded piece of every subject in one pass over the knowledge matrix.
-        scored = det.score(vectors, rules[embedded], cues[embedded])
+        scored = det.score(vectors, rules[embedded], framed[embedded])
         if read is not None:
             scored = merge(read, scored, embedded)
         # A wrapper-like piece is judged on the request inside it. Pieces the first reader cleared (far below

@@ -487,9 +487,26 @@ def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
 
 def cue_balance(text: str, task: str | None) -> float:
     """Matched unsafe cue principles minus matched safe ones (0 for a task without cue principles)."""
-    return float(
-        sum((1 if cp.kind == "unsafe" else -1) for cp in CUE_PRINCIPLES if cp.task == task and _applies(cp, text))
-    )
+    unsafe, safe = cue_counts(text, task)
+    return float(unsafe - safe)
+
+
+def cue_counts(text: str, task: str | None) -> tuple[int, int]:
+    """How many unsafe and how many safe cue principles of ``task`` apply to ``text``."""
+    hits = [cp.kind for cp in CUE_PRINCIPLES if cp.task == task and _applies(cp, text)]
+    return hits.count("unsafe"), hits.count("safe")
+
+
+def framed_balances(counts: list[tuple[int, int]]) -> list[float]:
+    """Per piece of one subject, its cue balance with the subject's frame.
+
+    A safe frame stated once ("for our honeypot", "our EDR agent", "I'm the admin") applies to every piece
+    of the request that names no harm of its own: such a piece gets the larger of its own safe count and
+    the subject's. A piece with an unsafe cue keeps its own balance: a frame never cancels a stated
+    victim, stealth or theft.
+    """
+    frame = max((s for _, s in counts), default=0)
+    return [float(u - s) if u else float(-max(s, frame)) for u, s in counts]
 
 
 def cue_fingerprint(task: str) -> str:
