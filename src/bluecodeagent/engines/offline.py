@@ -22,9 +22,11 @@ from bluecodeagent.knowledge import first_reader
 from bluecodeagent.knowledge.constitution import (
     CUE_SOURCE,
     build_constitution,
+    counts_of,
     cue_balance,
-    cue_counts,
+    cue_principles_in,
     framed_balances,
+    matched_cues,
 )
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
 from bluecodeagent.knowledge.item import KnowledgeItem
@@ -84,7 +86,8 @@ class OfflineEngine:
         flat = [p for ps in pieces for p in ps]
         # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise; a safe
         # frame stated once reaches the pieces that name no harm of their own (``framed_balances``).
-        counts = [[cue_counts(p, task) for p in ps] for ps in pieces]
+        matched = [[matched_cues(p, task) for p in ps] for ps in pieces]
+        counts = [[counts_of(m) for m in ms] for ms in matched]
         cues = np.asarray([u - s for cs in counts for u, s in cs], dtype=np.float64)
         framed = np.asarray([b for cs in counts for b in framed_balances(cs)], dtype=np.float64)
         sizes = [len(ps) for ps in pieces]
@@ -114,11 +117,12 @@ class OfflineEngine:
                 getattr(scored, f.name)[changed] = getattr(again, f.name)
             scored.wrapper = np.array(wrapper)
         verdicts, offset = [], 0
-        for (text, ctx), ps, js, hs in zip(records, pieces, payloads, hits, strict=True):
+        for (text, ctx), ps, js, hs, ms in zip(records, pieces, payloads, hits, matched, strict=True):
             rows = scored.rows(offset, offset + len(ps))
             cleared = None if read is None else read.cleared[offset : offset + len(ps)]
             offset += len(ps)
-            verdicts.append(self._verdict(task, text, ctx, js, rows, hs, cleared, cut_from=ps))
+            cue_read = cue_principles_in(ps, ms, task) if ps else None
+            verdicts.append(self._verdict(task, text, ctx, js, rows, hs, cleared, cut_from=ps, cue_read=cue_read))
         per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
         for v in verdicts:
             v.latency_ms = per_item
@@ -182,8 +186,12 @@ class OfflineEngine:
         hits: list[RuleHit],
         cleared: np.ndarray | None = None,
         cut_from: list[str] | None = None,
+        cue_read: list[Principle] | None = None,
     ) -> Verdict:
-        """``pieces`` as judged; ``cut_from`` as cut from the subject (a wrapper-like piece: its payload is judged)."""
+        """``pieces`` as judged; ``cut_from`` as cut from the subject (a wrapper-like piece: its payload is judged).
+
+        ``cue_read``: the subject's cue principles as read from its pieces (read from the whole when None).
+        """
         cut_from = pieces if cut_from is None else cut_from
         not_judged = getattr(get_task(task), "not_judged", None)  # a task may decline a subject (issue 12)
         if not_judged is not None and (reason := not_judged(text, ctx)):
@@ -212,7 +220,7 @@ class OfflineEngine:
         whole = get_task(task).subject(text, ctx)
         is_unsafe = score >= self.settings.warn_threshold
         # The cues are read from the whole subject: a consent or a target can sit outside the riskiest window.
-        constitution = build_constitution(whole, [n[0] for n in unsafe], [n[0] for n in safe], task)
+        constitution = build_constitution(whole, [n[0] for n in unsafe], [n[0] for n in safe], task, cue_read)
         notes = _contradictions(constitution, is_unsafe, score, self.settings.warn_threshold)
         category = _category(unsafe, hits) if is_unsafe else None
         findings = [_rule_finding(h, is_unsafe) for h in hits]

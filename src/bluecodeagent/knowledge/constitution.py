@@ -493,8 +493,36 @@ def cue_balance(text: str, task: str | None) -> float:
 
 def cue_counts(text: str, task: str | None) -> tuple[int, int]:
     """How many unsafe and how many safe cue principles of ``task`` apply to ``text``."""
-    hits = [cp.kind for cp in CUE_PRINCIPLES if cp.task == task and _applies(cp, text)]
-    return hits.count("unsafe"), hits.count("safe")
+    return counts_of(matched_cues(text, task))
+
+
+def matched_cues(text: str, task: str | None) -> list[CuePrinciple]:
+    """The cue principles of ``task`` that apply to ``text``."""
+    return [cp for cp in CUE_PRINCIPLES if cp.task == task and _applies(cp, text)]
+
+
+def counts_of(matched: list[CuePrinciple]) -> tuple[int, int]:
+    kinds = [cp.kind for cp in matched]
+    return kinds.count("unsafe"), kinds.count("safe")
+
+
+def cue_principles_in(pieces: list[str], matched: list[list[CuePrinciple]], task: str) -> list[Principle]:
+    """``cue_principles`` of a subject cut into ``pieces``, from each piece's matched cues (read once).
+
+    The pieces cover the subject, so a principle applies to it when it applies to one of them; its
+    phrases are read again only in the pieces where it matched.
+    """
+    out = []
+    for cp in CUE_PRINCIPLES:
+        if cp.task != task:
+            continue
+        cues: list[str] = []
+        for piece, hits in zip(pieces, matched, strict=True):
+            if any(cp is h for h in hits):
+                cues += [c for c in cp.phrases(piece) if c.lower() not in (x.lower() for x in cues)]
+        cues = cues[:MAX_CUES]
+        out.append(Principle(text=cp.text, kind=cp.kind, source=f"{CUE_SOURCE}:{cp.id}", matched=bool(cues), cues=cues))
+    return out
 
 
 def framed_balances(counts: list[tuple[int, int]]) -> list[float]:
@@ -532,15 +560,21 @@ def _applies(cp: CuePrinciple, text: str) -> bool:
 
 
 def build_constitution(
-    subject: str, unsafe: list[KnowledgeItem], safe: list[KnowledgeItem], task: str | None = None
+    subject: str,
+    unsafe: list[KnowledgeItem],
+    safe: list[KnowledgeItem],
+    task: str | None = None,
+    read: list[Principle] | None = None,
 ) -> list[Principle]:
     """Cue principles that apply to the subject, then the neighbours' policy principles (each once).
+
+    ``read``: the subject's cue principles when already read (``cue_principles_in``), else they are read here.
 
     ``task`` defaults to the neighbours' task. A policy principle is matched when a cue principle of
     the same direction matched, and shows those cues.
     """
     task = task or next((it.task for it in (*unsafe, *safe)), None)
-    cues = cue_principles(subject, task)
+    cues = cue_principles(subject, task) if read is None else read
     by_kind = {k: [c for p in cues if p.kind == k and p.matched for c in p.cues][:MAX_CUES] for k in ("unsafe", "safe")}
     principles = [p for p in cues if p.matched]
     seen: set[str] = set()
