@@ -40,6 +40,7 @@ _AI = (
     # an assistant named by its job: "automated coding agent", "AI code reviewers" (not "automated build systems")
     r"(?:ai|llm)\s+(?:code\s+|coding\s+|review\s+|programming\s+)?(?:agents?|assistants?|reviewers?|bots?|tools?)|"
     r"automated\s+(?:coding|code|ai|review|programming)\s+(?:agents?|assistants?|reviewers?|bots?)|"
+    r"(?:automated|virtual|digital)\s+assistants?|"
     r"coding\s+(?:agents?|assistants?|bots?))"
 )
 _ASK = (
@@ -64,7 +65,8 @@ ADDRESSEE_SIGNS = (
     + r"\b"
     r"|\b(?:to|for)\s+(?:any|all|every)\s+" + _AI + r"\b"
     r"|\b(?:ai|llm|automated|bot)\s+[a-z]+s?\s*:\s+\w"  # "AI reviewer: ...", "LLM reviewers: ..."
-    r"|\b"
+    # ("AI: ...", but not a speaker's handle in a thread: "@maintainer-bot:", "github-actions[bot]:")
+    r"|(?<![-@/.\[])\b"
     + _AI
     + r"\s*:\s+\w|(?:^|[.!?]\s+)"
     + _AI
@@ -107,7 +109,9 @@ ADDRESSEE_SIGNS = (
     r"|\b(?:tell|inform|remind|convince|warn|advise|instruct|ask)\s+(?:the\s+|all\s+|any\s+)?(?:users?|readers?|developers?|"
     r"customers?|visitors?|humans?|people)\s+(?:that|to)\b|\b(?:tell|convince|instruct)\s+(?:the\s+)?users?\b"
     r"|\b(?:the\s+)?users?\s+(?:must|should)\s+not\s+(?:know|notice|see|be\s+told)\b"
-    r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\b"
+    # ... keeping the user in the dark ("without telling the user"; not "without telling the mobile team")
+    r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\s+(?:the\s+|any\s+)?(?:users?|anyone|anybody|them|him|her"
+    r"|developers?|owners?|humans?|people|readers?|customers?)\b"
     r"|\b(?:do\s+not|don'?t|never)\s+(?:mention|reveal|disclose|tell)\b"
     r"|\b(?:respond|reply|answer|write)\s+only\s+in\b|\b(?:respond|reply|answer)\s+in\s+[A-Z][a-z]+\b"
     r"|\brefuse\s+to\s+(?:answer|help|respond)\b"
