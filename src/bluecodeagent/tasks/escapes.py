@@ -28,7 +28,12 @@ DISABLES_DEFENCE = (
     r"|suppress\w*|tamper\w*\s+with)\s+(\w[\w-]*\s+){0,3}?(protection|monitoring|detection|alerts?|defen[cs]e\w*"
     r"|firewall|logging|auditing|audit\s+log\w*)\b"
 )
-ESCAPED = re.compile(f"{ESCAPES_DEFENCE}|{DENIES_CONSENT}|{DISABLES_DEFENCE}", re.IGNORECASE)
+# ... and a detection count of nothing is the evasion's goal: "so that the engines detect 0/70", "fully undetectable".
+NOTHING_DETECTED = (
+    r"\b(detect\w*|flag\w*)\s+(0|zero|nothing|none)\b(\s*/\s*\d+)?|\b(0|zero)\s*/\s*\d+\s+(detections?|engines?)\b"
+    r"|\bfully\s+undetect\w*|\bfud\b"
+)
+ESCAPED = re.compile(f"{ESCAPES_DEFENCE}|{DENIES_CONSENT}|{DISABLES_DEFENCE}|{NOTHING_DETECTED}", re.IGNORECASE)
 
 
 def blank(pattern: re.Pattern[str] | None, text: str) -> str:
