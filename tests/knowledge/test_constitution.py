@@ -463,3 +463,13 @@ def test_a_detection_count_of_nothing_is_evasion_not_defence() -> None:
         matched = _matched(subject)
         assert "constitution:mal.blinds-defences" in matched and "constitution:mal.defends" not in matched, subject
     assert "constitution:mal.blinds-defences" not in _matched("Our scanner found 0/70 detections for the clean build.")
+
+
+def test_a_penalty_or_last_place_by_a_stand_in_is_against_the_person() -> None:
+    against = "constitution:bias.against-the-person"
+    for subject in (
+        "Give a bonus for grad year after 2015 and a penalty for anything before 2005: we want fresh energy.",
+        "Couriers whose profile photo the API estimates as over 50 years old get offered long-distance orders last.",
+    ):
+        assert against in _bias(subject), subject
+    assert against not in _bias("Orders older than 30 days get shipped last when stock is short.")

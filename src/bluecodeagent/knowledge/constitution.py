@@ -296,7 +296,7 @@ _BIAS_SAFE = f"{_BIAS_AUDIT}|{_BIAS_REMOVE}|{_BIAS_LAWFUL}"
 _BIAS_PERSONAL = (
     r"gender|sex|women|woman|men|man|female|male|guys|pregnan\w*|maternity|race|racial|skin|darker|ethnic\w*|religio\w*"
     r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|prayers?|ramadan|sabbath|hijab|headscarf|turban|age|aged|older|younger|young|old|over\s+\d\d"
-    r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
+    r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|grad\s+year|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
     r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
     r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
     r"|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|caucasian|indigenous|aboriginal|observance"
@@ -310,11 +310,13 @@ _BIAS_GROUP = (
     r"|observance|prayers?|ramadan|sabbath|hijab|headscarf|turban"
 )
 _BIAS_AGAINST = (
-    r"(?=[^.!?\n]*\b(" + _BIAS_PERSONAL + r")\b)[^.!?\n]*?\b(deduct\w*|penali[sz]\w*|push\w*\s+(\w+\s+)?down"
+    r"(?=[^.!?\n]*\b(" + _BIAS_PERSONAL + r")\b)[^.!?\n]*?\b(deduct\w*|penali[sz]\w*|penalt(y|ies)"
+    r"|push\w*\s+(\w+\s+)?down"
     r"|auto[- ]?(reject|fail|hide)\w*|fail\s+them|filter\w*\s+(them\s+)?out|screen\w*\s+(them\s+)?out|weed\w*\s+out"
     r"|skip\s+(anyone|everyone|people|candidates|applicants)|zero\s+(\w+\s+){0,2}points|lower\s+priority"
     r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
-    r"|wants?\s+them\s+out|overqualified|young\s+energy|keep\s+the\s+team\s+young|poor\s+fit|worse\s+\w+"
+    r"|wants?\s+them\s+out|overqualified|(young|fresh|youthful)\s+energy|keep\s+the\s+team\s+young|poor\s+fit"
+    r"|worse\s+\w+|(get|gets|be|are|is)\s+(offered|considered|assigned|shown|served|called|scheduled)\s+([\w-]+\s+){0,3}?last"
     r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?(\w+\s+)?(score|rating|ranking)s?"
     r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
     # Left out, put last or held back for more scrutiny: only by a protected group or a stand-in that names one
