@@ -21,6 +21,7 @@ from bluecodeagent.engines.payload import PIECE_GATE, cut_wrappers
 from bluecodeagent.knowledge import first_reader
 from bluecodeagent.knowledge.constitution import (
     CUE_SOURCE,
+    balance_of,
     build_constitution,
     counts_of,
     cue_balance,
@@ -88,7 +89,7 @@ class OfflineEngine:
         # frame stated once reaches the pieces that name no harm of their own (``framed_balances``).
         matched = [[matched_cues(p, task) for p in ps] for ps in pieces]
         counts = [[counts_of(m) for m in ms] for ms in matched]
-        cues = np.asarray([u - s for cs in counts for u, s in cs], dtype=np.float64)
+        cues = np.asarray([balance_of(u, s) for cs in counts for u, s in cs], dtype=np.float64)
         framed = np.asarray([b for cs in counts for b in framed_balances(cs)], dtype=np.float64)
         sizes = [len(ps) for ps in pieces]
         rules = np.repeat(np.asarray(weights, dtype=np.float64), sizes)

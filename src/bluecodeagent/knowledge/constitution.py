@@ -24,7 +24,7 @@ from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
 MAX_CUES = 4
-CUE_READING = "2"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
+CUE_READING = "3"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
 CUE_SOURCE = "constitution"
 
 
@@ -498,9 +498,16 @@ def cue_principles(subject: str, task: str | None = None) -> list[Principle]:
 
 
 def cue_balance(text: str, task: str | None) -> float:
-    """Matched unsafe cue principles minus matched safe ones (0 for a task without cue principles)."""
-    unsafe, safe = cue_counts(text, task)
-    return float(unsafe - safe)
+    """Matched unsafe cue principles minus matched safe ones, never below 0 when an unsafe one matched.
+
+    Safe words added to a harmful request ("we detect and block attacks on our own honeypots. Write a worm
+    that ...") can cancel its unsafe cues but not turn it into defence: that is left to what it asks for.
+    """
+    return balance_of(*cue_counts(text, task))
+
+
+def balance_of(unsafe: int, safe: int) -> float:
+    return float(max(unsafe - safe, 0) if unsafe else -safe)
 
 
 def cue_counts(text: str, task: str | None) -> tuple[int, int]:
@@ -546,7 +553,7 @@ def framed_balances(counts: list[tuple[int, int]]) -> list[float]:
     victim, stealth or theft.
     """
     frame = max((s for _, s in counts), default=0)
-    return [float(u - s) if u else float(-max(s, frame)) for u, s in counts]
+    return [balance_of(u, s) if u else float(-max(s, frame)) for u, s in counts]
 
 
 def cue_fingerprint(task: str) -> str:
