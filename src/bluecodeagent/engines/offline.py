@@ -26,7 +26,6 @@ from bluecodeagent.knowledge.constitution import (
     counts_of,
     cue_balance,
     cue_principles_in,
-    framed_balances,
     matched_cues,
 )
 from bluecodeagent.knowledge.detector import Scored, TaskDetector
@@ -85,12 +84,12 @@ class OfflineEngine:
         hits = [spec.apply_rules(text, ctx) if ok else [] for (text, ctx), ok in zip(records, judged, strict=True)]
         weights = [sum(h.rule.weight for h in hs) for hs in hits]
         flat = [p for ps in pieces for p in ps]
-        # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise; a safe
-        # frame stated once reaches the pieces that name no harm of their own (``framed_balances``).
+        # Cues are read per piece (like the embedding), so the piece they sit in is the one they raise. A safe
+        # frame stated in one piece does not reach the others: "we run honeypots ... [harm in plain words]"
+        # would pass as defence (tried and measured on 2026-12-03, docs/prompt-screening.md).
         matched = [[matched_cues(p, task) for p in ps] for ps in pieces]
         counts = [[counts_of(m) for m in ms] for ms in matched]
         cues = np.asarray([balance_of(u, s) for cs in counts for u, s in cs], dtype=np.float64)
-        framed = np.asarray([b for cs in counts for b in framed_balances(cs)], dtype=np.float64)
         sizes = [len(ps) for ps in pieces]
         rules = np.repeat(np.asarray(weights, dtype=np.float64), sizes)
         ruled = np.repeat([bool(hs) for hs in hits], sizes).astype(bool)
@@ -98,7 +97,7 @@ class OfflineEngine:
         embedded = np.ones(len(flat), dtype=bool) if read is None else ~read.cleared
         vectors = self._embed([p for p, e in zip(flat, embedded, strict=True) if e], known)
         # Every embedded piece of every subject in one pass over the knowledge matrix.
-        scored = det.score(vectors, rules[embedded], framed[embedded])
+        scored = det.score(vectors, rules[embedded], cues[embedded])
         if read is not None:
             scored = merge(read, scored, embedded)
         # A wrapper-like piece is judged on the request inside it. Pieces the first reader cleared (far below

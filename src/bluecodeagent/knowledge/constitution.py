@@ -544,18 +544,6 @@ def cue_principles_in(pieces: list[str], matched: list[list[CuePrinciple]], task
     return out
 
 
-def framed_balances(counts: list[tuple[int, int]]) -> list[float]:
-    """Per piece of one subject, its cue balance with the subject's frame.
-
-    A safe frame stated once ("for our honeypot", "our EDR agent", "I'm the admin") applies to every piece
-    of the request that names no harm of its own: such a piece gets the larger of its own safe count and
-    the subject's. A piece with an unsafe cue keeps its own balance: a frame never cancels a stated
-    victim, stealth or theft.
-    """
-    frame = max((s for _, s in counts), default=0)
-    return [balance_of(u, s) if u else float(-max(s, frame)) for u, s in counts]
-
-
 def cue_fingerprint(task: str) -> str:
     """Changes whenever a cue principle of ``task`` changes (detectors trained on old cues are retrained)."""
     import hashlib
