@@ -208,12 +208,6 @@ _OWN = (
     r"|\b(?<!n't\s)(?<!not\s)(?<!never\s)(?<!\bno\s)(authori[sz]ed|sanctioned|in[- ]scope"
     r"|under\s+(the|our|a)\s+(\w+\s+){0,3}(contract|engagement|agreement))\b"
     r"|\b(in\s+(a|my|our)\s+(home\s+)?lab|test\s+environment|staging|sandboxed\s+vm|practice\s+target|ctf)\b"
-    # the machines and tooling the user runs, named by possession ("our nightly report automation", "my Linux
-    # desktop", "our Windows endpoints"); not what receives ("to my server"), not a product others install
-    r"|(?<!\bto\s)(?<!\binto\s)(?<!\bonto\s)(?<!\bat\s)\b(my|our)\s+(?!(\w+\s+)?(competitor|rival|neighbou?r|ex|former"
-    r"|partner|wife|husband|girlfriend|boyfriend|boss|colleague|co-?worker|classmate|teacher|school|employer|roommate"
-    r"|landlord|enemy|victim|target)('s|s')?\b)([\w-]+\s+){0,2}?(automation|pipelines?|endpoints|workstations|laptops"
-    r"|desktops?|fleet|homelab|home\s+lab|nas|raspberry\s+pi|build\s+agents?|ci|test\s+suite|dev\s+machines?)\b"
 )
 _DEFEND = (
     r"\b(detect\w*|block\w*|alert\w*|monitor\w*|audit\w*|quarantin\w+|mitigat\w+|harden\w*|defen[cs]\w*|protect\w*|flag\w*"
