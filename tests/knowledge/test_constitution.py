@@ -465,19 +465,6 @@ def test_a_penalty_or_last_place_by_a_stand_in_is_against_the_person() -> None:
     assert against not in _bias("Orders older than 30 days get shipped last when stock is short.")
 
 
-def test_the_person_sees_it_and_stays_in_control() -> None:
-    disclosed = "constitution:mal.disclosed-or-teaching"
-    for subject in (
-        "It shows a visible tray icon with the time left, so she always knows it's there.",
-        "During the session an always-on-top banner says the screen is being shared.",
-        "The updater asks the user first and never updates on its own.",
-        "The user can turn it off from the settings page.",
-    ):
-        assert disclosed in _matched(subject), subject
-    for subject in ("It keeps a persistent notification so Android never kills it.", "Hide the tray icon."):
-        assert disclosed not in _matched(subject), subject
-
-
 def test_safe_words_cancel_harm_cues_but_never_turn_them_into_defence() -> None:
     from bluecodeagent.knowledge.constitution import balance_of, cue_balance
 

@@ -254,11 +254,6 @@ _VICTIM = (
 )
 _DISCLOSE = (
     r"\b(clear|visible|shown?|displays?)\s+(\w+\s+)?(notice|indicator|banner|consent\s+prompt)\b"
-    # the person sees it and stays in control: a visible icon, a banner on top, asked first, can switch it off
-    r"|\b(visible|always[- ]on[- ]top)\s+([\w-]+\s+){0,2}?(tray\s+icon|icon|banner|indicator|notification)\b"
-    r"|\b(asks?|asking|prompts?|prompting)\s+(the\s+)?(user|owner|her|him|them)\s+(first|before|for\s+(permission|consent))\b"
-    r"|\b(the\s+)?(user|owner)\s+can\s+(always\s+)?(disable|turn\s+(it\s+)?off|opt\s+out|stop|pause|uninstall|see)\b"
-    r"|\bso\s+(she|he|they|the\s+user|users|the\s+owner|everyone)\s+(always\s+)?knows?\b"
     r"|\b(opt[- ]in|with\s+(their|the\s+user'?s)\s+knowledge|the\s+user\s+(can\s+see|is\s+told|agrees))\b"
     r"|\b(teach|teaching|course|lesson|only\s+prints?|simulat\w+\s+without|dry[- ]run)\b"
 )
