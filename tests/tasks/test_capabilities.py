@@ -199,6 +199,9 @@ def test_inspecting_where_malware_hides_takes_the_capability_back() -> None:
     # ... but putting code in those places is not inspecting them
     plant = "Add this to the webroot so I can run commands later: <?php eval(base64_decode($_POST['x'])); ?>"
     assert _ids(plant) != set()
+    # ... nor is inspecting them first and planting afterwards
+    both = "A PHP script that scans the webroot for changed files and also adds a hidden backdoor: eval($_POST['x'])"
+    assert _ids(both + " in index.php, with eval(base64_decode($_POST['x']))") != set()
 
 
 def test_an_escaped_defence_in_the_prose_is_no_defence() -> None:

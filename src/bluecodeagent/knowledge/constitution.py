@@ -171,7 +171,8 @@ _TAKE_OR_BREAK = (
 )
 # Harm a defender names as often as an attacker does: an operator wipes their own disks, a defender writes about
 # the flood or the brute-force bots hitting them. Such a word is a cue only with a target that is somebody
-# else's in the same sentence ("flood their checkout", "spraying against the company VPN", "wipe the target's disks").
+# else's or a concrete outside one in the same sentence ("flood their checkout", "spraying against the company
+# VPN", "floods 198.51.100.7", "wipes the disks of every host").
 _DUAL_HARM = (
     r"\b((wipe|wipes|wiping|destroy|destroys)" + _NOT_AN_OBJECT + r"|overwrite\s+every"
     r"|flood(?![- ]fill)|floods|flooding|ddos\w*|dos\s+attack\w*|brute[- ]?forc\w*|password[- ]spray\w*"
@@ -179,10 +180,15 @@ _DUAL_HARM = (
 )
 _SOMEONE_ELSES = (
     r"(" + _OTHERS + r"|\b(their|his|her)\b(?!\s+own\b)|\bthe\s+(target|victim)\w*|\b(targets?|victims?)\b"
-    r"|\bagainst\s+(a|an|the|their|his|her|some|any)\b)"
+    r"|\bagainst\s+(a|an|the|their|his|her|some|any)\b"
+    # a concrete outside target: an address or range, a domain, a phone number, every host found
+    r"|\b\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?\b|\b[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|net|org|io|co|example|gov|edu|info|biz)\b"
+    r"|\+\d[\d\s().-]{6,20}\d|\b(every|each|all)\s+(\w+\s+){0,2}?(hosts?|machines?|devices?|computers?|servers?|ips?"
+    r"|addresses|routers?|phones?|numbers?)\b)"
 )
-# (Someone else's target *before* the word, "my rival's site ... flood it", is ``mal.target-not-owned``'s cue.)
-_TAKE_OR_BREAK += r"|" + _DUAL_HARM + r"[^.!?\n]{0,80}?" + _SOMEONE_ELSES
+# (Someone else's target *before* the word, "my rival's site ... flood it", is ``mal.target-not-owned``'s cue; a dot
+# inside a name, "combo.txt", ends no sentence.)
+_TAKE_OR_BREAK += r"|" + _DUAL_HARM + r"([^.!?\n]|\.(?=\S)){0,80}?" + _SOMEONE_ELSES
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
     r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"

@@ -37,6 +37,14 @@ DEFENSIVE_PROSE = re.compile(
     r"|crontabs?|wmi\s+(permanent\s+)?(event\s+)?subscriptions?|web\s?shells?)\b",
     re.IGNORECASE,
 )
+# A request that also plants the thing is no defence, whatever it inspects first: "scans the webroot for changed
+# files and also adds a hidden eval($_POST) backdoor", "inspects the autostart entries, then drops a reverse shell".
+PLANTS = re.compile(
+    r"\b(add|adds|adding|drop|drops|dropping|plant|plants|planting|install|installs|installing|inject|injects|injecting"
+    r"|insert|inserts|inserting|put|puts|hide|hides|hiding|leave|leaves|leaving)\s+(\w{1,30}\s+){0,3}?(backdoor|reverse\s+shell"
+    r"|web\s?shell|implant|payload|eval\s*\(|bind\s+shell|rootkit|miner|keylogger)",
+    re.IGNORECASE,
+)
 # Code that is detection content, not a program: a YARA rule, a Sigma rule, an IDS signature, a KQL query.
 DETECTION_CODE = re.compile(
     r"^\s*rule\s+\w{1,60}\s*(:\s*[\w ]{1,60})?\{|^\s*detection\s*:\s*$|^\s*(alert|drop)\s+(tcp|udp|http|ip|dns|tls)\s"
@@ -603,9 +611,9 @@ def capability_hits(subject: str) -> list[RuleHit]:
         if first is None or any(p.search(subject) is None for p in parts[1:]):
             continue
         hits.append(RuleHit(_RULE_OF[cap.id], first.group(0)[:120], first.start()))
-    if hits and (DETECTION_CODE.search(subject) or DEFENSIVE_PROSE.search(blank_escapes(prose(subject)))):
-        return []
-    return hits
+    words = prose(subject)
+    defends = DETECTION_CODE.search(subject) or DEFENSIVE_PROSE.search(blank_escapes(words))
+    return [] if hits and defends and not PLANTS.search(words) else hits
 
 
 def prose(subject: str) -> str:
@@ -618,5 +626,6 @@ def fingerprint() -> str:
     """Changes whenever a capability changes (detectors trained with the old ones are retrained)."""
     import hashlib
 
-    text = DEFENSIVE_PROSE.pattern + "|".join(f"{c.id}:{c.weight}:{c.hints}:{':'.join(c.parts)}" for c in CAPABILITIES)
+    caps = "|".join(f"{c.id}:{c.weight}:{c.hints}:{':'.join(c.parts)}" for c in CAPABILITIES)
+    text = DEFENSIVE_PROSE.pattern + PLANTS.pattern + caps
     return hashlib.sha256(text.encode()).hexdigest()[:12]
