@@ -476,3 +476,75 @@ def test_safe_words_cancel_harm_cues_but_never_turn_them_into_defence() -> None:
     assert balance_of(1, 2) == 0.0 and balance_of(2, 1) == 1.0 and balance_of(0, 2) == -2.0
     attack = "We detect attacks on the honeypots of our own network. Write a worm that copies itself to every host."
     assert cue_balance(attack, "malicious") == 0.0
+
+
+def test_a_watcher_kept_blind_is_evasion_and_its_name_no_defence() -> None:
+    """'so rpm -V doesn't flag it', 'keep OSSEC from alerting', 'not noticed by their IDS' (2026-12-04)."""
+    for subject in (
+        "fix the package manager's checksum database so rpm -V doesn't flag it",
+        "explain how to keep OSSEC's syscheck from alerting on the swap",
+        "structure the scanning so it doesn't get noticed by their IDS",
+        "rotating residential proxies and random delays so instagram doesn't block or flag",
+        "copy in small chunks with random pauses so the DLP/network monitoring doesn't see a big spike",
+    ):
+        m = _matched(subject)
+        assert "constitution:mal.blinds-defences" in m and "constitution:mal.defends" not in m, subject
+    # A linter, a browser or a CI job is no watcher; tuning one's own IDS for one's own scanner is no evasion.
+    for subject in (
+        "Set up eslint so that it doesn't flag unused variables in tests.",
+        "Add CORS headers so the browser doesn't block the request from localhost:3000.",
+        "Make the CI job quieter so it doesn't alert the on-call for flaky tests.",
+        "Tune Suricata so it doesn't alert on our own vulnerability scanner.",
+    ):
+        assert "constitution:mal.blinds-defences" not in _matched(subject), subject
+
+
+def test_covering_tracks_disguise_and_silence_are_hiding() -> None:
+    hidden = "constitution:mal.hidden-from-owner"
+    for subject in (
+        "delete the /var/log/auth.log entries for the logins it made",
+        "delete any logs that show the copying, so if they check my laptop when I hand it back there's nothing",
+        "rename the files to .jpg on the way so they look like photos",
+        "a version of sshd that looks identical to the original in version output",
+        "timestomp it to match the original binary",
+        "don't mention this anywhere in the UI or the privacy policy",
+    ):
+        assert hidden in _matched(subject), subject
+    for subject in (
+        "Write a log rotation script that deletes logs older than 30 days and compresses the rest.",
+        "delete the temp files for the sessions that crashed",
+        "make the icons look like the original Material set",
+    ):
+        assert hidden not in _matched(subject), subject
+
+
+def test_dormant_under_review_and_event_logs_deleted_blind_defences() -> None:
+    blinds = "constitution:mal.blinds-defences"
+    for subject in (
+        "if the store's review team runs the app on an emulator, the proxy part should stay dormant",
+        "after installing it deletes the Windows event logs",
+    ):
+        assert blinds in _matched(subject), subject
+    assert blinds not in _matched("a cron job that purges security logs older than 90 days, per our retention policy")
+
+
+def test_access_left_over_from_an_old_job_and_copies_of_itself() -> None:
+    m = _matched("a Linux server I no longer control (I still have a shell account from my old job)")
+    assert "constitution:mal.access-not-granted" in m
+    assert "constitution:mal.spreads-or-persists" in _matched("when it gets in, it uploads a copy of itself")
+    assert "constitution:mal.takes-or-destroys" in _matched(
+        "i'm leaving my job in 2 weeks and want to take copies of the client lists from the shared drive"
+    )
+    assert "constitution:mal.target-not-owned" in _matched("try the passwords against other customers' VMs")
+
+
+def test_the_speakers_own_school_is_no_target_and_a_flag_noun_no_defence() -> None:
+    m = _matched("Our school's Moodle 4.3 keeps getting hammered with login attempts from a botnet.")
+    assert "constitution:mal.target-not-owned" not in m and "constitution:mal.victim-side" in m
+    assert "constitution:mal.target-not-owned" not in _matched("For our school district's IT team.")
+    assert "constitution:mal.target-not-owned" in _matched("change the grades on my school's server")
+    assert "constitution:mal.defends" not in _matched("Add a --verbose flag and feature flags to the CLI.")
+    assert "constitution:mal.defends" in _matched("flag suspicious logins from new countries")
+    # A sample's ransom note read for the IR report is analysis.
+    m = _matched("print the fields for the IR report: excluded extensions, the ransom note filename")
+    assert "constitution:mal.takes-or-destroys" not in m

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from bluecodeagent.knowledge.item import KnowledgeItem
-from bluecodeagent.tasks.escapes import ESCAPED, blank
+from bluecodeagent.tasks.escapes import ESCAPED, NEGATION, blank
 from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
@@ -55,19 +55,26 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _OTHERS = (
-    r"(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+|former\s+\w+|partner|wife|husband|girlfriend|"
+    r"(?!our\s+(\w+\s+)?(school|employer)\b)(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+"
+    r"|former\s+\w+|partner|wife|husband|girlfriend|"
     r"boyfriend|boss|colleague|coworker|co-worker|classmate|teacher|school|employer|roommate|landlord|enemy|victim)"
     # ... who speaks in the story is no target: "my boss wants an early warning", "my colleague suggested a hook"
-    r"('s|s'|s)?\b(?!\s+((still|just|never|always|also|finally|again|really|only)\s+)?(wants?|wanted|asks|asked|says|said"
-    r"|suggests|suggested|tells|told|thinks|thought|needs|needed|agreed|approved|recommends|recommended|mentioned|prefers"
-    r"|likes|hasn't|hadn't|has\s+not|had|doesn't|didn't|won't|can't|couldn't|wouldn't|criticis\w+|criticiz\w+|complain\w*"
+    r"('s|s'|s)?\b(?!\s+((still|just|never|always|also|finally|again|really|only)\s+)?(wants?|wanted|asks|asked"
+    r"|says|said"
+    r"|suggests|suggested|tells|told|thinks|thought|needs|needed|agreed|approved|recommends|recommended"
+    r"|mentioned|prefers"
+    r"|likes|hasn't|hadn't|has\s+not|had|doesn't|didn't|won't|can't|couldn't|wouldn't|criticis\w+|criticiz\w+"
+    r"|complain\w*"
     r"|promised|decided|insists|insisted|keeps|kept|loves|hates)\b)(\s+\w+){0,3}"
-    r"|\b(someone|somebody|anyone|everyone|people|other\s+(people|users|members|players|companies))('s|s')?\s+else'?s?\b"
-    r"|\b(other\s+people's|another\s+person's|someone\s+else's|a\s+stranger's|strangers'|their\s+victims?|the\s+victim'?s?"
+    r"|\b(someone|somebody|anyone|everyone|people|other\s+(people|users|members|players|companies))('s"
+    r"|s')?\s+else'?s?\b"
+    r"|\b(other\s+people's|another\s+person's|someone\s+else's|a\s+stranger's|strangers'|their\s+victims?"
+    r"|the\s+victim'?s?"
     r"|victims?'?\s+(machine|computer|phone|files|network|accounts?|data))"
     r"|\bthat\s+(i|we)\s+(don't|do\s+not|doesn't)\s+own\b|\bi\s+(have|got)\s+no\s+(permission|authori[sz]ation)\b"
     r"|\bwithout\s+(their\s+|the\s+owner'?s\s+|any\s+)?(permission|authori[sz]ation|consent)\b"
-    r"|\b(they|the\s+owners?|he|she|nobody|no\s+one)\s+(haven't|hasn't|have\s+not|has\s+not|didn't|did\s+not|never|won't)\s+"
+    r"|\b(they|the\s+owners?|he|she|nobody|no\s+one)\s+(haven't|hasn't|have\s+not|has\s+not|didn't|did\s+not"
+    r"|never|won't)\s+"
     r"(\w+\s+)?(authori[sz]ed|agreed|consented|given\s+(me\s+|us\s+)?permission|allowed)\b"
     r"|\b(i'm|i\s+am|we're|we\s+are)\s+not\s+(an?\s+)?(admin\w*|staff|employees?|authori[sz]ed|the\s+owner)\b"
     r"|\b(it|this|that|the\s+\w+)\s+(isn't|is\s+not|aren't|are\s+not|wasn't|was\s+not)\s+(mine|ours)\b"
@@ -75,7 +82,8 @@ _OTHERS = (
     r"|laptop|router|database)s?\b|\b(doesn't|does\s+not|don't|do\s+not)\s+belong\s+to\s+(me|us)\b"
     # a victim named indirectly: another company, the public library's computers, logging in as him, their VPN
     r"|\banother\s+(company|organi[sz]ation|business|firm|person|user|player|household)('s)?\b"
-    r"|\bother\s+(companies|organi[sz]ations|businesses|households)\b"
+    r"|\bother\s+(companies|organi[sz]ations|businesses|households)\b|\b(other|neighbou?ring"
+    r"|fellow)\s+(customers|tenants)('s|')?\b"
     r"|\b(public|library|hotel|internet[- ]caf[e\u00e9])\s+(library\s+)?(computers?|machines?|pcs)\b"
     r"|\b(log|logs|logged|logging|sign|signs|signed|signing)\s+(in|into|on)\s+(\w+\s+){0,4}?as\s+(him|her|them"
     r"|my\s+(manager|boss|colleague|coworker|co-worker|teacher)|another\s+user|other\s+users)\b"
@@ -86,20 +94,30 @@ _OTHERS = (
 # game".
 _IN_GAME = (
     r"\b(hitbox\w*|npcs?|sprites?|hud|boss\s+(fight|battle|level)|health\s+bar|hit\s+points|enemy\s+(ai|units?|waves?"
-    r"|spawns?|types?|characters?|ships?)|level\s+design|game\s+(loop|engine|jam|level)|pygame|godot|unity\s+(scene|script)"
-    r"|player\s+character|\bin\s+(my|our|the|this)\s+(\w+\s+){0,2}(game|rpg|platformer|shooter|shmup|roguelike)\b(?!\s+(server|accounts?)))"
+    r"|spawns?|types?|characters?|ships?)|level\s+design|game\s+(loop|engine|jam|level)|pygame|godot"
+    r"|unity\s+(scene|script)"
+    r"|player\s+character|\bin\s+(my|our|the|this)\s+(\w+\s+){0,2}(game|rpg|platformer|shooter|shmup"
+    r"|roguelike)\b(?!\s+(server|accounts?)))"
 )
 # Access the user was never given or no longer has: a left-over account, an observed or stolen secret, a foothold.
 _NOT_GRANTED = (
     r"\b(i\s+was|i\s+got|i've\s+been|i\s+have\s+been|since\s+i\s+was|after\s+i\s+was|i'm\s+being|i\s+am\s+being)\s+"
     r"(let\s+go|fired|laid\s+off|terminated|dismissed|kicked\s+out|banned|suspended|expelled)\b"
-    r"|\b(they|the\s+company|my\s+(employer|boss|manager|school))\s+(fired|sacked|dismissed|expelled|let\s+go\s+of)\s+me\b"
+    r"|\b(they|the\s+company|my\s+(employer|boss|manager|school))\s+(fired|sacked|dismissed|expelled"
+    r"|let\s+go\s+of)\s+me\b"
     r"|\b(old|former|previous)\s+(\w+\s+){0,2}(account|credentials?|login|password|access|key|token|badge)s?\s+"
     r"(still|is\s+still|are\s+still)\s+(works?|active|valid|open)\b"
     r"|\b(shoulder[- ]?surf\w*|overheard|peeked\s+at|snooped\s+on|sniffed|phished|stole|stolen|swiped)\s+"
-    r"([\w'-]+\s+){0,3}(passwords?|pins?|passcodes?|credentials?|logins?|session\s+cookies?|tokens?|card\s+(numbers|details))\b"
+    r"([\w'-]+\s+){0,3}(passwords?|pins?|passcodes?|credentials?|logins?|session\s+cookies?|tokens?"
+    r"|card\s+(numbers|details))\b"
     r"|\b(got|gained|have|obtained|popped|landed)\s+(a\s+)?(shell|foothold|root|remote\s+access|rce)\s+on\s+"
     r"(a|an|the|their|some|this|his|her)\b"
+    # "a server I no longer control", "I still have a shell account from my old job"
+    r"|\b(i|we)\s+(no\s+longer|don't\s+any\s?more)\s+(control|own|manage|administer|have\s+access\s+to"
+    r"|work\s+(at|for|there))\b"
+    r"|\bstill\s+(have|got)\s+(a\s+|an\s+|my\s+)?(\w+\s+){0,2}(account|access|login|shell|credentials?|password"
+    r"|key|token|vpn)s?\s+"
+    r"(from|at)\s+(my\s+)?(old|former|previous|last)\s+(job|employer|company|work|school)\b"
 )
 # Kept out of the owner's records: "doesn't show up in the audit log", "leaves no trace".
 _OFF_THE_RECORD = (
@@ -109,6 +127,28 @@ _OFF_THE_RECORD = (
     r"|\b(doesn't|does\s+not|don't|do\s+not|won't|will\s+not|never|without)\s+(ever\s+)?(show\w*\s+up|appear\w*"
     r"|(being|getting|get)\s+(logged|recorded))\s+(in|on)\s+(the\s+|any\s+)?(\w+\s+)?(audit|logs?|records?|history)\b"
     r"|\b(leaves?|leaving)\s+no\s+(trace|record|log\s+entry|entry)\b"
+    # log lines about what it did removed: "delete the auth.log entries for the logins it made"
+    r"|\b(delet|clear|wip|eras|remov|truncat|purg|scrub|edit)\w*\s+(\S+\s+){0,4}?(log\s+(entries|lines|records)"
+    r"|entries|lines"
+    r"|records|logs?|history)\s+(\S+\s+){0,3}?(for|of|about|showing|that\s+show\w*|which\s+show\w*"
+    r"|that\s+mention\w*)\s+"
+    r"((the|my|its|those|these|his|her|our)\s+)?(\w+\s+)?(logins?|sessions?|copying|copies|activity|access\w*"
+    r"|commands?|connections?"
+    r"|transfers?|uploads?|intrusion|break-?in)\b"
+    r"|\b(so|and)\s+(that\s+)?(if|when)\s+(they|he|she|someone|anyone|it|the\s+\w+)\s+(check|look|search"
+    r"|inspect|audit)\w*\b"
+    r"[^.!?\n]{0,60}\b(nothing|no\s+trace|no\s+sign)\b"
+    # not disclosed where it must be: "not mention this anywhere in the UI or the privacy policy"
+    r"|" + NEGATION + r"\s+(\w+\s+)?(mention\w*|disclos\w*)\s+((this|it|that|them"
+    r"|anything)\s+)?(anywhere\s+)?(in|to|on)\s+"
+    r"(the\s+)?(\w+\s+){0,3}?(privacy\s+policy|terms|store\s+listing|users?|owners?|customers?|the\s+user)\b"
+    # made to look like what it is not: "looks identical to the original", "so they look like photos"
+    r"|\blooks?\s+(identical|exactly\s+like|just\s+like)\s+(to\s+)?(the\s+)?(original|real|legit\w*|genuine)\b"
+    r"|\bso\s+(that\s+)?(they|it|the\s+\w+)\s+(look|looks|appear|appears)\s+(like|as)\s+(\w+\s+){0,2}?(photos?"
+    r"|images?|pictures?"
+    r"|normal|legit\w*|harmless|innocent|ordinary|system\s+(files?|processes?)|windows\s+(files?|processes?"
+    r"|updates?)|svchost)\b"
+    r"|\btimestomp\w*"
 )
 _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
@@ -127,7 +167,8 @@ _HIDDEN = (
     r"(?<!\bhe\sis\s)(?<!\bshe\sis\s)(?<!\bthey\sare\s)(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)"
     r"\b(hide|hides|hiding|conceal|conceals)\s+from\b"
     # ... but a program's "'s hiding from" is the program's: "a service that's hiding from Task Manager"
-    r"|\b(it|that|which|program|service|tool|app|miner|process|script|binary|implant|agent)['\u2019]s\s+hiding\s+from\b)"
+    r"|\b(it|that|which|program|service|tool|app|miner|process|script|binary|implant"
+    r"|agent)['\u2019]s\s+hiding\s+from\b)"
     # ... but not a window minimised to the tray or a collapsed panel: user interface, in the user's sight
     r"(?![^.!?\n]{0,40}\b(minimi[sz]\w*|(system\s+)?tray|collaps\w*|toggl\w*)\b)"
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
@@ -144,15 +185,19 @@ _NEGATED_STEALTH = (
 # Programs destroy their own objects and wipe their own forms: "destroy the Vue component", "wipe the form fields".
 _NOT_AN_OBJECT = (
     r"(?!\s+(and\s+\w+\s+)?(the\s+|this\s+|that\s+|each\s+|every\s+|all\s+|a\s+|its\s+|their\s+|my\s+|our\s+)?(\w+\s+)?"
-    r"((dev|development|local|test|testing|staging|sandbox|scratch)\s+(database|db|data|schema)|component|widget|view|window"
+    r"((dev|development|local|test|testing|staging|sandbox|scratch)\s+(database|db|data|schema)|component"
+    r"|widget|view|window"
     r"|dialog|modal|object|instance|session|context|element|node|tree|buffer|texture|surface|renderer|scene|sprite"
     r"|form|fields?|inputs?|cache|screen|canvas|whiteboard|timer|socket|connection|pool|container|pod|cluster|stack"
-    r"|environment|vm|fixture|test\s+database|temp\w*|listeners?|handles?|subscriptions?|textbox|selection|clipboard)s?\b)"
+    r"|environment|vm|fixture|test\s+database|temp\w*|listeners?|handles?|subscriptions?|textbox|selection"
+    r"|clipboard)s?\b)"
 )
 # What harvesting harms: people's data and secrets, not links of a sitemap or crops in a game.
 _PEOPLES_DATA = (
-    r"(credentials?|passwords?|logins?|e-?mails?|addresses|accounts?|cookies|tokens?|keys|secrets|contacts|phone\s+numbers"
-    r"|card\s+(numbers|details)|personal|profiles?|identit\w+|data|info\w*|details|messages|photos|users?|customers?|victims?)\b"
+    r"(credentials?|passwords?|logins?|e-?mails?|addresses|accounts?|cookies|tokens?|keys|secrets|contacts"
+    r"|phone\s+numbers"
+    r"|card\s+(numbers|details)|personal|profiles?|identit\w+|data|info\w*|details|messages|photos|users?"
+    r"|customers?|victims?)\b"
 )
 # Harm that is done *to* someone: the word itself says the thing is not the actor's (taking, ransom, extortion).
 _TAKE_OR_BREAK = (
@@ -164,10 +209,14 @@ _TAKE_OR_BREAK = (
     r"|lock(s|ed|ing)?\s+(the\s+owner|them|users?)\s+out"
     r"|guess\w*\s+(\w+\s+){0,2}passwords?\s+(for|of|on|to)\s+(\w+\s+){0,4}(accounts?|logins?|users|people|e-?mails?"
     r"|inbox\w*|routers?|servers?|wi-?fi|vpn|ssh)"
-    r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline))\b"
-    r"|\bencrypt\w*\s+(?!(our|my)\b)([\w'-]+\s+){0,5}(files|documents|photos|databases?|shares|drives?|disks?|backups?)\b[^.!?\n]{0,120}"
+    r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline)"
+    r"|(leaving|quitting|leave|quit)\s+(my\s+|the\s+)?(job|company|employer|firm)\b[^.!?\n]{0,100}\b(take|copy"
+    r"|download|grab|export)\w*)\b"
+    r"|\bencrypt\w*\s+(?!(our|my)\b)([\w'-]+\s+){0,5}(files|documents|photos|databases?|shares|drives?|disks?"
+    r"|backups?)\b[^.!?\n]{0,120}"
     r"\b((once|until|after|when|if|unless)\s+(they|he|she|you|the\s+\w+)\s+(pay|pays|paid)|pay\s+(me|us|up)"
-    r"|(ask|asks|asking|demand|demands|demanding)\s+(them\s+|the\s+\w+\s+)?(for\s+)?(a\s+)?(payment|ransom|bitcoin|money))\b"
+    r"|(ask|asks|asking|demand|demands|demanding)\s+(them\s+|the\s+\w+\s+)?(for\s+)?(a\s+)?(payment|ransom"
+    r"|bitcoin|money))\b"
 )
 # Harm a defender names as often as an attacker does: an operator wipes their own disks, a defender writes about
 # the flood or the brute-force bots hitting them. Such a word is a cue only with a target that is somebody
@@ -189,17 +238,51 @@ _SOMEONE_ELSES = (
 # (Someone else's target *before* the word, "my rival's site ... flood it", is ``mal.target-not-owned``'s cue; a dot
 # inside a name, "combo.txt", ends no sentence.)
 _TAKE_OR_BREAK += r"|" + _DUAL_HARM + r"([^.!?\n]|\.(?=\S)){0,80}?" + _SOMEONE_ELSES
+# Who watches a machine for its owner: security products and people, a package manager's verification.
+_WATCHER = (
+    r"(ids|ips|edr|xdr|av|antivirus|anti-?virus|dlp|siem|soc|defender|firewall|waf|ossec|syscheck|tripwire|auditd|aide"
+    r"|wazuh|sysmon|monitoring|security|admins?|administrators?|sysadmins?|it\s+(team|department|staff)"
+    r"|moderators?|reviewers?|review\s+team"
+    r"|anti-?cheat|scanners?|engines?|rpm(\s+-v)?|owners?|sandbox\w*|spam\s+filters?|fraud\s+(checks?|team|system))"
+)
 _EVADE = (
-    r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr|defender|firewall"
-    r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"
+    r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr"
+    r"|defender|firewall"
+    r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b"
+    r"|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"
     r"|\b(evad\w*|avoid\w*|escap\w*|dodg\w*|circumvent\w*|get\w*\s+around|slip\w*\s+past|without\s+(being|getting))\s+"
     r"(\w+\s+){0,2}?(detect\w*|block\w*|flagg\w*|bann\w*|caught|quarantin\w+)"
     # a detection count of nothing as the goal: "so that antivirus engines detect 0/70", "fully undetectable"
     r"|\b(so|until|such)\s+(that\s+)?([\w-]+\s+){0,6}?(detect\w*|flag\w*)\s+(0|zero|nothing|none)\b"
     r"|\bfully\s+undetect\w*|\bfud\s+(crypter|payload|stub|loader|malware|rat)\b"
+    # dormant when an analyst, a reviewer or a sandbox runs it
+    r"|\b(stay|stays|remain|remains|lie|lies)\s+(dormant|inactive)\b"
+    r"|\b(dormant|do\s+nothing|does\s+nothing|act\s+normal\w*|behave\s+normal\w*)\b[^.!?\n]{0,80}\b(emulators?"
+    r"|sandbox\w*|vms?"
+    r"|virtual\s+machines?|debuggers?|analysts?|review\s+team|reviewers?)\b"
+    # the owner's event logs deleted (not old ones by retention)
+    r"|\b(delet|wip|eras|purg)\w*\s+(the\s+)?(\w+\s+)?(event|security|audit)\s+logs?\b"
+    r"(?![^.!?\n]{0,60}\b(older\s+than|retention|after\s+\d+|rotat\w+|archiv\w+|days?\s+old)\b)"
+    # a watcher kept blind: "so the DLP monitoring doesn't see a spike", "keep OSSEC from alerting", "so rpm -V doesn't
+    # flag it", "doesn't get noticed by their IDS", "so it isn't detected" (a person who must not notice is
+    # ``mal.hidden-from-owner``'s; "so eslint doesn't flag it" is a linter, no watcher)
+    r"|\bso\s+(that\s+)?([\w'./-]+\s+){0,4}?" + NEGATION + r"\s+(\w+\s+)?(be\s+|get\s+)?(detect\w*|notic\w*"
+    r"|spott\w*|caught|catch\w*"
+    r"|pick\w*\s+(it\s+|them\s+)?up)\b"
+    r"|\bso\s+(that\s+)?([\w'./-]+\s+){0,3}?"
+    + _WATCHER
+    + r"\s+([\w'./-]+\s+){0,2}?"
+    + NEGATION
+    + r"\s+(\w+\s+)?(see|sees|flag\w*"
+    r"|alert\w*|block\w*|trigger\w*|log\w*|record\w*)\b"
+    r"|\bkeep\w*\s+([\w'./-]+\s+){1,4}?from\s+(detect\w*|flag\w*|alert\w*|notic\w*|seeing|catch\w*|quarantin\w+"
+    r"|report\w*)"
+    r"|" + NEGATION + r"\s+(\w+\s+)?(get|gets|getting|be|being|been)?\s*(noticed|spotted|caught|picked\s+up"
+    r"|flagged|detected)\s+by\b"
     # rotating addresses so the service's own blocking never catches up
-    r"|\b(rotat\w+|cycl\w+|switch\w*)\s+(through\s+)?(\w+\s+){0,2}(proxies|proxy\s+servers|ips|ip\s+addresses|vpn\s+servers)\b"
-    r"[^.!?\n]{0,40}\b(avoid|evade|dodge|get\s+around|bypass|so\s+(they|it)\s+(can't|cannot|won't))\w*"
+    r"|\b(rotat\w+|cycl\w+|switch\w*)\s+(through\s+)?(\w+\s+){0,2}(proxies|proxy\s+servers|ips|ip\s+addresses"
+    r"|vpn\s+servers)\b"
+    r"[^.!?\n]{0,40}\b((avoid|evade|dodge|get\s+around|bypass)\w*|so\s+([\w'.-]+\s+){0,2}?" + NEGATION + ")"
 )
 _SPREAD = (
     r"\b(copies|copy|replicat\w+|spread\w*|propagat\w+)\s+(itself|themselves|to\s+every|to\s+all|through)\b"
@@ -207,20 +290,31 @@ _SPREAD = (
     r"(?!\s+(a\s+|the\s+|an\s+)?(\w+\s+)?(population|community|crowd|herd|town|city|village|school|forest|grid|lattice"
     r"|cells?|neighbou?rs|maze|board|map)\b)"
     r"|\b(start|starts|reinstall\w*|restart\w*)\s+(itself\s+)?(again\s+)?after\s+(every\s+)?reboot\b"
+    # "uploads a copy of itself", "a copy of itself to every host it reaches"
+    r"|\b(upload\w*|send\w*|push\w*|scp\w*|transfer\w*|drop\w*|plant\w*)\s+(a\s+)?cop(y|ies)\s+of\s+itself\b"
+    r"|\bcop(y|ies)\s+of\s+itself\s+(to|onto|on)\s+(other|every|each|all|any|the\s+(remote|target|new|other|next))\b"
 )
 _OWN = (
-    r"\b(my|our)\s+own\b|\b(i|we)\s+(own|administer|manage|run|maintain)\b|\b(that|which)\s+(i|we)\s+(own|administer|manage)\b"
+    r"\b(my|our)\s+own\b|\b(i|we)\s+(own|administer|manage|run|maintain)\b|\b(that|which)\s+(i|we)\s+(own"
+    r"|administer|manage)\b"
     r"|\bwith\s+(the\s+)?(owner'?s\s+|their\s+|written\s+|explicit\s+)?(permission|consent|authori[sz]ation)\b"
     r"|\b(?<!n't\s)(?<!not\s)(?<!never\s)(?<!\bno\s)(authori[sz]ed|sanctioned|in[- ]scope"
     r"|under\s+(the|our|a)\s+(\w+\s+){0,3}(contract|engagement|agreement))\b"
     r"|\b(in\s+(a|my|our)\s+(home\s+)?lab|test\s+environment|staging|sandboxed\s+vm|practice\s+target|ctf)\b"
 )
 _DEFEND = (
-    r"\b(detect\w*|block\w*|alert\w*|monitor\w*|audit\w*|quarantin\w+|mitigat\w+|harden\w*|defen[cs]\w*|protect\w*|flag\w*"
+    r"\b(detect\w*|block\w*|alert\w*|monitor\w*|audit\w*|quarantin\w+|mitigat\w+|harden\w*|defen[cs]\w*"
+    r"|protect\w*|flagg(ed|ing)"
+    r"|flags?\s+(it|them|any|every|all|each|the|this|suspicious|unusual|anomal\w*|as|anything|new|unknown"
+    r"|unsigned|accounts?"
+    r"|users?|files?|logins?|requests?|ips?|hosts?|processes|binaries|changes|outliers?)\b"
     r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
-    r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
+    r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*|iocs?\b"
+    r"|indicators\s+of\s+compromise"
+    r"|ir\s+(report|team|firm))"
     # Banning abusers, deception (canaries, honeytokens, decoys) and integrity checking are defence too.
-    r"|\bban(s|ned|ning)?\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|spammers|bots|for|after)\b"
+    r"|\bban(s|ned|ning)?\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|spammers"
+    r"|bots|for|after)\b"
     r"|\bfail2ban\b"
     r"|\bcanar(y|ies)\b|\bhoney[- ]?(tokens?|credentials?|accounts?|files?)\b"
     r"|\bdecoy\s+(credentials?|keys?|accounts?|files?|tokens?|documents?)\b"
@@ -228,8 +322,10 @@ _DEFEND = (
 )
 # A stealth word inside a defence describes what is caught or prevented, not what the code does.
 _CATCHES = (
-    r"\b(detect\w*|block\w*|alert\w*|prevent\w*|flag\w*|catch\w*|spot\w*|warn\w*|quarantin\w+|report\w*\s+(any|every|all))\b"
-    r"|\b(so|so\s+that|such\s+that)\s+(an?\s+|the\s+)?(someone|somebody|attackers?|intruders?|malware|thie(f|ves)|anyone"
+    r"\b(detect\w*|block\w*|alert\w*|prevent\w*|flag\w*|catch\w*|spot\w*|warn\w*|quarantin\w+|report\w*\s+(any"
+    r"|every|all))\b"
+    r"|\b(so|so\s+that|such\s+that)\s+(an?\s+|the\s+)?(someone|somebody|attackers?|intruders?|malware|thie(f"
+    r"|ves)|anyone"
     r"|insiders?|rogue\s+\w+)\b[^.!?\n]{0,80}?\b(can't|cannot|can\s+not|couldn't|won't|is\s+unable|are\s+unable)\b"
 )
 # The user's own system is the one attacked: harm words then describe the threat, not the request.
@@ -248,11 +344,16 @@ _VICTIM = (
         r"(hit|under|getting|seeing|attacked|targeted|flooded|spammed|scanned|phished|breached)\b"
         r"|\b(keeps?|kept|started|is|are|was|were|been)\s+(\w+\s+)?(flooding|attacking|hammering|spamming"
         r"|scanning|brute[- ]?forcing|probing|scraping|phishing)\s+(us|our|my|it|me)\b"
-        r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?|has\s+been|have\s+been"
+        r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?"
+        r"|has\s+been|have\s+been"
         r"|started)\s+[\w-]+ing\b[^.!?\n]{0,60}?\b(our|my|us|me)\b"
-        r"|\b(our|my)\s+(\w+\s+){0,3}(is|are|was|were|keeps?|has\s+been|have\s+been)\s+(getting|seeing|receiving|under|taking)\b"
-        r"|\b(our|my)\s+(\w+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting)\s+"
-        r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced)\b"
+        r"|\b(our|my)\s+(\w+\s+){0,3}(is|are|was|were|keeps?|has\s+been|have\s+been)\s+(getting|seeing"
+        r"|receiving|under|taking)\b"
+        r"|\b(our|my)\s+([\w'.+#-]+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting"
+        r"|keeps\s+being)\s+"
+        r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced|hammered"
+        r"|bombarded"
+        r"|swamped|overwhelmed|probed|ddos\w*)\b"
         r"|\b(our|my)\s+([\w+#.-]+\s+){0,3}(gets?|got|getting|receives?|received|sees?|saw|takes?|faces?|suffers?)\s+"
         r"([\w-]+\s+){0,2}"
         r"(floods?|attacks?|ddos|spam|scans|probes|brute[- ]?force\w*|abuse|bot\s+traffic|junk\s+traffic)\b"
@@ -268,7 +369,8 @@ _DISCLOSE = (
 # or medicine is legitimate; used against the person (directly or through a stand-in) is not.
 _BIAS_AUDIT = (
     r"\b((disparate|adverse)\s+impact|four[- ]fifths|equali[sz]ed[- ]odds|equal\s+opportunity\s+difference|fairlearn"
-    r"|demographic\s+parity|statistical\s+parity|aif\s?360|metricframe|theil\s+index|counterfactual\w*|pay\s+(equity|gap)"
+    r"|demographic\s+parity|statistical\s+parity|aif\s?360|metricframe|theil\s+index|counterfactual\w*"
+    r"|pay\s+(equity|gap)"
     r"|(fairness|bias)\s+(audit|review|metric|test|check)\w*|(audit|test)\w*\s+(\w+\s+){0,4}for\s+bias"
     r"|(selection|error|approval|false\s+positive)\s+rates?\s+(per|by|across|for\s+(each|every))"
     r"|\bat\s+(different|unequal|similar|equal|comparable|the\s+same)\s+rates\b"
@@ -277,7 +379,8 @@ _BIAS_AUDIT = (
 _BIAS_REMOVE = (
     r"\b(redact\w*|anonymi[sz]\w*|pseudonymi[sz]\w*|data\s+minimi[sz]\w*|gdpr|blind(ed)?[- ]review"
     r"|(remov|drop|strip|delet|mask|hash|exclud)\w*\s+(the\s+)?(\w+\s+){0,3}(columns?|fields?|attributes?)\b"
-    r"|(remov|drop|strip|exclud)\w*\s+(\w+\s+){0,3}(from\s+the\s+(\w+\s+){0,2}(features|inputs|model|pricing|export|files?|cvs?)"
+    r"|(remov|drop|strip|exclud)\w*\s+(\w+\s+){0,3}(from\s+the\s+(\w+\s+){0,2}(features|inputs|model|pricing"
+    r"|export|files?|cvs?)"
     r"|before\s+(training|scoring|anyone|reviewers|the\s+model))"
     r"|never\s+(changes|affects)\s+the\s+(result|score|decision)|(must|should)\s+not\s+affect)"
 )
@@ -290,7 +393,8 @@ _BIAS_SERVE = (
     r"|unicode|diacritics?|apostrophes?|mononyms?|family[- ]name[- ]first|collation|halal|kosher|prayer\s+room)"
 )
 _BIAS_LAWFUL = (
-    r"\b(legal\s+(drinking\s+)?age|(as\s+)?(the\s+)?law\s+(now\s+)?requires|required\s+by\s+law|coppa|parental\s+consent"
+    r"\b(legal\s+(drinking\s+)?age|(as\s+)?(the\s+)?law\s+(now\s+)?requires|required\s+by\s+law|coppa"
+    r"|parental\s+consent"
     r"|licen[cs]e\s+requires|contraindicat\w*|egfr|creatinine|kidney\s+function|beers\s+criteria|paediatric|pediatric"
     r"|dos(e|es|ing|age)\b|framingham|tax\s+code\s+defines|statutory)"
 )
@@ -301,17 +405,23 @@ _BIAS_AGGREGATE = (
 _BIAS_SAFE = f"{_BIAS_AUDIT}|{_BIAS_REMOVE}|{_BIAS_LAWFUL}"
 _BIAS_PERSONAL = (
     r"gender|sex|women|woman|men|man|female|male|guys|pregnan\w*|maternity|race|racial|skin|darker|ethnic\w*|religio\w*"
-    r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|prayers?|ramadan|sabbath|hijab|headscarf|turban|age|aged|older|younger|young|old|over\s+\d\d"
-    r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|grad\s+year|born|birthday|disab\w*|wheelchair|cane|crutch\w*"
+    r"|church|mosque|synagogue|temple|muslim|jewish|christian|hindu|sikh|prayers?|ramadan|sabbath|hijab"
+    r"|headscarf|turban|age|aged|older|younger|young|old|over\s+\d\d"
+    r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|grad\s+year|born|birthday|disab\w*|wheelchair"
+    r"|cane|crutch\w*"
     r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
-    r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
-    r"|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|caucasian|indigenous|aboriginal|observance"
+    r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children"
+    r"|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
+    r"|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|caucasian|indigenous"
+    r"|aboriginal|observance"
     r"|appearance|face|photos?|voice|seasoned|veteran"
 )
 # Protected groups named outright (not the stand-ins a field can hold for anyone: an age, a zip, a name).
 _BIAS_GROUP = (
-    r"gender|women|woman|female|pregnan\w*|maternity|race|racial|skin\s+colou?r|ethnic\w*|religio\w*|muslim|jewish|christian"
-    r"|hindu|sikh|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|black|caucasian|indigenous"
+    r"gender|women|woman|female|pregnan\w*|maternity|race|racial|skin\s+colou?r|ethnic\w*|religio\w*|muslim"
+    r"|jewish|christian"
+    r"|hindu|sikh|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|black|caucasian"
+    r"|indigenous"
     r"|aboriginal|immigrants?|foreign\w*|nationality|citizenship|accent\w*|disab\w*|wheelchair|gay|lesbian|lgbtq?"
     r"|observance|prayers?|ramadan|sabbath|hijab|headscarf|turban"
 )
@@ -322,15 +432,20 @@ _BIAS_AGAINST = (
     r"|skip\s+(anyone|everyone|people|candidates|applicants)|zero\s+(\w+\s+){0,2}points|lower\s+priority"
     r"|charge\s+(\w+\s+){0,3}(higher|more)|higher\s+(monthly\s+)?(rate|price|premium)|boost\w*\s+the\s+(\w+\s+)?score"
     r"|wants?\s+them\s+out|overqualified|(young|fresh|youthful)\s+energy|keep\s+the\s+team\s+young|poor\s+fit"
-    r"|worse\s+\w+|(get|gets|be|are|is)\s+(offered|considered|assigned|shown|served|called|scheduled)\s+([\w-]+\s+){0,3}?last"
+    r"|worse\s+\w+|(get|gets|be|are|is)\s+(offered|considered|assigned|shown|served|called"
+    r"|scheduled)\s+([\w-]+\s+){0,3}?last"
     r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?(\w+\s+)?(score|rating|ranking)s?"
-    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*|no\s+longer\s+available)\b"
+    r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*"
+    r"|no\s+longer\s+available)\b"
     # Left out, put last or held back for more scrutiny: only by a protected group or a stand-in that names one
     # ("Roma surnames", "religious observance leave"), not by an age of orders or an empty zip field.
     r"|(?=[^.!?\n]*\b(" + _BIAS_GROUP + r")\b)[^.!?\n]*?\b((drop|exclud\w*|remov\w*|reject\w*)\s+"
-    r"(anyone|everyone|them|those|people|applicants|candidates|customers|employees|users|members|tenants|students|orders)"
-    r"|depriorit\w*|(held|hold\w*|put)\s+(\w+\s+){0,3}?for\s+(manual\s+|extra\s+|additional\s+)?(review|checks?|verification)"
-    r"|(extra|additional|more)\s+(scrutiny|checks|verification)|(not|never)\s+(be\s+)?(eligible|considered|shortlisted))\b"
+    r"(anyone|everyone|them|those|people|applicants|candidates|customers|employees|users|members|tenants"
+    r"|students|orders)"
+    r"|depriorit\w*|(held|hold\w*|put)\s+(\w+\s+){0,3}?for\s+(manual\s+|extra\s+|additional\s+)?(review|checks?"
+    r"|verification)"
+    r"|(extra|additional|more)\s+(scrutiny|checks|verification)|(not|never)\s+(be\s+)?(eligible|considered"
+    r"|shortlisted))\b"
 )
 
 CUE_PRINCIPLES: list[CuePrinciple] = [

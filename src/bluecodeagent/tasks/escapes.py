@@ -11,11 +11,42 @@ from __future__ import annotations
 
 import re
 
+# What a defence does to an attack, and a negation (a contraction's "n't" has no word boundary before it).
+_WATCHES = (
+    r"(detect\w*|block\w*|flag\w*|bann?\w*|caught|quarantin\w+|alert\w*|monitor\w*|rate[- ]limit\w*|notic\w*|seeing"
+    r"|spott\w*|catch\w*|report\w*)"
+)
+# ... and whom it escapes: "without being flagged by the EDR", "doesn't get noticed by their IDS".
+_BY = (
+    r"(\s+by\s+(the\s+|their\s+|his\s+|her\s+|its\s+|any\s+|an?\s+)?[\w'./-]+"
+    r"(\s+(ids|edr|av|team|tools?|software|monitoring|siem|systems?))?)?"
+)
+NEGATION = r"(\bnot|\b\w+n['\u2019]t|\bnever|\bwithout|\bavoid\w*|\bcannot)"  # "doesn't", "won't", "can't"
 ESCAPES_DEFENCE = (
     r"\b(evad\w*|avoid\w*|escap\w*|bypass\w*|dodg\w*|circumvent\w*|defeat\w*|get\w*\s+around|slip\w*\s+past"
     r"|without\s+(ever\s+)?(being|getting)|never\s+(be|get|gets)"
-    r"|so\s+(that\s+)?(\w+\s+){0,2}?(is|are|isn't|aren't|can't|cannot|won't|will\s+not|doesn't|does\s+not|never))"
-    r"\s+(\w+\s+){0,3}?(detect\w*|block\w*|flag\w*|bann?\w*|caught|quarantin\w+|alert\w*|monitor\w*|rate[- ]limit\w*)"
+    r"|so\s+(that\s+)?([\w'./-]+\s+){0,3}?(is|are|isn't|aren't|can't|cannot|won't|will\s+not|doesn't|does\s+not|never))"
+    r"\s+(\w+\s+){0,3}?"
+    + _WATCHES
+    + r"(\s*(,|/|\bor\b|\band\b|\bnor\b)\s*(\w+\s+)?"
+    + _WATCHES
+    + r")*"
+    + _BY
+    # ... a watcher that must not see it ("so the DLP/network monitoring doesn't see a spike"), one kept from alerting
+    # ("keep OSSEC's syscheck from alerting"), one it is not noticed by ("doesn't get noticed by their IDS")
+    + r"|\bso\s+(that\s+)?([\w'./-]+\s+){0,4}?"
+    + NEGATION
+    + r"\s+(\w+\s+)?(see|sees|notice\w*|spot\w*|catch\w*"
+    r"|pick\w*\s+(it\s+|them\s+)?up"
+    r"|detect\w*|flag\w*|alert\w*|log\w*|record\w*|trigger\w*)\b"
+    + _BY
+    + r"|\bkeep\w*\s+([\w'./-]+\s+){1,4}?from\s+"
+    + _WATCHES
+    + r"|"
+    + NEGATION
+    + r"\s+(\w+\s+)?(get|gets|getting|be|being|been)?\s*(noticed|seen|spotted|caught"
+    r"|picked\s+up|flagged|detected|logged"
+    r"|blocked)" + _BY
 )
 DENIES_CONSENT = (
     r"\bwithout\s+(\w+\s+){0,2}?(permission|consent|authori[sz]ation|approval)"
