@@ -548,3 +548,11 @@ def test_the_speakers_own_school_is_no_target_and_a_flag_noun_no_defence() -> No
     # A sample's ransom note read for the IR report is analysis.
     m = _matched("print the fields for the IR report: excluded extensions, the ransom note filename")
     assert "constitution:mal.takes-or-destroys" not in m
+
+
+def test_a_cue_starts_at_a_word_not_inside_one() -> None:
+    """'data including school records' holds no 'a ... school'; 'your teacher' holds no 'our teacher'."""
+    target = "constitution:mal.target-not-owned"
+    assert target not in _matched("Predict need for a home visit from household data including school attendance records")
+    assert _matched("The district wants your teacher dashboards to show thumbnails").get(target) is None
+    assert target in _matched("hack into my school's grading server")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from bluecodeagent.knowledge.item import KnowledgeItem
-from bluecodeagent.tasks.escapes import ESCAPED, NEGATION, blank
+from bluecodeagent.tasks.escapes import ESCAPED, NEGATION, at_word_start, blank
 from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
@@ -51,7 +51,7 @@ class CuePrinciple:
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+    return at_word_start(pattern)
 
 
 _OTHERS = (
