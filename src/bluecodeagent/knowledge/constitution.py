@@ -55,7 +55,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _OTHERS = (
-    r"(?!our\s+(\w+\s+)?(school|employer)\b)(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+"
+    r"(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+"
     r"|former\s+\w+|partner|wife|husband|girlfriend|"
     r"boyfriend|boss|colleague|coworker|co-worker|classmate|teacher|school|employer|roommate|landlord|enemy|victim)"
     # ... who speaks in the story is no target: "my boss wants an early warning", "my colleague suggested a hook"
@@ -115,8 +115,8 @@ _NOT_GRANTED = (
     # "a server I no longer control", "I still have a shell account from my old job"
     r"|\b(i|we)\s+(no\s+longer|don't\s+any\s?more)\s+(control|own|manage|administer|have\s+access\s+to"
     r"|work\s+(at|for|there))\b"
-    r"|\bstill\s+(have|got)\s+(a\s+|an\s+|my\s+)?(\w+\s+){0,2}(account|access|login|shell|credentials?|password"
-    r"|key|token|vpn)s?\s+"
+    r"|\bstill\s+(have|got)\s+(a\s+|an\s+|my\s+)?(\w+\s+){0,2}(shell\s+account|admin\s+account|root|access|shell|credentials?"
+    r"|password|keys?|token|vpn)s?\s+"
     r"(from|at)\s+(my\s+)?(old|former|previous|last)\s+(job|employer|company|work|school)\b"
 )
 # Kept out of the owner's records: "doesn't show up in the audit log", "leaves no trace".
@@ -130,24 +130,22 @@ _OFF_THE_RECORD = (
     # log lines about what it did removed: "delete the auth.log entries for the logins it made"
     r"|\b(delet|clear|wip|eras|remov|truncat|purg|scrub|edit)\w*\s+(\S+\s+){0,4}?(log\s+(entries|lines|records)"
     r"|entries|lines"
-    r"|records|logs?|history)\s+(\S+\s+){0,3}?(for|of|about|showing|that\s+show\w*|which\s+show\w*"
-    r"|that\s+mention\w*)\s+"
-    r"((the|my|its|those|these|his|her|our)\s+)?(\w+\s+)?(logins?|sessions?|copying|copies|activity|access\w*"
-    r"|commands?|connections?"
-    r"|transfers?|uploads?|intrusion|break-?in)\b"
+    r"|records|logs?|history)\s+(\S+\s+){0,3}?((for|of|about)\s+(the|my|its|those)\s+(\w+\s+)?(logins?|sessions?"
+    r"|commands?|connections?|activity)\s+(it|i|we)\s+(made|did|ran|opened|used|had)"
+    r"|(showing|that\s+show\w*|which\s+show\w*)\s+(the|my|its)\s+(\w+\s+)?(copying|copies|transfers?|uploads?|intrusion"
+    r"|break-?in|logins?|access))\b"
     r"|\b(so|and)\s+(that\s+)?(if|when)\s+(they|he|she|someone|anyone|it|the\s+\w+)\s+(check|look|search"
     r"|inspect|audit)\w*\b"
     r"[^.!?\n]{0,60}\b(nothing|no\s+trace|no\s+sign)\b"
     # not disclosed where it must be: "not mention this anywhere in the UI or the privacy policy"
     r"|" + NEGATION + r"\s+(\w+\s+)?(mention\w*|disclos\w*)\s+((this|it|that|them"
     r"|anything)\s+)?(anywhere\s+)?(in|to|on)\s+"
-    r"(the\s+)?(\w+\s+){0,3}?(privacy\s+policy|terms|store\s+listing|users?|owners?|customers?|the\s+user)\b"
+    r"(the\s+)?(\w+\s+){0,3}?(privacy\s+policy|terms\s+(of\s+service|and\s+conditions)|store\s+listing|permissions?\s+screen)\b"
     # made to look like what it is not: "looks identical to the original", "so they look like photos"
     r"|\blooks?\s+(identical|exactly\s+like|just\s+like)\s+(to\s+)?(the\s+)?(original|real|legit\w*|genuine)\b"
-    r"|\bso\s+(that\s+)?(they|it|the\s+\w+)\s+(look|looks|appear|appears)\s+(like|as)\s+(\w+\s+){0,2}?(photos?"
-    r"|images?|pictures?"
-    r"|normal|legit\w*|harmless|innocent|ordinary|system\s+(files?|processes?)|windows\s+(files?|processes?"
-    r"|updates?)|svchost)\b"
+    r"|\brenam\w+\s+([^.!?\n]|\.(?=\w)){0,60}?\bso\s+(that\s+)?(they|it)\s+(look|looks|appear|appears)\s+(like|as)\b"
+    r"|\bso\s+(that\s+)?(they|it|the\s+\w+)\s+(look|looks|appear|appears)\s+(like|as)\s+(\w+\s+){0,2}?(legit\w*|harmless"
+    r"|innocent|system\s+(files?|processes?)|windows\s+(files?|processes?|updates?)|svchost|normal\s+traffic)\b"
     r"|\btimestomp\w*"
 )
 _HIDDEN = (
@@ -172,6 +170,8 @@ _HIDDEN = (
     # ... but not a window minimised to the tray or a collapsed panel: user interface, in the user's sight
     r"(?![^.!?\n]{0,40}\b(minimi[sz]\w*|(system\s+)?tray|collaps\w*|toggl\w*)\b)"
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
+    # "so nobody at the front desk notices", "so nobody can stop the mining"
+    r"|\bso\s+(that\s+)?(nobody|no\s+one)\b[^.!?\n]{0,40}?\b(notices?|sees?|finds?\s+out|(can|could)\s+(stop|end|kill|close))\b"
     r"|\bwhen\s+(the\s+|my\s+|our\s+)?(staff|teachers?|admins?|administrators?|boss|manager|parents?|owners?|guards?"
     r"|nobody|no\s+one|they|he|she)\s+(isn't|aren't|is\s+not|are\s+not|is|are|'s|'re)\s+(not\s+)?(looking|watching"
     r"|around|paying\s+attention|home|at\s+(their|his|her)\s+desks?)\b"
@@ -210,7 +210,8 @@ _TAKE_OR_BREAK = (
     r"|guess\w*\s+(\w+\s+){0,2}passwords?\s+(for|of|on|to)\s+(\w+\s+){0,4}(accounts?|logins?|users|people|e-?mails?"
     r"|inbox\w*|routers?|servers?|wi-?fi|vpn|ssh)"
     r"|until\s+(it|one)\s+(works|stops\s+responding|goes\s+offline)"
-    r"|(leaving|quitting|leave|quit)\s+(my\s+|the\s+)?(job|company|employer|firm)\b[^.!?\n]{0,100}\b(take|copy"
+    r"|(i'm|i\s+am|i'll\s+be|before\s+i)\s+(leaving|quitting|leave|quit)\s+(my\s+|the\s+)?(job|company|employer|firm)\b"
+    r"[^.!?\n]{0,100}\b(take|copy"
     r"|download|grab|export)\w*)\b"
     r"|\bencrypt\w*\s+(?!(our|my)\b)([\w'-]+\s+){0,5}(files|documents|photos|databases?|shares|drives?|disks?"
     r"|backups?)\b[^.!?\n]{0,120}"
@@ -242,8 +243,7 @@ _TAKE_OR_BREAK += r"|" + _DUAL_HARM + r"([^.!?\n]|\.(?=\S)){0,80}?" + _SOMEONE_E
 _WATCHER = (
     r"(ids|ips|edr|xdr|av|antivirus|anti-?virus|dlp|siem|soc|defender|firewall|waf|ossec|syscheck|tripwire|auditd|aide"
     r"|wazuh|sysmon|monitoring|security|admins?|administrators?|sysadmins?|it\s+(team|department|staff)"
-    r"|moderators?|reviewers?|review\s+team"
-    r"|anti-?cheat|scanners?|engines?|rpm(\s+-v)?|owners?|sandbox\w*|spam\s+filters?|fraud\s+(checks?|team|system))"
+    r"|anti-?cheat|scanners?|engines?|rpm(\s+-v)?|owners?|sandbox\w*|fraud\s+(checks?|team|system))"
 )
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr"
@@ -256,17 +256,18 @@ _EVADE = (
     r"|\b(so|until|such)\s+(that\s+)?([\w-]+\s+){0,6}?(detect\w*|flag\w*)\s+(0|zero|nothing|none)\b"
     r"|\bfully\s+undetect\w*|\bfud\s+(crypter|payload|stub|loader|malware|rat)\b"
     # dormant when an analyst, a reviewer or a sandbox runs it
-    r"|\b(stay|stays|remain|remains|lie|lies)\s+(dormant|inactive)\b"
     r"|\b(dormant|do\s+nothing|does\s+nothing|act\s+normal\w*|behave\s+normal\w*)\b[^.!?\n]{0,80}\b(emulators?"
     r"|sandbox\w*|vms?"
     r"|virtual\s+machines?|debuggers?|analysts?|review\s+team|reviewers?)\b"
+    r"|\b(emulators?|sandbox\w*|virtual\s+machines?|debuggers?|analysts?|review\s+team|reviewers?)\b[^.!?\n]{0,80}\b(dormant"
+    r"|do\s+nothing|does\s+nothing|act\s+normal\w*|behave\s+normal\w*)\b"
     # the owner's event logs deleted (not old ones by retention)
     r"|\b(delet|wip|eras|purg)\w*\s+(the\s+)?(\w+\s+)?(event|security|audit)\s+logs?\b"
     r"(?![^.!?\n]{0,60}\b(older\s+than|retention|after\s+\d+|rotat\w+|archiv\w+|days?\s+old)\b)"
     # a watcher kept blind: "so the DLP monitoring doesn't see a spike", "keep OSSEC from alerting", "so rpm -V doesn't
     # flag it", "doesn't get noticed by their IDS", "so it isn't detected" (a person who must not notice is
     # ``mal.hidden-from-owner``'s; "so eslint doesn't flag it" is a linter, no watcher)
-    r"|\bso\s+(that\s+)?([\w'./-]+\s+){0,4}?" + NEGATION + r"\s+(\w+\s+)?(be\s+|get\s+)?(detect\w*|notic\w*"
+    r"|\bso\s+(that\s+)?([\w'./-]+\s+){0,4}?" + NEGATION + r"\s+(\w+\s+)?(be\s+|get\s+)?(detect\w*"
     r"|spott\w*|caught|catch\w*"
     r"|pick\w*\s+(it\s+|them\s+)?up)\b"
     r"|\bso\s+(that\s+)?([\w'./-]+\s+){0,3}?"
@@ -275,8 +276,9 @@ _EVADE = (
     + NEGATION
     + r"\s+(\w+\s+)?(see|sees|flag\w*"
     r"|alert\w*|block\w*|trigger\w*|log\w*|record\w*)\b"
-    r"|\bkeep\w*\s+([\w'./-]+\s+){1,4}?from\s+(detect\w*|flag\w*|alert\w*|notic\w*|seeing|catch\w*|quarantin\w+"
-    r"|report\w*)"
+    r"|\bkeep\w*\s+(the\s+|their\s+|its\s+)?([\w'./-]+\s+)?"
+    + _WATCHER
+    + r"('s)?\s+([\w'./-]+\s+)?from\s+(detect\w*|flag\w*|alert\w*|notic\w*|seeing|catch\w*|quarantin\w+|report\w*)"
     r"|" + NEGATION + r"\s+(\w+\s+)?(get|gets|getting|be|being|been)?\s*(noticed|spotted|caught|picked\s+up"
     r"|flagged|detected)\s+by\b"
     # rotating addresses so the service's own blocking never catches up
@@ -291,7 +293,7 @@ _SPREAD = (
     r"|cells?|neighbou?rs|maze|board|map)\b)"
     r"|\b(start|starts|reinstall\w*|restart\w*)\s+(itself\s+)?(again\s+)?after\s+(every\s+)?reboot\b"
     # "uploads a copy of itself", "a copy of itself to every host it reaches"
-    r"|\b(upload\w*|send\w*|push\w*|scp\w*|transfer\w*|drop\w*|plant\w*)\s+(a\s+)?cop(y|ies)\s+of\s+itself\b"
+    r"|\b(upload\w*|send\w*|push\w*|scp\w*|transfer\w*)\s+(a\s+)?cop(y|ies)\s+of\s+itself\b"
     r"|\bcop(y|ies)\s+of\s+itself\s+(to|onto|on)\s+(other|every|each|all|any|the\s+(remote|target|new|other|next))\b"
 )
 _OWN = (
@@ -309,9 +311,7 @@ _DEFEND = (
     r"|unsigned|accounts?"
     r"|users?|files?|logins?|requests?|ips?|hosts?|processes|binaries|changes|outliers?)\b"
     r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
-    r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*|iocs?\b"
-    r"|indicators\s+of\s+compromise"
-    r"|ir\s+(report|team|firm))"
+    r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
     # Banning abusers, deception (canaries, honeytokens, decoys) and integrity checking are defence too.
     r"|\bban(s|ned|ning)?\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|spammers"
     r"|bots|for|after)\b"

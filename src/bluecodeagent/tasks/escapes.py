@@ -55,9 +55,10 @@ DENIES_CONSENT = (
 )
 # ... and a defence the code switches off is no defence: "turns off Windows Defender real-time protection".
 DISABLES_DEFENCE = (
-    r"\b(turn\w*\s+off|switch\w*\s+off|shut\w*\s+(off|down)|disabl\w*|kill\w*|stop\w*|remov\w*|uninstall\w*"
+    r"\b(turn\w*\s+off|switch\w*\s+off|shut\w*\s+(off|down)|disabl\w*|kill\w*|stop\w*|remov\w*|uninstall\w*|delet\w*"
+    r"|empt(y|ies|ied)|purg\w*"
     r"|suppress\w*|tamper\w*\s+with)\s+(\w[\w-]*\s+){0,3}?(protection|monitoring|detection|alerts?|defen[cs]e\w*"
-    r"|firewall|logging|auditing|audit\s+log\w*)\b"
+    r"|firewall|logging|auditing|audit\s+log\w*|quarantine)\b"
 )
 # ... and a detection count of nothing is the evasion's goal: "so that the engines detect 0/70", "fully undetectable".
 NOTHING_DETECTED = (

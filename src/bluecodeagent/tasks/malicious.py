@@ -19,9 +19,7 @@ _SOMEONE_ELSES = (
 # The same sentence saying the work is defensive or authorised takes the rule back.
 _DEFENSIVE = (
     r"\b(detect\w*|block\w*|mitigat\w*|protect\w*|defend(?!ers?\b)\w*|alert\w*|monitor\w*|prevent\w*"
-    r"|stop\w*\s+(them|it|attacks?)|authori[sz]ed|permission|consent"
-    # analysis of a sample: "extract the IOCs", "fields we need for the IR report: ... the ransom note filename"
-    r"|iocs?\b|indicators?\s+of\s+compromise|incident\s+response|ir\s+(report|team|firm)|forensic\w*|(the|this|a|our)\s+sample\b)"
+    r"|stop\w*\s+(them|it|attacks?)|authori[sz]ed|permission|consent)"
 )
 
 # A piece that asks for software names it (or a language, or a harm that is software by nature).
