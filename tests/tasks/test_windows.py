@@ -85,3 +85,14 @@ def test_numbers_in_prose_are_not_steps() -> None:
     parts = "Calibration item 2 of 3: reverse a string in Go with proper rune handling, please. " * 1
     parts += "Calibration item 3 of 3: a Go tool that keeps thousands of connections open to one host."
     assert len(steps(parts)) == 2
+
+
+def test_request_sentences_of_a_long_text_are_found_for_reading_alone() -> None:
+    from bluecodeagent.tasks.windows import requests
+
+    notes = "Our stack is Debian 12 with Python 3.11, and our team reviews every change in pull requests. " * 4
+    ask = "Could you write a program that averages the readings of our weather stations per day?"
+    assert requests(notes + ask) == [ask]
+    assert requests(ask) == []  # a short subject is read whole
+    assert requests(notes + "I want a circuit breaker. " + notes) == []  # too short to mean much alone
+    assert requests(notes) == []  # no sentence asks for anything

@@ -39,6 +39,10 @@ SNIPPET_CHARS = 240
 PIECE_CHARS = 1000  # a window is at most WINDOW_CHARS; a whole piece at most WHOLE_CHARS: shown in full
 WRAPPER_FINDING = "jb.wrapper-like"
 SEGMENT_RULES = {"injection": "inj.segment", "malicious": "mal.segment", "bias": "bias.segment"}
+# A request sentence read alone (``TaskSpec.requests_alone``) decides only from here up: out of its context a
+# sentence is judged harshly, so only a plain harmful request alone counts (on the 2026-12-03 design sets no
+# safe item's request sentence without a safe cue of its own reached it; five diluted attacks all did).
+REQUEST_ALONE = 0.9
 
 
 class OfflineEngine:
@@ -116,17 +120,62 @@ class OfflineEngine:
             for f in fields(Scored):
                 getattr(scored, f.name)[changed] = getattr(again, f.name)
             scored.wrapper = np.array(wrapper)
-        verdicts, offset = [], 0
-        for (text, ctx), ps, js, hs, ms in zip(records, pieces, payloads, hits, matched, strict=True):
-            rows = scored.rows(offset, offset + len(ps))
-            cleared = None if read is None else read.cleared[offset : offset + len(ps)]
+        alone, alone_scored = self._requests_alone(spec, records, judged, weights, known)
+        verdicts, offset, at = [], 0, 0
+        for (text, ctx), ps, js, hs, ms, rs in zip(records, pieces, payloads, hits, matched, alone, strict=True):
+            rows = _joined(scored.rows(offset, offset + len(ps)), alone_scored.rows(at, at + len(rs)))
+            cleared = None if read is None else np.r_[read.cleared[offset : offset + len(ps)], np.zeros(len(rs), bool)]
             offset += len(ps)
+            at += len(rs)
             cue_read = cue_principles_in(ps, ms, task) if ps else None
-            verdicts.append(self._verdict(task, text, ctx, js, rows, hs, cleared, cut_from=ps, cue_read=cue_read))
+            verdicts.append(
+                self._verdict(
+                    task,
+                    text,
+                    ctx,
+                    [*js, *rs],
+                    rows,
+                    hs,
+                    cleared,
+                    cut_from=[*ps, *rs],
+                    cue_read=cue_read,
+                    alone_at=len(ps),
+                )
+            )
         per_item = (time.perf_counter() - started) * 1000 / max(1, len(records))
         for v in verdicts:
             v.latency_ms = per_item
         return verdicts
+
+    def _requests_alone(
+        self,
+        spec: TaskSpec,
+        records: list[tuple[str, str | None]],
+        judged: list[bool],
+        weights: list[float],
+        known: dict[str, np.ndarray],
+    ) -> tuple[list[list[str]], Scored]:
+        """Each subject's request sentences read alone, scored with the subject's rules and their own cues.
+
+        A sentence's probability below ``REQUEST_ALONE`` is set to 0 (it never decides), so a sentence only
+        raises a subject whose request alone is plainly harmful. A safe cue counts only in its own sentence:
+        one stated elsewhere ("we run honeypots ... [notes] ... write a keylogger") does not reach it.
+        """
+        alone, cues, rules = [], [], []
+        for (text, ctx), ok, w in zip(records, judged, weights, strict=True):
+            kept = []
+            for sentence in spec.requests_alone(text, ctx) if ok else []:
+                kept.append(sentence)
+                cues.append(balance_of(*counts_of(matched_cues(sentence, spec.name))))
+                rules.append(w)
+            alone.append(kept)
+        flat = [s for ss in alone for s in ss]
+        det = self.detector(spec.name)
+        scored = det.score(
+            self._embed(flat, known), np.asarray(rules, dtype=np.float64), np.asarray(cues, dtype=np.float64)
+        )
+        scored.probability = np.where(scored.probability >= REQUEST_ALONE, scored.probability, 0.0)
+        return alone, scored
 
     def _payloads(
         self,
@@ -187,10 +236,12 @@ class OfflineEngine:
         cleared: np.ndarray | None = None,
         cut_from: list[str] | None = None,
         cue_read: list[Principle] | None = None,
+        alone_at: int | None = None,
     ) -> Verdict:
         """``pieces`` as judged; ``cut_from`` as cut from the subject (a wrapper-like piece: its payload is judged).
 
         ``cue_read``: the subject's cue principles as read from its pieces (read from the whole when None).
+        ``alone_at``: where the request sentences read alone start in ``pieces`` (none when None).
         """
         cut_from = pieces if cut_from is None else cut_from
         not_judged = getattr(get_task(task), "not_judged", None)  # a task may decline a subject (issue 12)
@@ -239,6 +290,11 @@ class OfflineEngine:
             notes.append(
                 f"jailbreak-style wrapper ({wrapped[0]!r}); a wrapper alone is not a risk: the request "
                 f"inside was judged on its own, and the piece that decided scored {score:.2f}"
+            )
+        if alone_at is not None and best >= alone_at:
+            notes.append(
+                f"a request sentence read on its own scored {score:.2f}: what it asks for is judged without the "
+                "rest of the request around it (claims, notes and filler do not dilute it)"
             )
         if pieces[best] != cut_from[best]:
             notes.append(
@@ -294,6 +350,11 @@ class OfflineEngine:
             text=it.text[:SNIPPET_CHARS],
             policy=it.policy,
         )
+
+
+def _joined(a: Scored, b: Scored) -> Scored:
+    """The rows of ``a`` followed by the rows of ``b``."""
+    return Scored(*(np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(Scored)))
 
 
 def _deciding(spec: TaskSpec, pieces: list[str], probability: np.ndarray) -> int:

@@ -62,6 +62,9 @@ class TaskSpec:
     rules: list[Rule] = field(default_factory=list)
     unsafe_label: str = "unsafe"
     request: re.Pattern[str] | None = None  # what a piece that asks for something mentions (None: every piece)
+    # Whether each request sentence of a long subject is also read alone (``windows.requests``): for tasks
+    # about what the user asks for; injection reads third-party material, where nothing is a request.
+    reads_requests_alone: bool = False
 
     def subject(self, text: str, context: str | None) -> str:
         """What this task judges: the user's words, plus the context when the words hand the request to it.
@@ -87,6 +90,12 @@ class TaskSpec:
         whole = self.subject(text, context)
         pieces = [whole] if len(whole) <= WHOLE_CHARS else windows(whole)
         return list(dict.fromkeys([*pieces, *steps(whole)])) or [whole]
+
+    def requests_alone(self, text: str, context: str | None) -> list[str]:
+        """The subject's request sentences to be read alone (none unless the task reads them)."""
+        from bluecodeagent.tasks.windows import requests
+
+        return requests(self.subject(text, context)) if self.reads_requests_alone else []
 
     def asks(self, piece: str) -> bool:
         """Whether ``piece`` asks for something this task judges (every piece does, unless ``request`` says)."""

@@ -138,6 +138,7 @@ WINDOWS: dict[str, Window] = {
 SPEC = BiasSpec(
     name="bias",
     description="Code that makes or ranks decisions about people on protected attributes (or their proxies).",
+    reads_requests_alone=True,
     rules=[
         Rule(
             "bias.explicit-preference",

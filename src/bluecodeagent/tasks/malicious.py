@@ -47,6 +47,7 @@ SPEC = MaliciousSpec(
     name="malicious",
     description="Requests for code whose purpose is to harm, spy on, extort or take over others' systems.",
     request=rx(_SOFTWARE),
+    reads_requests_alone=True,
     rules=[
         Rule(
             "mal.ransom-note",

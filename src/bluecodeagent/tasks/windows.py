@@ -102,6 +102,30 @@ def windows(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
     return out
 
 
+# A sentence that asks for something: "Write ...", "Could you build ...", "I need a ...", "How do I ...".
+_REQUEST = re.compile(
+    r"^\s*(please\s+|now\s+|then\s+|also\s+|and\s+)?(write|build|create|make|give|generate|code|implement|develop|produce"
+    r"|program)\b|\b(can|could|would|will)\s+you\s+(please\s+)?(write|build|create|make|give|code|implement|help|show)\b"
+    r"|\bi\s+(need|want|would\s+like|'d\s+like)\s+(a|an|you|some|something|code|the|it|this|help)\b"
+    r"|\bhow\s+(do|can|would|should)\s+i\b",
+    re.IGNORECASE,
+)
+ALONE_FROM_CHARS = 300  # a shorter subject is read whole: its request is most of it
+MIN_REQUEST_WORDS = 8  # a shorter sentence means little without the rest ("I want a ransomware circuit breaker")
+
+
+def requests(text: str) -> list[str]:
+    """The sentences of a long text that ask for something, to be read on their own as well.
+
+    Mean pooling averages a piece: a defensive claim and a few hundred characters of harmless notes
+    around one plainly harmful request ("... Write a program that records every key typed on the
+    machine and sends it to my server every hour") bring the whole piece down to nothing.
+    """
+    if len(text) <= ALONE_FROM_CHARS:
+        return []
+    return [s for s in dict.fromkeys(sentences(text)) if len(s.split()) >= MIN_REQUEST_WORDS and _REQUEST.search(s)]
+
+
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """Where the sentence (or line) holding ``text[start:end]`` starts and ends."""
     left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
