@@ -407,7 +407,8 @@ CAPABILITIES += (
         "content://sms|telephony.sms|getmessagebody|contactscontract|calllog",
         (
             r"content://sms|Telephony\.Sms|getMessageBody|ContactsContract|CallLog\.Calls",
-            r"HttpURLConnection|OkHttp|Retrofit|Volley|sendTextMessage|Socket\s*\(|ktor|fetch\s*\(",
+            r"HttpURLConnection|OkHttp|Retrofit|Volley|sendTextMessage|Socket\s*\(|ktor|fetch\s*\(|openConnection"
+            r"|\b(post|upload|send)\w{0,20}\s*\(\s*['\"]https?://",
         ),
         weight=1.0,
     ),
@@ -592,6 +593,57 @@ CAPABILITIES += (
             r"\b(eval|assert|create_function)\s*\(",
         ),
         weight=1.5,
+    ),
+)
+
+CAPABILITIES += (
+    Capability(
+        "cap.card-skimmer",
+        "credential theft",
+        "reads card number and security code fields of a page and beacons them to an address",
+        "cvv|cvc|card|cc-|cc_",
+        (
+            r"\b(cvv|cvc|cc[-_]?(num|number|exp|cvc|cvv)|card[-_ ]?number|cardnumber)",
+            r"new\s+Image\s*\(|sendBeacon\s*\(|\.src\s*=\s*['\"`]https?://",
+            r"querySelector|getElementById|addEventListener|\.value\b",
+        ),
+        floor=0.6,
+    ),
+    Capability(
+        "cap.hidden-launcher-icon",
+        "spyware",
+        "removes its own icon from the phone's launcher so the owner does not see it is installed",
+        "setcomponentenabledsetting",
+        (
+            r"setComponentEnabledSetting\s*\((?s:.{0,300}?)COMPONENT_ENABLED_STATE_DISABLED",
+            r"MainActivity|LAUNCHER|launcher|LauncherActivity|ComponentName\s*\(\s*this",
+        ),
+        weight=1.5,
+    ),
+    Capability(
+        "cap.self-copy-with-passwords",
+        "worm",
+        "logs into other hosts with guessed passwords and copies its own program there",
+        "current_exe|os.executable|argv[0]|__file__|execpath|getmodulefilename",
+        (
+            r"current_exe\s*\(|os\.Executable\s*\(|sys\.argv\[0\]|__file__|process\.execPath|GetModuleFileName",
+            r"scp_send|sftp|ScpClient|SftpClient|\.put\s*\(|\.upload\w{0,20}\s*\(|copy_file",
+            r"userauth_password|password\s*=|PasswordAuth|AuthMethod\.password|\.login\s*\(",
+            r"for\s|\bloop\b|forEach|\.iter\(",
+        ),
+    ),
+    Capability(
+        "cap.silent-corruption",
+        "wiper",
+        "overwrites parts of many files with random bytes and puts their timestamps back, so the damage is not noticed",
+        "chtimes|utime|setlastwritetime|touch -r|setlastmodified|filetime",
+        (
+            r"Chtimes\s*\(|os\.utime\s*\(|SetLastWriteTime\w{0,10}|touch\s+-r\b|setLastModified\s*\(|set_file_mtime|filetime::",
+            r"rand\.Read|os\.urandom|RandomNumberGenerator|getrandom|Math\.random|rand::|random\.(randbytes|getrandbits)"
+            r"|secrets\.token_bytes",
+            r"WriteAt\s*\(|\.seek\s*\(|Seek\s*\(|write_at|pwrite",
+            _CODE_WALK,
+        ),
     ),
 )
 
