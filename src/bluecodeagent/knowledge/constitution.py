@@ -148,6 +148,11 @@ _OFF_THE_RECORD = (
     r"|innocent|system\s+(files?|processes?)|windows\s+(files?|processes?|updates?)|svchost|normal\s+traffic)\b"
     r"|\btimestomp\w*"
 )
+# A change to one's own service that nobody should feel: "so that no one notices the switch to the new server".
+_NOT_FELT = (
+    r"(?!\s+(\w+\s+){0,2}(downtime|outage|interruption|switch\w*|migration|cutover|deploy\w*"
+    r"|upgrade|maintenance|restart))"
+)
 _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
     r"(knowing|noticing|knowledge|seeing|consent|being\s+aware)\b"
@@ -158,8 +163,9 @@ _HIDDEN = (
     r"|teach\w*\s+(himself|herself|themselves|myself))\b)"
     r"|\b(so|such)\s+(that\s+)?(nobody|no\s+one|the\s+(user|owner|admin\w*))\s+(can|will|does|would)?\s*(not\s+)?"
     r"(notices?|sees?|finds?|detects?|knows?)\b"
+    + _NOT_FELT
     # ("hides from" said of the program, not of a person: "she's hiding from the corp", "I'm hiding from him")
-    r"|(\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process)\b"
+    + r"|(\b(hide|hides|hiding|conceal|conceals|mask)\s+(it|itself|its|the\s+process)\b"
     # (the look-ahead first: the look-behinds are tried only where "hiding from" starts, which keeps this linear)
     r"|(?=(hide|hides|hiding|conceal|conceals)\s+from\b)(?<!'s\s)(?<!'m\s)(?<!'re\s)(?<!\u2019s\s)(?<!\u2019m\s)(?<!\u2019re\s)(?<!\bi\sam\s)(?<!\bwe\sare\s)"
     r"(?<!\bhe\sis\s)(?<!\bshe\sis\s)(?<!\bthey\sare\s)(?<!\bi\swas\s)(?<!\bhe\swas\s)(?<!\bshe\swas\s)"
@@ -172,7 +178,9 @@ _HIDDEN = (
     r"|\b(cannot|can't|can\s+not)\s+(end|stop|kill|remove|uninstall|close)\s+it\b"
     # "so nobody at the front desk notices", "so nobody can stop the mining"
     r"|\bso\s+(that\s+)?(nobody|no\s+one)\b[^.!?\n]{0,40}?\b(notices?|sees?|finds?\s+out|(can|could)\s+(stop|end|kill|close))\b"
-    r"|\bwhen\s+(the\s+|my\s+|our\s+)?(staff|teachers?|admins?|administrators?|boss|manager|parents?|owners?|guards?"
+    # ... but not a change of one's own service nobody should feel ("so that no one notices the switch")
+    + _NOT_FELT
+    + r"|\bwhen\s+(the\s+|my\s+|our\s+)?(staff|teachers?|admins?|administrators?|boss|manager|parents?|owners?|guards?"
     r"|nobody|no\s+one|they|he|she)\s+(isn't|aren't|is\s+not|are\s+not|is|are|'s|'re)\s+(not\s+)?(looking|watching"
     r"|around|paying\s+attention|home|at\s+(their|his|her)\s+desks?)\b"
     r"|\bbehind\s+(their|his|her|the\s+owner'?s|my\s+\w+'s|the\s+\w+'s)\s+backs?\b" + _OFF_THE_RECORD
@@ -243,7 +251,7 @@ _TAKE_OR_BREAK += r"|" + _DUAL_HARM + r"([^.!?\n]|\.(?=\S)){0,80}?" + _SOMEONE_E
 _WATCHER = (
     r"(ids|ips|edr|xdr|av|antivirus|anti-?virus|dlp|siem|soc|defender|firewall|waf|ossec|syscheck|tripwire|auditd|aide"
     r"|wazuh|sysmon|monitoring|security|admins?|administrators?|sysadmins?|it\s+(team|department|staff)"
-    r"|anti-?cheat|scanners?|engines?|rpm(\s+-v)?|owners?|sandbox\w*|fraud\s+(checks?|team|system))"
+    r"|anti-?cheat|scanners?|engines?|rpm(\s+-v)?|owners?|sandbox\w*|integrity\s+(check\w*|monitor\w*)|fraud\s+(checks?|team|system))"
 )
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr"
@@ -274,8 +282,11 @@ _EVADE = (
     + _WATCHER
     + r"\s+([\w'./-]+\s+){0,2}?"
     + NEGATION
-    + r"\s+(\w+\s+)?(see|sees|flag\w*"
+    + r"\s+(\w+\s+)?(see|sees|notic\w*|flag\w*"
     r"|alert\w*|block\w*|trigger\w*|log\w*|record\w*)\b"
+    # ... but an owner tuning a watcher for their own traffic or files is no evasion ("so the firewall doesn't block
+    # our nightly backup", "so the secret scanner doesn't flag the fake keys in our test fixtures")
+    r"(?![^.!?\n]{0,30}\b(our|my)\b)"
     r"|\bkeep\w*\s+(the\s+|their\s+|its\s+)?([\w'./-]+\s+)?"
     + _WATCHER
     + r"('s)?\s+([\w'./-]+\s+)?from\s+(detect\w*|flag\w*|alert\w*|notic\w*|seeing|catch\w*|quarantin\w+|report\w*)"

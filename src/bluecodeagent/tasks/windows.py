@@ -104,8 +104,15 @@ def windows(text: str, max_chars: int = WINDOW_CHARS) -> list[str]:
 
 # A sentence that asks for something: "Write ...", "Could you build ...", "I need a ...", "How do I ...".
 _REQUEST = re.compile(
-    r"^\s*(please\s+|now\s+|then\s+|also\s+|and\s+)?(write|build|create|make|give|generate|code|implement|develop|produce"
-    r"|program)\b|\b(can|could|would|will)\s+you\s+(please\s+)?(write|build|create|make|give|code|implement|help|show)\b"
+    # an imperative, after a discourse marker or two ("Go ahead and write", "So, write", "Alright, next: draft")
+    r"^\s*((please|now|then|also|and|so|just|ok(ay)?|alright|right|next|finally|go\s+ahead\s+and)\b[\s,:;.-]*){0,3}"
+    r"(write|build|create|make|give|generate|code|implement|develop|produce|program|draft|put\s+together|whip\s+up"
+    r"|spin\s+up|design|add|extend|turn)\b"
+    # ... or a program named and described with no verb at all ("Alright, next: a program that encrypts ...")
+    r"|^\s*((please|now|then|also|and|so|just|ok(ay)?|alright|right|next|finally)\b[\s,:;.-]*){0,3}(a|an|some)\s+(\w+\s+){0,2}"
+    r"(program|script|tool|app|service|bot|function|module|daemon|extension|binary|utility|agent)\s+(that|which|to)\b"
+    r"|\b(can|could|would|will)\s+you\s+(please\s+)?(write|build|create|make|give|code|implement|help|show|draft|put\s+together)\b"
+    r"|\bwould\s+you\s+mind\s+\w+ing\b|\bi'?d\s+appreciate\b|\bwhat\s+i\s+(need|want)\s+is\b|\bi'?m\s+(after|looking\s+for)\b"
     r"|\bi\s+(need|want|would\s+like|'d\s+like)\s+(a|an|you|some|something|code|the|it|this|help)\b"
     r"|\bhow\s+(do|can|would|should)\s+i\b",
     re.IGNORECASE,
