@@ -121,6 +121,7 @@ class OfflineEngine:
                 getattr(scored, f.name)[changed] = getattr(again, f.name)
             scored.wrapper = np.array(wrapper)
         alone, alone_scored = self._requests_alone(spec, records, judged, weights, known)
+        alone_scored = scored.rows(0, 0) if alone_scored is None else alone_scored  # none read alone: no rows
         verdicts, offset, at = [], 0, 0
         for (text, ctx), ps, js, hs, ms, rs in zip(records, pieces, payloads, hits, matched, alone, strict=True):
             rows = _joined(scored.rows(offset, offset + len(ps)), alone_scored.rows(at, at + len(rs)))
@@ -154,7 +155,7 @@ class OfflineEngine:
         judged: list[bool],
         weights: list[float],
         known: dict[str, np.ndarray],
-    ) -> tuple[list[list[str]], Scored]:
+    ) -> tuple[list[list[str]], Scored | None]:
         """Each subject's request sentences read alone, scored with the subject's rules and their own cues.
 
         A sentence's probability below ``REQUEST_ALONE`` is set to 0 (it never decides), so a sentence only
@@ -170,6 +171,8 @@ class OfflineEngine:
                 rules.append(w)
             alone.append(kept)
         flat = [s for ss in alone for s in ss]
+        if not flat:
+            return alone, None
         det = self.detector(spec.name)
         scored = det.score(
             self._embed(flat, known), np.asarray(rules, dtype=np.float64), np.asarray(cues, dtype=np.float64)
