@@ -55,6 +55,8 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _OTHERS = (
+    # (the speaker's own department is no target: "our school IT department", "our school district's IT team")
+    r"(?!our\s+school('s)?\s+(district('s)?\s+)?(it|tech\w*|helpdesk|help\s+desk)\s+(department|team|staff|office)\b)"
     r"(a|my|the|our)\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+"
     r"|former\s+\w+|partner|wife|husband|girlfriend|"
     r"boyfriend|boss|colleague|coworker|co-worker|classmate|teacher|school|employer|roommate|landlord|enemy|victim)"
@@ -502,7 +504,12 @@ CUE_PRINCIPLES: list[CuePrinciple] = [
         _rx(f"{_DEFEND}|{_VICTIM}"),
     ),
     CuePrinciple(
-        "mal.spreads-or-persists", "malicious", "unsafe", "It spreads or keeps itself alive on its own", _rx(_SPREAD)
+        "mal.spreads-or-persists",
+        "malicious",
+        "unsafe",
+        "It spreads or keeps itself alive on its own",
+        _rx(_SPREAD),
+        _rx(f"{_DEFEND}|{_VICTIM}"),
     ),
     CuePrinciple(
         "mal.own-or-authorised",

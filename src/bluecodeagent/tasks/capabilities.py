@@ -32,7 +32,9 @@ DEFENSIVE_PROSE = re.compile(
     r"|\b(yara|sigma|sysmon|kql|splunk|siem|suricata|snort|edr\s+rules?|detection\s+(rules?|logic|content|engineering)"
     r"|forensic\w{0,20}|incident\s+response|threat\s+hunt\w{0,10}|indicators?\s+of\s+compromise|sandbox\s+report)\b"
     # inspecting the places where malware hides: "scans the webroot for ...", "enumerates every autostart location"
-    r"|\b(scan|search|grep|hunt|enumerat|audit|inventor|sweep)\w{0,5}\s+(\w{1,30}\s+){0,6}?(web\s?roots?|uploads?\s+"
+    # (the places may follow in a list: "enumerates: - Run keys ... - WMI permanent event subscriptions")
+    r"|\b(scan|search|grep|hunt|enumerat|audit|inventor|sweep|check|find|list|inspect|review|verif)\w{0,5}[\s:,-]+[^.!?]{0,400}?"
+    r"\b(web\s?roots?|uploads?\s+"
     r"(folders?|dir\w{0,9})|autostart\w{0,9}|persistence\s+(locations?|entries|mechanisms?)|run\s*keys|scheduled\s+tasks"
     r"|crontabs?|wmi\s+(permanent\s+)?(event\s+)?subscriptions?|web\s?shells?)\b",
     re.IGNORECASE,
@@ -164,7 +166,11 @@ CAPABILITIES: tuple[Capability, ...] = (
         "switches off the machine's antivirus, AMSI or firewall",
         "set-mppreference|disablerealtimemonitoring|disableantispyware|amsi|advfirewall|windefend|taskkill|stop-service",
         (
-            r"Set-MpPreference\s+-Disable\w{1,40}|DisableRealtimeMonitoring|DisableAntiSpyware|amsiInitFailed|AmsiScanBuffer"
+            r"Set-MpPreference\s+-Disable\w{1,40}\s+(\$true|1)\b|"
+            r"DisableRealtimeMonitoring\W{0,3}[^\n]{0,40}?(\$true|\b1\b|\btrue\b)"
+            r"|DisableAntiSpyware|amsiInitFailed"
+            # AMSI patched in memory, not called to scan a script: "AmsiScanBuffer" next to the write that patches it
+            r"|AmsiScanBuffer(?s:.{0,600}?)(VirtualProtect|WriteProcessMemory|Marshal\.Copy|RtlMoveMemory|memcpy)"
             r"|AmsiUtils|advfirewall\s+set\s+\w{1,40}\s+state\s+off|sc(\.exe)?\s+(stop|config)\s+WinDefend"
             r"|taskkill[^\n]{0,40}/im\s+[\"']?(MsMpEng|avp|ekrn|mbam\w{0,30}|SentinelAgent|CSFalcon\w{0,30}|bdagent)"
             r"|Stop-Service[^\n]{0,40}(WinDefend|Sense|wscsvc)",

@@ -55,7 +55,11 @@ SPEC = MaliciousSpec(
             2.0,
             "ransomware",
             "asks for ransom extortion",
-            unless=rx(_DEFENSIVE),
+            # ... or the victim's side: "we had a ransomware incident (files renamed, note README_RESTORE.txt)"
+            unless=rx(
+                _DEFENSIVE + r"|\bincident\b|\bwe\s+(had|got|were)\s+(\w+\s+){0,2}(hit|infected|encrypted|attacked)\b"
+                r"|\b(hit|infected|encrypted)\s+by\b"
+            ),
         ),
         Rule(
             "mal.keystroke-exfil",
