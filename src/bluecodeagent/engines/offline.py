@@ -40,9 +40,10 @@ PIECE_CHARS = 1000  # a window is at most WINDOW_CHARS; a whole piece at most WH
 WRAPPER_FINDING = "jb.wrapper-like"
 SEGMENT_RULES = {"injection": "inj.segment", "malicious": "mal.segment", "bias": "bias.segment"}
 # A request sentence read alone (``TaskSpec.requests_alone``) decides only from here up: out of its context a
-# sentence is judged harshly, so only a plain harmful request alone counts (on the 2026-12-03 design sets no
-# safe item's request sentence without a safe cue of its own reached it; five diluted attacks all did).
-REQUEST_ALONE = 0.9
+# sentence is judged harshly, so only a plainly harmful request alone counts. Diluted plain harm scores 0.98-1.00
+# alone; at 0.9, fresh defensive requests whose context sat in another sentence (a honeypot, a bank's account
+# lockout) scored 0.91 alone and were flagged (2026-12-03, docs/prompt-screening.md).
+REQUEST_ALONE = 0.95
 
 
 class OfflineEngine:
