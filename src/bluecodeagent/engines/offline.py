@@ -274,7 +274,8 @@ class OfflineEngine:
         ]
         whole = get_task(task).subject(text, ctx)
         is_unsafe = score >= self.settings.warn_threshold
-        # The cues are read from the whole subject: a consent or a target can sit outside the riskiest window.
+        # The cues come from every piece (the pieces cover the subject): a consent or a target can sit outside the
+        # riskiest window.
         constitution = build_constitution(whole, [n[0] for n in unsafe], [n[0] for n in safe], task, cue_read)
         notes = _contradictions(constitution, is_unsafe, score, self.settings.warn_threshold)
         category = _category(unsafe, hits) if is_unsafe else None
