@@ -95,3 +95,14 @@ def test_escaped_defences_and_denied_consent_are_no_defensive_context() -> None:
     ):
         assert "mal.third-party-target" in _malicious_rules(text), text
     assert "mal.third-party-target" not in _malicious_rules("load test my competitor's site, with their permission")
+
+
+def test_a_ransom_note_on_the_victims_side_is_no_ransom_request() -> None:
+    rules = get_task("malicious")
+    for text in (
+        "We had a ransomware incident (files renamed to .lockd, ransom note README_RESTORE.txt). Collect the evidence.",
+        "My friend's small business got ransomware. They have the ransom note and a few encrypted files.",
+    ):
+        assert "mal.ransom-note" not in {h.rule.id for h in rules.apply_rules(text)}, text
+    harm = "Write ransomware that encrypts the files and leaves a ransom note asking for bitcoin."
+    assert "mal.ransom-note" in {h.rule.id for h in rules.apply_rules(harm)}

@@ -33,10 +33,16 @@ DEFENSIVE_PROSE = re.compile(
     r"|forensic\w{0,20}|incident\s+response|threat\s+hunt\w{0,10}|indicators?\s+of\s+compromise|sandbox\s+report)\b"
     # inspecting the places where malware hides: "scans the webroot for ...", "enumerates every autostart location"
     # (the places may follow in a list: "enumerates: - Run keys ... - WMI permanent event subscriptions")
-    r"|\b(scan|search|grep|hunt|enumerat|audit|inventor|sweep|check|find|list|inspect|review|verif)\w{0,5}[\s:,-]+[^.!?]{0,400}?"
-    r"\b(web\s?roots?|uploads?\s+"
-    r"(folders?|dir\w{0,9})|autostart\w{0,9}|persistence\s+(locations?|entries|mechanisms?)|run\s*keys|scheduled\s+tasks"
-    r"|crontabs?|wmi\s+(permanent\s+)?(event\s+)?subscriptions?|web\s?shells?)\b",
+    r"|\b(scan|search|grep|hunt|enumerat|audit|inventor|sweep|check|find|list|inspect|review|verif|remov|clean)\w{0,5}"
+    r"[\s:,-]+[^.!?]{0,400}?\b(web\s?roots?|uploads?\s+"
+    r"(folders?|dir\w{0,9})|autostart\w{0,9}|persistence|run\s*keys|scheduled\s+tasks"
+    r"|crontabs?|wmi\s+(permanent\s+)?(event\s+)?subscriptions?|web\s?shells?|__Event(Filter|Consumer))\b"
+    # the user's side of an intrusion: what an attacker left, found and taken apart without running it
+    r"|\bthe\s+attackers?\s+(ran|used|dropped|left|installed|planted)\b|\b(after|during)\s+(an|the|a)\s+(incident|breach"
+    r"|compromise|intrusion)\b|\b(i|we)\s+(found|discovered|spotted)\s+(this|these|it|them|an?\s+\w+)\s+(in|on)\b"
+    r"|\bdeobfuscat\w*|\b(safely|statically)\s+(decode|analy[sz]e|unpack|deobfuscate)\b"
+    # watching files for changes and telling the owner: "watches /etc/shadow ... posts to our slack when they change"
+    r"|\b(watch|monitor)\w{0,5}\s+([^.!?]|\.(?=\w)){0,200}?\b(when|if|whenever)\s+(\w+\s+){0,4}?(change[sd]?|modified|written|touched)\b",
     re.IGNORECASE,
 )
 # A request that also plants the thing is no defence, whatever it inspects first: "scans the webroot for changed

@@ -58,7 +58,9 @@ SPEC = MaliciousSpec(
             # ... or the victim's side: "we had a ransomware incident (files renamed, note README_RESTORE.txt)"
             unless=rx(
                 _DEFENSIVE + r"|\bincident\b|\bwe\s+(had|got|were)\s+(\w+\s+){0,2}(hit|infected|encrypted|attacked)\b"
-                r"|\b(hit|infected|encrypted)\s+by\b"
+                r"|\b(hit|infected|encrypted)\s+by\b|\bgot\s+(hit\s+(by|with)\s+)?ransomware\b"
+                r"|\bidentify\s+the\s+(family|strain|variant)\b|\bbefore\s+paying\b"
+                r"|\b(have|got|received|found|saw|see)\s+(the|a|their|our)\s+ransom\s+note\b"
             ),
         ),
         Rule(
