@@ -24,7 +24,7 @@ from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
 MAX_CUES = 4
-CUE_READING = "3"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
+CUE_READING = "4"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
 CUE_SOURCE = "constitution"
 
 

@@ -133,11 +133,18 @@ def requests(text: str) -> list[str]:
     return [s for s in dict.fromkeys(sentences(text)) if len(s.split()) >= MIN_REQUEST_WORDS and _REQUEST.search(s)]
 
 
+# A sentence ends at . ! ? before white space or the end, or at a line break: a dot inside a name ("README.txt",
+# ".lockd", "v4.3") ends no sentence.
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+
+
 def sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """Where the sentence (or line) holding ``text[start:end]`` starts and ends."""
-    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    rights = [i for i in (text.find(c, end) for c in ".!?\n") if i >= 0]
-    return left, min(rights) if rights else len(text)
+    left = max(0, start - 2000)  # a sentence longer than that is read from 2,000 characters back
+    for m in _SENTENCE_END.finditer(text, left, start):
+        left = m.end()
+    right = _SENTENCE_END.search(text, end)
+    return left, right.start() if right else len(text)
 
 
 def sentence_around(text: str, start: int, end: int) -> str:
