@@ -188,7 +188,7 @@ def test_an_edit_invalidates_only_the_detectors_of_the_tasks_it_touched(open_kb,
     assert kb.task_versions() == {**versions, "malicious": versions["malicious"] + 1}
     assert load_detector(kb, "malicious", 3) is None  # trained on other items: not current
     bias_now, current = load_detector(kb, "bias", 3)
-    assert current and np.allclose(bias_now.weights, bias_before.weights)
+    assert current and np.allclose(bias_now.classifier.params(), bias_before.classifier.params())
     TaskDetector.load_or_train(kb, "bias")
     TaskDetector.load_or_train(kb, "malicious")
     assert calls == ["malicious", "bias", "malicious"]  # the bias detector survived the malicious edit
@@ -204,7 +204,7 @@ def test_previous_weights_serve_the_new_neighbours_at_once(open_kb, embedder):
     worm = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="w")
     kb.add([worm])
     det, current = load_detector(kb, "malicious", 3, previous=True)
-    assert not current and np.allclose(det.weights, old.weights) and det.combiner_bias == old.combiner_bias
+    assert not current and np.allclose(det.classifier.params(), old.classifier.params()) and det.combiner_bias == old.combiner_bias
     worm_row = next(int(r) for r in det.unsafe_rows if kb.item_at(int(r)).uid == worm.uid)
     scored = det.score(embedder.embed(["Spread itself to every host on the LAN"]))
     assert int(det.unsafe_rows[scored.unsafe_top[0][0]]) == worm_row  # the added item decides at once
@@ -288,7 +288,7 @@ def test_both_backends_give_the_same_hits_and_detectors(tmp_path, pg_url, embedd
             b = [(h.item, round(h.similarity, 6)) for h in pg.search(q, 4, **filters)]
             assert a == b and a
     da, db = TaskDetector.load_or_train(lite, "malicious"), TaskDetector.load_or_train(pg, "malicious")
-    assert np.allclose(da.weights, db.weights) and da.bias == pytest.approx(db.bias)
+    assert np.allclose(da.classifier.params(), db.classifier.params())
     lite.close()
     pg.close()
 

@@ -24,7 +24,7 @@ from bluecodeagent.tasks.windows import sentence_bounds
 from bluecodeagent.verdict import Principle
 
 MAX_CUES = 4
-CUE_READING = "4"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
+CUE_READING = "5"  # how patterns, unless and masks combine (``cue_phrases``): a change retrains detectors
 CUE_SOURCE = "constitution"
 
 
@@ -136,6 +136,10 @@ _OFF_THE_RECORD = (
     r"|commands?|connections?|activity)\s+(it|i|we)\s+(made|did|ran|opened|used|had)"
     r"|(showing|that\s+show\w*|which\s+show\w*)\s+(the|my|its)\s+(\w+\s+)?(copying|copies|transfers?|uploads?|intrusion"
     r"|break-?in|logins?|access))\b"
+    # ... or the lines that name the user: "deletes the lines with my ip from auth.log and wtmp"
+    r"|\b(delet|clear|wip|eras|remov|strip|scrub|edit)\w*\s+(out\s+)?(the\s+|all\s+|any\s+)?(log\s+)?(entries|lines"
+    r"|records|rows)\s+(with|containing|mentioning|that\s+(show|mention|contain)\w*|showing)\s+(my|our|its)\s+"
+    r"(\w+\s+)?(ip|ips|address\w*|user\s*names?|logins?|accounts?|sessions?|commands?)\b"
     r"|\b(so|and)\s+(that\s+)?(if|when)\s+(they|he|she|someone|anyone|it|the\s+\w+)\s+(check|look|search"
     r"|inspect|audit)\w*\b"
     r"[^.!?\n]{0,60}\b(nothing|no\s+trace|no\s+sign)\b"
@@ -258,8 +262,14 @@ _WATCHER = (
 _EVADE = (
     r"\b(evad\w+|bypass\w*|disabl\w+|turn\w*\s+off|kill\w*)\s+(the\s+)?(\w+\s+)?(antivirus|anti-virus|edr"
     r"|defender|firewall"
-    r"|security\s+software|detection|scanners?|event\s+logs?|logging)\b"
+    r"|security\s+software|detection|scanners?|event\s+logs?|logging|audit\s+logs?|auditing|auditd)\b"
     r"|\bclear\w*\s+(the\s+)?(system\s+)?(event\s+)?logs\b"
+    # the operating system's consent or security prompt kept from appearing: "without triggering the Keychain prompt"
+    r"|\bwithout\s+(triggering|showing|raising|prompting|popping|any|a|the)\s+(\w+\s+){0,2}?(keychain|permission"
+    r"|consent|security|gatekeeper|smartscreen|tcc|password|2fa|mfa)\s+(prompts?|dialogs?|pop-?ups?"
+    r"|warnings?|confirmations?)\b"
+    # "clears the Security and System event logs"
+    r"|\bclear\w*\s+(the\s+)?((security|system|application|audit|windows)\s+(and\s+|,\s*)?){1,4}(event\s+)?logs?\b"
     r"|\b(evad\w*|avoid\w*|escap\w*|dodg\w*|circumvent\w*|get\w*\s+around|slip\w*\s+past|without\s+(being|getting))\s+"
     r"(\w+\s+){0,2}?(detect\w*|block\w*|flagg\w*|bann\w*|caught|quarantin\w+)"
     # a detection count of nothing as the goal: "so that antivirus engines detect 0/70", "fully undetectable"
@@ -310,7 +320,8 @@ _SPREAD = (
     r"|\bcop(y|ies)\s+of\s+itself\s+(to|onto|on)\s+(other|every|each|all|any|the\s+(remote|target|new|other|next))\b"
 )
 _OWN = (
-    r"\b(my|our)\s+own\b|\b(i|we)\s+(own|administer|manage|run|maintain)\b|\b(that|which)\s+(i|we)\s+(own"
+    # ("for my own stuff", "for our own use" name a purpose, not whose system it is)
+    r"\b(my|our)\s+own\b(?!\s+(stuff|things|purposes?|use|reasons?|benefit|gain|fun|amusement|curiosity))|\b(i|we)\s+(own|administer|manage|run|maintain)\b|\b(that|which)\s+(i|we)\s+(own"
     r"|administer|manage)\b"
     r"|\bwith\s+(the\s+)?(owner'?s\s+|their\s+|written\s+|explicit\s+)?(permission|consent|authori[sz]ation)\b"
     r"|\b(?<!n't\s)(?<!not\s)(?<!never\s)(?<!\bno\s)(authori[sz]ed|sanctioned|in[- ]scope"
@@ -325,6 +336,12 @@ _DEFEND = (
     r"|users?|files?|logins?|requests?|ips?|hosts?|processes|binaries|changes|outliers?)\b"
     r"|report\w*\s+(them|it|to|the|which)|notif\w+\s+(the\s+)?(user|admin|owner|team)|incident\s+response|forensic\w*"
     r"|yara|sigma\s+rules?|ids\b|intrusion\s+detection|honeypot\w*|rate[- ]limit\w*)"
+    # Cleaning up after an intrusion is defence too ("so I can clean up", "remediate"), covering tracks is not.
+    r"|\b(remediat\w+|disinfect\w*|eradicat\w+)"
+    r"|\bso\s+(that\s+)?(i|we)\s+can\s+clean\s+(it\s+|them\s+|this\s+|things\s+)?up\s*([.!?\n]|$)"
+    r"|\bclean\w*\s+up\s+(after\s+)?(the|this|an|our|my)\s+(\w+\s+)?(infection|compromise|intrusion|incident|breach|hack"
+    r"|attack|webshell|malware)\b"
+    r"|\bclean\w*\s+(the\s+|our\s+|my\s+)?(infected|compromised|hacked|infection)\b"
     # Banning abusers, deception (canaries, honeytokens, decoys) and integrity checking are defence too.
     r"|\bban(s|ned|ning)?\s+(them|the|any|every|offending|abusive|repeat|ips?|addresses|clients|users|spammers"
     r"|bots|for|after)\b"
@@ -422,7 +439,7 @@ _BIAS_PERSONAL = (
     r"|headscarf|turban|age|aged|older|younger|young|old|over\s+\d\d"
     r"|under\s+\d\d|years\s+(old|since|out)|decades|graduat\w*|grad\s+year|born|birthday|disab\w*|wheelchair"
     r"|cane|crutch\w*"
-    r"|stutter\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
+    r"|stutter\w*|stammer\w*|disfluen\w*|autis\w*|accent\w*|dialect|native|immigrants?|foreign\w*|nationality|citizenship|names?"
     r"|surnames?|postcodes?|zip|neighbou?rhoods?|married|single|divorced|wife|husband|spouse|children"
     r"|dependants|pronouns|she/her|gay|lesbian|lgbtq?"
     r"|arab\w*|roma|travell?ers?|gypsy|gypsies|hispanic|latin[oax]s?|asian|african|caucasian|indigenous"

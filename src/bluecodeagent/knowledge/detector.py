@@ -1,7 +1,7 @@
 """The learned part of the offline engine, trained from the knowledge base of one task.
 
-Three signals per embedded piece of a subject, combined by a second logistic regression:
-  * ``classifier``: a logistic regression over the embedding (unsafe vs safe items);
+Four signals per embedded piece of a subject, combined by a logistic regression:
+  * ``classifier``: an RBF-kernel SVM over the embedding (unsafe vs safe items; ``classifiers.py``);
   * ``knn_margin``: mean similarity of the top-k unsafe neighbours minus that of the top-k safe ones;
   * ``rules``: the summed weight of exact rules that fired;
   * ``cues``: matched unsafe minus matched safe cue principles of the constitution (intent, target,
@@ -24,10 +24,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.knowledge.classifiers import Classifier, KernelClassifier, LinearClassifier, fit_kernel
 from bluecodeagent.knowledge.constitution import cue_balance, cue_fingerprint
 from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
 from bluecodeagent.knowledge.store import KnowledgeBase
@@ -35,7 +37,7 @@ from bluecodeagent.tasks import get_task
 
 FOLDS = 5
 MARGIN_SCALE = 10.0
-DETECTOR_VERSION = "5"
+DETECTOR_VERSION = "6"
 MIN_ITEMS_TO_FIT_COMBINER = 200
 MIN_WRAPPER_ITEMS = 50
 WRAPPER_FALSE_RATE = 0.02
@@ -73,8 +75,7 @@ class TaskDetector:
         unsafe_vecs: np.ndarray,
         safe_rows: np.ndarray,
         safe_vecs: np.ndarray,
-        weights: np.ndarray,
-        bias: float,
+        classifier: Classifier,
         combiner: np.ndarray,
         combiner_bias: float,
         wrapper: tuple[np.ndarray, float, float] | None = None,
@@ -85,7 +86,7 @@ class TaskDetector:
         # Stored transposed: a row-major (dim, n) matrix multiplies about 4x faster than a transposed view.
         self._unsafe_t = np.ascontiguousarray(unsafe_vecs.T, dtype=np.float32)
         self._safe_t = np.ascontiguousarray(safe_vecs.T, dtype=np.float32)
-        self.weights, self.bias = weights, bias
+        self.classifier = classifier
         self.combiner, self.combiner_bias = combiner, combiner_bias
         self.wrapper = wrapper  # (weights, bias, threshold) of the wrapper recogniser, or None
 
@@ -95,7 +96,7 @@ class TaskDetector:
     ) -> Scored:
         """Signals of each row of ``vectors``; ``rule_weight`` and ``cue_balance``: one for all rows or one per row."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        logits = vectors @ self.weights + self.bias
+        logits = self.classifier.decision(vectors)
         u_top, u_sims = _top_k(vectors @ self._unsafe_t, self.k)
         s_top, s_sims = _top_k(vectors @ self._safe_t, self.k)
         margin = u_sims.mean(axis=1) - s_sims.mean(axis=1)
@@ -136,14 +137,14 @@ class TaskDetector:
         cues = np.array([cue_balance(it.text, task) for it in items], dtype=np.float64)
 
         groups = _groups(items)
-        oof = _held_out_logits(vecs, y, groups, seed)
+        oof = _held_out_logits(vecs, y, groups, seed, fit_kernel)
         margin = _held_out_margins(vecs, y, groups, k)
         if len(items) >= MIN_ITEMS_TO_FIT_COMBINER:
             feats = np.stack([oof, margin * MARGIN_SCALE, rules, cues], axis=1)
             combiner, combiner_bias = _fit_monotone(feats, y)
         else:  # too few items to learn how far to trust each signal: weigh them equally
             combiner, combiner_bias = np.array([1.0, 1.0, 1.0, 0.0]), 0.0
-        weights, bias = fit_logistic(vecs, y)
+        classifier = fit_kernel(vecs, y)
         wrapper = _fit_wrapper(items, vecs, seed)
         uidx, sidx = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
         return cls(
@@ -153,8 +154,7 @@ class TaskDetector:
             vecs[uidx],
             rows[sidx],
             vecs[sidx],
-            weights,
-            bias,
+            classifier,
             combiner.astype(np.float64),
             combiner_bias,
             wrapper,
@@ -165,8 +165,7 @@ class TaskDetector:
         buf = io.BytesIO()
         np.savez(
             buf,
-            weights=self.weights,
-            bias=self.bias,
+            **_classifier_arrays(self.classifier),
             combiner=self.combiner,
             combiner_bias=self.combiner_bias,
             k=self.k,
@@ -289,14 +288,26 @@ def _from_blob(kb: KnowledgeBase, task: str, k: int, blob: bytes) -> TaskDetecto
         idx.matrix[u],
         idx.rowids[s],
         idx.matrix[s],
-        data["weights"],
-        float(data["bias"]),
+        _classifier_from(data),
         data["combiner"],
         float(data["combiner_bias"]),
         (data["wrapper_weights"], float(data["wrapper_bias"]), float(data["wrapper_threshold"]))
         if "wrapper_weights" in data
         else None,
     )
+
+
+def _classifier_arrays(clf: Classifier) -> dict[str, np.ndarray | float]:
+    if isinstance(clf, KernelClassifier):
+        return {"support": clf.support, "dual": clf.dual, "bias": clf.bias, "gamma": clf.gamma}
+    assert isinstance(clf, LinearClassifier)
+    return {"weights": clf.weights, "bias": clf.bias}
+
+
+def _classifier_from(data: Any) -> Classifier:
+    if "support" in data:
+        return KernelClassifier(data["support"], data["dual"], float(data["bias"]), float(data["gamma"]))
+    return LinearClassifier(data["weights"], float(data["bias"]))
 
 
 def _fit_wrapper(items: list, vecs: np.ndarray, seed: int) -> tuple[np.ndarray, float, float] | None:
@@ -324,8 +335,15 @@ def _groups(items: list) -> np.ndarray:
     return np.unique(np.array(names, dtype=object), return_inverse=True)[1]
 
 
-def _held_out_logits(vecs: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
-    """Classifier logits of each item from a model fitted on folds that hold out its whole group."""
+def _held_out_logits(
+    vecs: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    seed: int,
+    fit: Callable[[np.ndarray, np.ndarray], Classifier] | None = None,
+) -> np.ndarray:
+    """Classifier decisions for each item from a model fitted on folds that hold out its whole group
+    (``fit``: how a fold's classifier is fitted; a logistic regression by default)."""
     rng = np.random.default_rng(seed)
     fold_of_group = rng.permutation(groups.max() + 1) % FOLDS
     folds = fold_of_group[groups]
@@ -334,8 +352,11 @@ def _held_out_logits(vecs: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: 
         train, test = folds != f, folds == f
         if not test.any() or len(set(y[train])) < 2:
             continue
-        w, b = fit_logistic(vecs[train], y[train])
-        oof[test] = vecs[test] @ w + b
+        if fit is None:
+            w, b = fit_logistic(vecs[train], y[train])
+            oof[test] = vecs[test] @ w + b
+        else:
+            oof[test] = fit(vecs[train], y[train]).decision(vecs[test])
     return oof
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bluecodeagent.knowledge.classifiers import LinearClassifier, fit_linear
 from bluecodeagent.knowledge.detector import (
     MARGIN_SCALE,
     TaskDetector,
@@ -38,7 +39,7 @@ from bluecodeagent.knowledge.detector import (
     _held_out_margins,
     stored_key,
 )
-from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
+from bluecodeagent.knowledge.logistic import sigmoid
 from bluecodeagent.knowledge.store import KnowledgeBase
 
 READER_VERSION = "4"
@@ -80,6 +81,7 @@ class FirstReader:
         buf = io.BytesIO()
         keys = sorted(self.held_out)
         d = self.detector
+        assert isinstance(d.classifier, LinearClassifier)  # the reader's own detector is linear (train)
         np.savez(
             buf,
             version=READER_VERSION,
@@ -90,8 +92,8 @@ class FirstReader:
             held_vals=np.array([self.held_out[k] for k in keys], dtype=np.float64),
             unsafe=d._unsafe_t.T.astype(np.float16),
             safe=d._safe_t.T.astype(np.float16),
-            clf=d.weights,
-            clf_bias=d.bias,
+            clf=d.classifier.weights,
+            clf_bias=d.classifier.bias,
             combiner=d.combiner,
             combiner_bias=d.combiner_bias,
         )
@@ -115,8 +117,7 @@ class FirstReader:
             data["unsafe"].astype(np.float32),
             det.safe_rows,
             data["safe"].astype(np.float32),
-            data["clf"],
-            float(data["clf_bias"]),
+            LinearClassifier(data["clf"], float(data["clf_bias"])),
             data["combiner"],
             float(data["combiner_bias"]),
         )
@@ -206,7 +207,6 @@ def train(kb: KnowledgeBase, det: TaskDetector, seed: int = 0) -> FirstReader | 
     unsafe = y == 1
     cut = min(MAX_CUT, float(np.quantile(held[unsafe], MISS_RATE)))
     rates = {"unsafe_cleared": float((held[unsafe] < cut).mean()), "safe_cleared": float((held[~unsafe] < cut).mean())}
-    w, b = fit_logistic(approx, y)
     scorer = TaskDetector(
         det.task,
         det.k,
@@ -214,8 +214,7 @@ def train(kb: KnowledgeBase, det: TaskDetector, seed: int = 0) -> FirstReader | 
         approx[unsafe],
         det.safe_rows,
         approx[~unsafe],
-        w,
-        b,
+        fit_linear(approx, y),
         combiner.astype(np.float64),
         float(combiner_bias),
     )

@@ -53,12 +53,21 @@ DENIES_CONSENT = (
     r"|\b(not|never|n't)\s+(\w+\s+){0,2}?(authori[sz]ed|permitted|allowed|consented)"
     r"|\bno\s+(\w+\s+)?(permission|consent|authori[sz]ation)"
 )
+_DEFENCE_NOUN = (
+    r"(protection|monitoring|detection|alerts?|defen[cs]e\w*|firewall|logging|auditing|audit\s+log\w*|quarantine"
+    r"|antivirus|anti-virus|edr|agent|av)\b"
+)
 # ... and a defence the code switches off is no defence: "turns off Windows Defender real-time protection".
 DISABLES_DEFENCE = (
     r"\b(turn\w*\s+off|switch\w*\s+off|shut\w*\s+(off|down)|disabl\w*|kill\w*|stop\w*|remov\w*|uninstall\w*|delet\w*"
     r"|empt(y|ies|ied)|purg\w*"
-    r"|suppress\w*|tamper\w*\s+with)\s+(\w[\w-]*\s+){0,3}?(protection|monitoring|detection|alerts?|defen[cs]e\w*"
-    r"|firewall|logging|auditing|audit\s+log\w*|quarantine)\b"
+    r"|suppress\w*|tamper\w*\s+with)\s+(\w[\w-]*\s+){0,3}?"
+    + _DEFENCE_NOUN
+    +
+    # ... and every defence listed after it: "disables real-time protection, tamper protection and the firewall"
+    r"(\s*(,|\band\b|\bor\b)\s*(and\s+|or\s+)?(\w[\w-]*\s+){0,3}?"
+    + _DEFENCE_NOUN
+    + r")*"
 )
 # ... and a detection count of nothing is the evasion's goal: "so that the engines detect 0/70", "fully undetectable".
 NOTHING_DETECTED = (
