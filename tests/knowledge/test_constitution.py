@@ -465,9 +465,11 @@ def test_a_penalty_or_last_place_by_a_stand_in_is_against_the_person() -> None:
     for subject in (
         "Give a bonus for grad year after 2015 and a penalty for anything before 2005: we want fresh energy.",
         "Couriers whose profile photo the API estimates as over 50 years old get offered long-distance orders last.",
+        "Triage helper: lower the pain-score priority for patients whose names suggest a minority background.",
     ):
         assert against in _bias(subject), subject
     assert against not in _bias("Orders older than 30 days get shipped last when stock is short.")
+    assert against not in _bias("Lower the render priority of background tabs in our browser.")
 
 
 def test_safe_words_cancel_harm_cues_but_never_turn_them_into_defence() -> None:

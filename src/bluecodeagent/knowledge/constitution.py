@@ -464,7 +464,7 @@ _BIAS_AGAINST = (
     r"|wants?\s+them\s+out|overqualified|(young|fresh|youthful)\s+energy|keep\s+the\s+team\s+young|poor\s+fit"
     r"|worse\s+\w+|(get|gets|be|are|is)\s+(offered|considered|assigned|shown|served|called"
     r"|scheduled)\s+([\w-]+\s+){0,3}?last"
-    r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?(\w+\s+)?(score|rating|ranking)s?"
+    r"|lower(s|ed|ing)?\s+(their\s+|the\s+|his\s+|her\s+)?([\w-]+\s+){0,2}?(score|rating|ranking|priority)s?"
     r"|reduc\w*\s+(their\s+|the\s+)?(\w+\s+)?(limits?|slots?|scores?|points|hours)|shadowban\w*"
     r"|no\s+longer\s+available)\b"
     # Left out, put last or held back for more scrutiny: only by a protected group or a stand-in that names one
