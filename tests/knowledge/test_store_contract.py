@@ -204,7 +204,11 @@ def test_previous_weights_serve_the_new_neighbours_at_once(open_kb, embedder):
     worm = KnowledgeItem(task="malicious", label="unsafe", category="worm", text="Spread to every LAN host", batch="w")
     kb.add([worm])
     det, current = load_detector(kb, "malicious", 3, previous=True)
-    assert not current and np.allclose(det.classifier.params(), old.classifier.params()) and det.combiner_bias == old.combiner_bias
+    assert (
+        not current
+        and np.allclose(det.classifier.params(), old.classifier.params())
+        and det.combiner_bias == old.combiner_bias
+    )
     worm_row = next(int(r) for r in det.unsafe_rows if kb.item_at(int(r)).uid == worm.uid)
     scored = det.score(embedder.embed(["Spread itself to every host on the LAN"]))
     assert int(det.unsafe_rows[scored.unsafe_top[0][0]]) == worm_row  # the added item decides at once

@@ -64,7 +64,11 @@ def _served_detector_is_current(app: Any, task: str) -> bool:
     agent = app.state.service.agent
     found = load_detector(agent.kb, task, agent.settings.top_k)
     served = agent.engine._detectors.get(task)
-    return found is not None and served is not None and np.array_equal(served.classifier.params(), found[0].classifier.params())
+    return (
+        found is not None
+        and served is not None
+        and np.array_equal(served.classifier.params(), found[0].classifier.params())
+    )
 
 
 def _item(text: str = ADDED) -> dict[str, str]:
