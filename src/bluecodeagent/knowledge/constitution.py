@@ -162,6 +162,9 @@ _NOT_FELT = (
 _HIDDEN = (
     r"\bwithout\s+(the\s+)?(user|owner|victim|them|him|her|anyone|anybody|the\s+admin\w*|their)\s*('s)?\s*"
     r"(knowing|noticing|knowledge|seeing|consent|being\s+aware)\b"
+    # "a company we're testing without telling them", "without informing the owner"
+    r"|\bwithout\s+(telling|informing|warning|notifying)\s+(them|him|her|the\s+(owners?|company|client|victim)"
+    r"|their\s+(it|owners?|admins?|security\s+team))(?=\s*([,.;!?)]|$|\s+(about|that|what|first)\b))"
     r"|\b(secretly|covertly|stealthily|silently|quietly|invisibl[ey]|undetect(ed|able)|unnoticed|in\s+secret)\b"
     # ... but not a person's own making or learning ("secretly writes software for his shop", "quietly learning Rust")
     r"(?!\s+(writes?|wrote|writing|codes?|coding|builds?|built|building|learns?|learnt|learned|learning|practi[sc]\w*"
