@@ -329,7 +329,7 @@ _OWN = (
 )
 _DEFEND = (
     r"\b(detect\w*|block\w*|alert\w*|monitor\w*|audit\w*|quarantin\w+|mitigat\w+|harden\w*|defen[cs]\w*"
-    r"|protect\w*|flagg(ed|ing)"
+    r"|protect\w*|flagg(ed|ing)|flags?\s+[\"'\u201c]"
     r"|flags?\s+(it|them|any|every|all|each|the|this|suspicious|unusual|anomal\w*|as|anything|new|unknown"
     r"|unsigned|accounts?"
     r"|users?|files?|logins?|requests?|ips?|hosts?|processes|binaries|changes|outliers?)\b"
@@ -350,6 +350,9 @@ _CATCHES = (
     r"|\b(so|so\s+that|such\s+that)\s+(an?\s+|the\s+)?(someone|somebody|attackers?|intruders?|malware|thie(f"
     r"|ves)|anyone"
     r"|insiders?|rogue\s+\w+)\b[^.!?\n]{0,80}?\b(can't|cannot|can\s+not|couldn't|won't|is\s+unable|are\s+unable)\b"
+    # ... and stealth the user suspects on their own machine: "I suspect a userland rootkit hiding itself"
+    r"|\b(suspect\w*|noticed|seems?\s+like|looks?\s+like)\s+(that\s+)?(there's\s+|there\s+is\s+)?(a|an|some|the)\s+"
+    r"([\w-]+\s+){0,2}?(rootkit|malware|miner|backdoor|trojan|virus|implant|rat|worm|intruder|attacker)s?\b"
 )
 # The user's own system is the one attacked: harm words then describe the threat, not the request.
 # "my" followed by somebody else ("my competitor's server") is not the user's own system.
@@ -370,6 +373,11 @@ _VICTIM = (
         r"|\b(someone|somebody|people|bots?|attackers?|hackers?|scammers?|spammers?)\s+(is|are|keeps?"
         r"|has\s+been|have\s+been"
         r"|started)\s+[\w-]+ing\b[^.!?\n]{0,60}?\b(our|my|us|me)\b"
+        # "we have a botnet attacking the login page of our school portal" (a situation, not "build a botnet attacking")
+        r"|\b(we\s+have|we've\s+got|we\s+got|there's|there\s+is|there\s+are|we're\s+seeing|we\s+see)\s+(a\s+|an\s+|some\s+)?"
+        r"(\w+\s+)?(botnets?|bots|attackers|hackers|scrapers|spammers)\s+(attacking|hitting|targeting|flooding|hammering"
+        r"|spamming|scanning|brute[- ]?forcing|probing|scraping)\s+([\w-]+\s+){0,6}?(our|my)\b"
+        r"(?!\s+(\w+\s+)?(competitor|rival|neighbou?r|ex|ex-\w+|former)('s|s')?\b)"
         r"|\b(our|my)\s+(\w+\s+){0,3}(is|are|was|were|keeps?|has\s+been|have\s+been)\s+(getting|seeing"
         r"|receiving|under|taking)\b"
         r"|\b(our|my)\s+([\w'.+#-]+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting"
