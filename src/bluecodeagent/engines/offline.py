@@ -17,6 +17,7 @@ import numpy as np
 from bluecodeagent.config import Settings
 from bluecodeagent.engines.base import decide
 from bluecodeagent.engines.cascade import FirstRead, first_read, merge
+from bluecodeagent.engines.language import language_note
 from bluecodeagent.engines.payload import PIECE_GATE, cut_wrappers
 from bluecodeagent.knowledge import first_reader
 from bluecodeagent.knowledge.constitution import (
@@ -278,6 +279,8 @@ class OfflineEngine:
         # riskiest window.
         constitution = build_constitution(whole, [n[0] for n in unsafe], [n[0] for n in safe], task, cue_read)
         notes = _contradictions(constitution, is_unsafe, score, self.settings.warn_threshold)
+        if (unread := language_note(whole)) is not None:
+            notes.append(unread)
         category = _category(unsafe, hits) if is_unsafe else None
         findings = [_rule_finding(h, is_unsafe) for h in hits]
         wrapped = [h.match for h in hits if h.rule.category == JAILBREAK]
