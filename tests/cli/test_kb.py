@@ -63,3 +63,21 @@ def test_kb_build_trains_each_prompt_detector_with_a_progress_line(tiny_kb_path,
             assert f"trained {task}: detector in " in err
         else:
             assert f"training {task}: no items, skipped" in err
+
+
+def test_prune_drops_only_detectors_this_version_never_loads(tiny_kb_path, embedder) -> None:
+    """Each rule or cue version stored its detectors (several MB with support vectors) and never dropped the old."""
+    from bluecodeagent.knowledge.detector import TaskDetector, stored_key
+    from bluecodeagent.knowledge.store import KnowledgeBase
+
+    base = KnowledgeBase(tiny_kb_path, embedder)
+    TaskDetector.load_or_train(base, "malicious", 3)
+    current = stored_key(base, "malicious", 3)
+    for old in ("detector:malicious:k3:0ldrules:0ldcues@1", "detector:retired-task:k3:a:b@1", "detector:garbled"):
+        base.put_blob(old, b"x" * 1000)
+    base.close()
+    proc = run("kb", "prune", "--kb", str(tiny_kb_path))
+    assert proc.returncode == 0 and "pruned 3 " in proc.stdout.decode(), proc.stderr.decode()
+    base = KnowledgeBase(tiny_kb_path, embedder)
+    assert base.blob_keys("detector:") == [current]
+    assert run("kb", "prune", "--kb", str(tiny_kb_path)).stdout.decode().startswith("pruned 0 ")

@@ -39,6 +39,7 @@ def kb() -> None:
       bluecode kb stats               # items per task and label
       bluecode kb search -t malicious "steal browser cookies"
       bluecode kb add mine.jsonl --batch team-2026-11   # then: bluecode kb remove --batch team-2026-11
+      bluecode kb prune               # drop detectors stored by older versions
     """
 
 
@@ -162,6 +163,24 @@ def remove(uids: tuple[str, ...], batch: str | None, kb_path: Path | None, confi
         raise click.UsageError("give --uid or --batch")
     n = _open(kb_path, config_file).remove(uids=uids, batch=batch)
     click.echo(f"removed {n} item(s)")
+
+
+@kb.command()
+@kb_options
+def prune(kb_path: Path | None, config_file: Path | None) -> None:
+    """Drop stored detectors this version never loads (trained under older rules or cue principles).
+
+    Each holds its classifier's support vectors (a few MB), and a new rule or cue version trains new ones
+    without removing the old. A SQLite file is compacted afterwards.
+    """
+    from bluecodeagent.knowledge.detector import stale_detector_keys
+
+    base = _open(kb_path, config_file)
+    stale = stale_detector_keys(base)
+    for key in stale:
+        base.delete_blob(key)
+    base.compact()
+    click.echo(f"pruned {len(stale)} stored detector(s) of other rule or cue versions")
 
 
 @kb.command(name="export")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bluecodeagent.errors import KnowledgeError
+from bluecodeagent.errors import InputError, KnowledgeError
 from bluecodeagent.knowledge.classifiers import Classifier, KernelClassifier, LinearClassifier, fit_kernel
 from bluecodeagent.knowledge.constitution import cue_balance, cue_fingerprint
 from bluecodeagent.knowledge.logistic import fit_logistic, sigmoid
@@ -217,6 +217,27 @@ def detector_key(task: str, k: int) -> str:
     Each stored detector's key adds the item version of the task it was trained on (``stored_key``).
     """
     return f"detector:{task}:k{k}:{get_task(task).fingerprint()}:{cue_fingerprint(task)}"
+
+
+def stale_detector_keys(kb: KnowledgeBase) -> list[str]:
+    """Stored detectors (and the first readers keyed by them) this code never loads: trained under other rules or
+    cue principles, for a task that no longer exists, or in a form nothing reads (``bluecode kb prune``).
+
+    Detectors of the current rules and cues, whatever ``k`` and item version, are kept (``store_detector`` drops
+    older item versions itself); replicas that run older code and share the base would train theirs again.
+    """
+    stale = []
+    for key in kb.blob_keys("detector:"):
+        parts = key.split(":")
+        task, k = (parts[1], parts[2]) if len(parts) > 3 else ("", "")
+        try:
+            current = detector_key(task, int(k.removeprefix("k")))
+        except (ValueError, InputError):  # no k, or a task this version does not know
+            stale.append(key)
+            continue
+        if not key.startswith(current + "@") and key != current and not key.startswith(current + ":"):
+            stale.append(key)
+    return stale
 
 
 def stored_key(kb: KnowledgeBase, task: str, k: int) -> str:

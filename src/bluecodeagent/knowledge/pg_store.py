@@ -281,6 +281,9 @@ class PgKnowledgeBase(KnowledgeBase):
         with self._db_errors("deleting a blob"):
             self._q("DELETE FROM kb_blobs WHERE key = %s", (key,))
 
+    def compact(self) -> None:
+        """Nothing to do: PostgreSQL's autovacuum reclaims deleted rows."""
+
     def task_versions(self) -> dict[str, int]:
         """Each task's item version in the snapshot this replica holds (read with its items)."""
         self.index()

@@ -143,6 +143,10 @@ class KnowledgeBase:
         with self._db:
             self._db.execute("DELETE FROM blobs WHERE key = ?", (key,))
 
+    def compact(self) -> None:
+        """Give the space of deleted rows back to the file system (SQLite's VACUUM)."""
+        self._db.execute("VACUUM")
+
     def reuse(self, previous: KnowledgeBase) -> None:
         """Let the next load copy what it shares with ``previous`` (a shared backend's faster reload; none here)."""
         del previous
