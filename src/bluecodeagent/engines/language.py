@@ -32,6 +32,8 @@ _FOREIGN = frozenset(
     "nie jest się na że dla jak mnie mój który "
     "het een en niet voor met van ik mijn".split()
 )
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_A-Za-z]")  # letters outside ASCII, found in C rather than per character
 _WORD = re.compile(r"[^\W\d_]{2,}")
 _CODE_LINE = re.compile(r"[{};=<>()\[\]]|^\s*(#|//|import |def |fn |func |class |public |private )")
 
@@ -39,9 +41,11 @@ _CODE_LINE = re.compile(r"[{};=<>()\[\]]|^\s*(#|//|import |def |fn |func |class 
 def unread_language(text: str) -> str | None:
     """What the text is written in when the English encoder cannot read it ("Cyrillic script", "a language ...")."""
     prose = "\n".join(line for line in text.splitlines() if not _CODE_LINE.search(line))
-    scripts = Counter(_script(c) for c in prose if c.isalpha())
-    latin = scripts.pop("LATIN", 0)
+    non_ascii = _NON_ASCII_LETTER.findall(prose)
+    scripts = Counter(_script(c) for c in non_ascii)
+    scripts.pop("LATIN", None)  # accented Latin letters ("é", "ß") count with the ASCII ones
     other = sum(scripts.values())
+    latin = len(_ASCII_LETTER.findall(prose)) + len(non_ascii) - other
     if other >= MIN_OTHER_LETTERS and other >= OTHER_SCRIPT_SHARE * (latin + other):
         return f"{scripts.most_common(1)[0][0]} script"
     words = [w.lower() for w in _WORD.findall(prose)]
@@ -63,7 +67,7 @@ def _script(ch: str) -> str:
         return "LATIN"
     name = unicodedata.name(ch, "")
     first = name.split(" ", 1)[0] if name else "OTHER"
-    named = {"CJK": "Chinese", "HIRAGANA": "Japanese", "KATAKANA": "Japanese", "HANGUL": "Korean"}
+    named = {"LATIN": "LATIN", "CJK": "Chinese", "HIRAGANA": "Japanese", "KATAKANA": "Japanese", "HANGUL": "Korean"}
     return named.get(first, first.title())
 
 
