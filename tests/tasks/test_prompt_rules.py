@@ -6,6 +6,7 @@ import pytest
 
 from bluecodeagent.errors import InputError
 from bluecodeagent.tasks import PROMPT_TASKS, get_task
+from bluecodeagent.tasks.escapes import blank_escapes
 
 CASES = [
     (
@@ -95,6 +96,17 @@ def test_escaped_defences_and_denied_consent_are_no_defensive_context() -> None:
     ):
         assert "mal.third-party-target" in _malicious_rules(text), text
     assert "mal.third-party-target" not in _malicious_rules("load test my competitor's site, with their permission")
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["so the forms don't block us", "so that their firewall didn't flag it", "so the WAF wouldn't block the requests"],
+)
+def test_a_defence_the_request_wants_not_to_happen_is_blanked(escape: str) -> None:
+    """Any "n't" after "so ... " is an escape ("don't", "didn't", "wouldn't"), not only the few listed once."""
+    left = blank_escapes(f"Rotate the proxies {escape}.")
+    assert left.startswith("Rotate the proxies ") and "block" not in left and "flag" not in left
+    assert "block" in blank_escapes("so that we block what they don't need")  # a defence whose object is not us
 
 
 def test_a_ransom_note_on_the_victims_side_is_no_ransom_request() -> None:

@@ -207,7 +207,7 @@ class OfflineEngine:
         for ps, rules in zip(pieces, rule_weights, strict=True):
             read = wrapper[offset : offset + len(ps)]
             offset += len(ps)
-            out.append(cut_wrappers(ps, read, threshold, reader(rules), self.settings.block_threshold))
+            out.append(cut_wrappers(ps, read, threshold, reader(rules), self.settings.warn_threshold))
         return out
 
     def _first_read(

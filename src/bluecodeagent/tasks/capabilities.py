@@ -133,6 +133,20 @@ CAPABILITIES: tuple[Capability, ...] = (
         ),
     ),
     Capability(
+        "cap.shell-over-network",
+        "backdoor",
+        "starts a command shell whose input and output are wired to a network connection (a reverse or bind shell)",
+        "stdin|hstdinput|redirectstandardinput",
+        (
+            # the shell's standard input taken from a stream: piped into it (Node), assigned with its output to one
+            # variable (Go: "sh.Stdin, sh.Stdout = c, c"), a Windows handle, or .NET's redirected input
+            r"\.pipe\s*\(\s*\w{1,40}\.stdin\s*\)|\bStdin\s*,\s*\w{1,40}\.Stdout\b[^=\n]{0,60}=\s*(?P<conn>\w{1,40})\s*,\s*(?P=conn)\b"
+            r"|\bhStdInput\s*=|RedirectStandardInput\s*=\s*true",
+            r"['\"](/bin/(ba|z|da)?sh|sh|bash|cmd(\.exe)?|powershell(\.exe)?|pwsh)['\"]",
+            r"net\.Dial|\.connect\s*\(|net\.(Socket|connect|createConnection)|TcpClient|new\s+Socket\s*\(|WSASocket|\bsocket\s*\(",
+        ),
+    ),
+    Capability(
         "cap.keyboard-capture",
         "keylogger",
         "a system-wide keyboard hook whose keys are written or sent away",

@@ -25,7 +25,7 @@ NEGATION = r"(\bnot|\b\w+n['\u2019]t|\bnever|\bwithout|\bavoid\w*|\bcannot)"  # 
 ESCAPES_DEFENCE = (
     r"\b(evad\w*|avoid\w*|escap\w*|bypass\w*|dodg\w*|circumvent\w*|defeat\w*|get\w*\s+around|slip\w*\s+past"
     r"|without\s+(ever\s+)?(being|getting)|never\s+(be|get|gets)"
-    r"|so\s+(that\s+)?([\w'./-]+\s+){0,3}?(is|are|isn't|aren't|can't|cannot|won't|will\s+not|doesn't|does\s+not|never))"
+    r"|so\s+(that\s+)?([\w'./-]+\s+){0,3}?(is|are|\w+n['\u2019]t|cannot|will\s+not|do(es)?\s+not|never))"
     r"\s+(\w+\s+){0,3}?"
     + _WATCHES
     + r"(\s*(,|/|\bor\b|\band\b|\bnor\b)\s*(\w+\s+)?"
