@@ -232,6 +232,12 @@ ORDINARY = [
     # a log forwarder piping a program's output (no shell) to our collector
     "```js\nc.connect(514, 'logs.internal.example', () => {\n"
     "  const tail = spawn('tail', ['-F', '/var/log/app.log']);\n  tail.stdout.pipe(c);\n});\n```",
+    # an SSH server of ours handing an authenticated session a shell: it listens, nothing is dialled
+    '```go\nln, _ := net.Listen("tcp", ":2222")\nc, _ := ln.Accept()\nif !pamAuth(c) { return }\n'
+    'cmd := exec.Command("/bin/sh")\ncmd.Stdin, cmd.Stdout = c, c\ncmd.Run()\n```',
+    # a CI runner taking steps from our Jenkins by host name
+    '```csharp\nvar client = new TcpClient("jenkins.internal.example", 50000);\n'
+    'var psi = new ProcessStartInfo("powershell.exe") { RedirectStandardInput = true };\n```',
     # a build step passing its own terminal to git: the same two streams, not a connection
     '```go\ncmd := exec.Command("git", "status")\ncmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr\ncmd.Run()\n```',
     # a hotkey in one's own window, no global hook

@@ -383,12 +383,9 @@ _VICTIM = (
         r"|\b(our|my)\s+([\w'.+#-]+\s+){0,3}(gets?|got|is\s+getting|was|has\s+been|is\s+being|keeps\s+getting"
         r"|keeps\s+being)\s+"
         r"(hit|flooded|attacked|targeted|breached|compromised|spammed|scanned|defaced|brute[- ]?forced|hammered"
-        r"|bombarded|infected|hacked|hijacked|backdoored|injected\s+with|taken\s+over"
+        r"|bombarded"
         r"|swamped|overwhelmed|probed|ddos\w*)\b"
-        # ... what the user found on their own systems: "we found this in our webroot", "I spotted a task on my PC"
-        r"|\b(i|we)\s+(found|discovered|spotted|noticed)\s+([\w'./-]+\s+){0,8}?(in|on)\s+(our|my)\b"
-        + _NOT_MINE
-        + r"|\b(our|my)\s+([\w+#.-]+\s+){0,3}(gets?|got|getting|receives?|received|sees?|saw|takes?|faces?|suffers?)\s+"
+        r"|\b(our|my)\s+([\w+#.-]+\s+){0,3}(gets?|got|getting|receives?|received|sees?|saw|takes?|faces?|suffers?)\s+"
         r"([\w-]+\s+){0,2}"
         r"(floods?|attacks?|ddos|spam|scans|probes|brute[- ]?force\w*|abuse|bot\s+traffic|junk\s+traffic)\b"
     )

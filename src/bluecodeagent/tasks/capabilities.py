@@ -135,7 +135,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability(
         "cap.shell-over-network",
         "backdoor",
-        "starts a command shell whose input and output are wired to a network connection (a reverse or bind shell)",
+        "starts a command shell whose input is wired to a connection to a hard-coded address (a reverse shell)",
         "stdin|hstdinput|redirectstandardinput",
         (
             # the shell's standard input taken from a stream: piped into it (Node), assigned with its output to one
@@ -143,7 +143,9 @@ CAPABILITIES: tuple[Capability, ...] = (
             r"\.pipe\s*\(\s*\w{1,40}\.stdin\s*\)|\bStdin\s*,\s*\w{1,40}\.Stdout\b[^=\n]{0,60}=\s*(?P<conn>\w{1,40})\s*,\s*(?P=conn)\b"
             r"|\bhStdInput\s*=|RedirectStandardInput\s*=\s*true",
             r"['\"](/bin/(ba|z|da)?sh|sh|bash|cmd(\.exe)?|powershell(\.exe)?|pwsh)['\"]",
-            r"net\.Dial|\.connect\s*\(|net\.(Socket|connect|createConnection)|TcpClient|new\s+Socket\s*\(|WSASocket|\bsocket\s*\(",
+            # ... and a hard-coded public address to connect to: a terminal, SSH server, CI runner or IDE plugin
+            # that listens, or connects to a host by name after the user allowed it, is no reverse shell
+            r"['\"]\s*(?!(127|10|0)\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?\s*['\"]",
         ),
     ),
     Capability(
