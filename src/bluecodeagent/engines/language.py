@@ -63,8 +63,7 @@ def unread_language(text: str) -> str | None:
 
 
 def _script(ch: str) -> str:
-    if ch.isascii():
-        return "LATIN"
+    """The script a non-ASCII letter belongs to ("LATIN" for accented Latin letters)."""
     name = unicodedata.name(ch, "")
     first = name.split(" ", 1)[0] if name else "OTHER"
     named = {"LATIN": "LATIN", "CJK": "Chinese", "HIRAGANA": "Japanese", "KATAKANA": "Japanese", "HANGUL": "Korean"}
